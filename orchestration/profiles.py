@@ -1,0 +1,82 @@
+"""The one place that decides the deployment profile and builds its resources.
+
+`local` (default): everything embedded under DATA_DIR (lake + DuckDB warehouse), Spark
+`local[*]`, sample sources. `prod`: PostgreSQL warehouse, a Spark master URL, live sources.
+The asset graph is the same in both; only this mapping differs.
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from assets.dbt_project import dbt_project
+from orchestration.resources.lake import LakeResource
+from orchestration.resources.openaq import OpenAQResource
+from orchestration.resources.spark import SparkResource
+from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+PROFILES = ("local", "prod")
+
+
+def deployment() -> str:
+    profile = os.getenv("DAGSTER_DEPLOYMENT", "local")
+    if profile not in PROFILES:
+        raise ValueError(f"DAGSTER_DEPLOYMENT must be one of {PROFILES}, got {profile!r}")
+    return profile
+
+
+def data_dir() -> Path:
+    """DATA_DIR as an absolute path, exported back: dbt runs in a subprocess from dbt/, where a
+    relative path would point somewhere else."""
+    path = Path(os.getenv("DATA_DIR", "data")).resolve()
+    os.environ["DATA_DIR"] = str(path)
+    return path
+
+
+def _optional_secret(name: str):
+    # dg.EnvVar fails at run start when unset; a key that is optional must stay None instead.
+    return dg.EnvVar(name) if os.getenv(name) else None
+
+
+def _csv(name: str) -> list[str]:
+    return [part.strip() for part in os.getenv(name, "").split(",") if part.strip()]
+
+
+def openaq_resource(default_mode: str) -> OpenAQResource:
+    return OpenAQResource(
+        mode=os.getenv("SOURCES_MODE", default_mode),
+        base_url=os.getenv("OPENAQ_BASE_URL", "https://api.openaq.org/v3"),
+        api_key=_optional_secret("OPENAQ_API_KEY"),
+        countries=_csv("OPENAQ_COUNTRIES"),
+        location_ids=[int(i) for i in _csv("OPENAQ_LOCATION_IDS")],
+        bbox=os.getenv("OPENAQ_BBOX") or None,
+    )
+
+
+def resources_for(profile: str) -> dict:
+    lake_root = data_dir()
+    common = {
+        "lake": LakeResource(root=str(lake_root)),
+        "dbt": DbtCliResource(project_dir=dbt_project, target=profile),
+    }
+    if profile == "local":
+        return {
+            **common,
+            "openaq": openaq_resource(default_mode="sample"),
+            "spark": SparkResource(master="local[*]"),
+            "warehouse": DuckDBWarehouse(path=str(lake_root / "warehouse.duckdb")),
+        }
+    return {
+        **common,
+        "openaq": openaq_resource(default_mode="live"),
+        "spark": SparkResource(master=dg.EnvVar("SPARK_MASTER_URL"), driver_memory="4g"),
+        "warehouse": PostgresWarehouse(
+            host=os.getenv("WAREHOUSE_HOST", "127.0.0.1"),
+            port=int(os.getenv("WAREHOUSE_PORT", "5432")),
+            user=os.getenv("WAREHOUSE_USER", "postgres"),
+            password=_optional_secret("WAREHOUSE_PASSWORD"),
+            dbname=os.getenv("WAREHOUSE_DB", "warehouse"),
+        ),
+    }

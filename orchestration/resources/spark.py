@@ -1,0 +1,43 @@
+"""One SparkSession per process, configured once.
+
+`getOrCreate()` silently ignores static settings on a second call, so every asset asks this
+resource for the session instead of building its own.
+"""
+
+import os
+import sys
+
+import dagster as dg
+from pyspark.sql import SparkSession
+
+
+class SparkResource(dg.ConfigurableResource):
+    """Spark: `local[*]` in the local profile, a cluster master URL in prod."""
+
+    master: str = "local[*]"
+    app_name: str = "airstream"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = 4
+    conf: dict[str, str] = {}
+
+    def get_session(self) -> SparkSession:
+        if self.master.startswith("local"):
+            # Without it Spark binds the first non-loopback address, which may not route.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Workers must run this interpreter, or they miss pyarrow and the project's code.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        builder = (
+            SparkSession.builder.master(self.master)
+            .appName(self.app_name)
+            .config("spark.driver.memory", self.driver_memory)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.parquet.compression.codec", "zstd")
+        )
+        for key, value in self.conf.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("WARN")
+        return session

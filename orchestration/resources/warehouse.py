@@ -1,0 +1,145 @@
+"""The warehouse that dbt builds on: DuckDB in the local profile, PostgreSQL in prod.
+
+Both load a day's clean Parquet partition with the same contract: in one transaction,
+delete the day, insert the files. A re-run of a day therefore replaces it, never adds to it.
+"""
+
+import io
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+import duckdb
+import psycopg2
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_ds
+
+
+def _parquet_files(directory: Path) -> list[str]:
+    return sorted(str(p) for p in directory.glob("*.parquet"))
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Common contract of the two warehouses."""
+
+    def replace_partition(
+        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path
+    ) -> int:
+        """Make `schema.table` hold exactly the files of `parquet_dir` for `day`; returns rows."""
+        raise NotImplementedError
+
+    def query(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(WarehouseResource):
+    """A single DuckDB file; dbt-duckdb opens the same file after the load closes it."""
+
+    path: str
+
+    def replace_partition(self, schema, table, partition_column, day, parquet_dir):
+        files = _parquet_files(parquet_dir)
+        target = f"{schema}.{table}"
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with closing(duckdb.connect(self.path)) as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.execute("begin")
+            if files:
+                incoming = con.read_parquet(files)
+                con.register("incoming", incoming)
+                con.execute(f"create table if not exists {target} as select * from incoming limit 0")
+            if _duckdb_table_exists(con, schema, table):
+                con.execute(f"delete from {target} where {partition_column} = ?", [day])
+            if files:
+                con.execute(f"insert into {target} by name select * from incoming")
+            con.execute("commit")
+            if not files:
+                return 0
+            count = f"select count(*) from {target} where {partition_column} = ?"
+            return con.execute(count, [day]).fetchone()[0]
+
+    def query(self, sql: str) -> list[tuple]:
+        with closing(duckdb.connect(self.path, read_only=True)) as con:
+            return con.execute(sql).fetchall()
+
+
+def _duckdb_table_exists(con, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found[0])
+
+
+_PG_TYPES = {
+    pa.int64(): "bigint",
+    pa.int32(): "integer",
+    pa.float64(): "double precision",
+    pa.string(): "text",
+    pa.large_string(): "text",
+    pa.bool_(): "boolean",
+    pa.date32(): "date",
+}
+
+
+def _pg_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    try:
+        return _PG_TYPES[arrow_type]
+    except KeyError:
+        raise TypeError(f"no PostgreSQL type for Arrow type {arrow_type}") from None
+
+
+class PostgresWarehouse(WarehouseResource):
+    """PostgreSQL; rows go in with COPY, streamed batch by batch to bound memory."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: Optional[str] = None
+    dbname: str = "warehouse"
+    connect_timeout_seconds: int = 10
+
+    def _connect(self):
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+            connect_timeout=self.connect_timeout_seconds,
+        )
+
+    def replace_partition(self, schema, table, partition_column, day, parquet_dir):
+        files = _parquet_files(parquet_dir)
+        target = f"{schema}.{table}"
+        dataset = pa_ds.dataset(files, format="parquet") if files else None
+        with closing(self._connect()) as conn, conn, conn.cursor() as cur:
+            cur.execute(f"create schema if not exists {schema}")
+            if dataset is not None:
+                columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in dataset.schema)
+                cur.execute(f"create table if not exists {target} ({columns})")
+            cur.execute("select to_regclass(%s)", [target])
+            if cur.fetchone()[0] is None:
+                return 0
+            cur.execute(f"delete from {target} where {partition_column} = %s", [day])
+            if dataset is None:
+                return 0
+            names = ", ".join(f'"{n}"' for n in dataset.schema.names)
+            rows = 0
+            for batch in dataset.to_batches():
+                buffer = io.BytesIO()
+                pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))
+                buffer.seek(0)
+                cur.copy_expert(f"copy {target} ({names}) from stdin with (format csv)", buffer)
+                rows += batch.num_rows
+            return rows
+
+    def query(self, sql: str) -> list[tuple]:
+        with closing(self._connect()) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()

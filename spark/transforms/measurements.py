@@ -1,0 +1,134 @@
+"""Clean OpenAQ measurements: typed, validated, deduplicated.
+
+Every raw row ends in exactly one of two places: the clean table or the quarantine table
+with a reason. `flag_measurements` decides; the two selectors below only split its output,
+so the counts always add up to the raw row count.
+"""
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT
+
+# Quantities that are physically allowed below zero; for concentrations a negative value
+# is a sensor fault or a provider's -999 sentinel.
+SIGNED_PARAMETERS = ("temperature",)
+
+CLEAN_COLUMNS = [
+    "sensor_id",
+    "location_id",
+    "parameter_id",
+    "parameter_name",
+    "units",
+    "value",
+    "period_start_utc",
+    "period_end_utc",
+    "measured_on",
+    "has_flags",
+    "coverage_percent",
+    "latitude",
+    "longitude",
+    "ingested_at",
+]
+
+QUARANTINE_COLUMNS = [
+    "location_id",
+    "sensor_id",
+    "page",
+    "row_in_page",
+    "payload",
+    "reason",
+    "ingested_at",
+    "partition_day",
+]
+
+
+def _utc_ntz(text: Column) -> Column:
+    # Casting handles both "Z" and "+00:00"; the session runs in UTC, so the naive result is
+    # UTC wall-clock time, which both DuckDB and PostgreSQL store without reinterpretation.
+    return F.try_to_timestamp(text).cast("timestamp_ntz")
+
+
+def parse_measurements(raw: DataFrame) -> DataFrame:
+    """Raw rows (ids carried from the request + JSON payload) -> typed columns."""
+    doc = F.from_json(
+        "payload", MEASUREMENT, {"columnNameOfCorruptRecord": CORRUPT_RECORD}
+    )
+    return (
+        raw.withColumn("doc", doc)
+        .withColumn("value_text", F.col("doc.value"))
+        .withColumn("value", F.expr("try_cast(value_text AS DOUBLE)"))
+        .withColumn("parameter_id", F.col("doc.parameter.id"))
+        .withColumn("parameter_name", F.col("doc.parameter.name"))
+        .withColumn("units", F.col("doc.parameter.units"))
+        .withColumn("period_start_utc", _utc_ntz(F.col("doc.period.datetimeFrom.utc")))
+        .withColumn("period_end_utc", _utc_ntz(F.col("doc.period.datetimeTo.utc")))
+        .withColumn("measured_on", F.to_date("period_start_utc"))
+        .withColumn("has_flags", F.coalesce(F.col("doc.flagInfo.hasFlags"), F.lit(False)))
+        .withColumn("coverage_percent", F.col("doc.coverage.percentCoverage"))
+        .withColumn("latitude", F.col("doc.coordinates.latitude"))
+        .withColumn("longitude", F.col("doc.coordinates.longitude"))
+        .withColumn("ingested_at", F.col("fetched_at").cast("timestamp_ntz"))
+    )
+
+
+def _reject_reason(day: date) -> Column:
+    """The first rule a row breaks, or null for a valid row."""
+    doc = F.col("doc")
+    rules = [
+        (F.col("page_error").isNotNull(), F.concat(F.lit("malformed_page: "), "page_error")),
+        (
+            F.col("payload").isNull() | doc.isNull() | doc[CORRUPT_RECORD].isNotNull(),
+            F.lit("unparseable_payload"),
+        ),
+        (F.col("value_text").isNull(), F.lit("missing_value")),
+        (F.col("value").isNull() | F.isnan("value"), F.lit("non_numeric_value")),
+        (
+            F.col("parameter_id").isNull() | F.col("units").isNull(),
+            F.lit("missing_parameter"),
+        ),
+        (
+            F.col("period_start_utc").isNull()
+            | F.col("period_end_utc").isNull()
+            | (F.col("period_end_utc") <= F.col("period_start_utc")),
+            F.lit("invalid_period"),
+        ),
+        (F.col("measured_on") != F.lit(day), F.lit("outside_partition_day")),
+        (
+            (F.col("value") < 0) & ~F.col("parameter_name").isin(*SIGNED_PARAMETERS),
+            F.lit("negative_value"),
+        ),
+    ]
+    reason = F.lit(None).cast("string")
+    for condition, label in reversed(rules):
+        reason = F.when(condition, label).otherwise(reason)
+    return reason
+
+
+def flag_measurements(raw: DataFrame, day: date) -> DataFrame:
+    """Typed rows of one partition day with `reason` set on every row that must not pass."""
+    return parse_measurements(raw).withColumn("reason", _reject_reason(day))
+
+
+def clean_measurements(flagged: DataFrame) -> DataFrame:
+    """Valid rows, one per sensor x period end; the latest fetch wins a duplicate."""
+    latest_first = Window.partitionBy("sensor_id", "period_end_utc").orderBy(
+        F.col("ingested_at").desc(), F.col("page").desc(), F.col("row_in_page").desc()
+    )
+    return (
+        flagged.where(F.col("reason").isNull())
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .where(F.col("_rank") == 1)
+        .select(*CLEAN_COLUMNS)
+    )
+
+
+def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
+    """Rejected rows exactly as received, with the reason they were rejected."""
+    return (
+        flagged.where(F.col("reason").isNotNull())
+        .withColumn("partition_day", F.lit(day))
+        .select(*QUARANTINE_COLUMNS)
+    )
