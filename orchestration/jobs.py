@@ -2,14 +2,12 @@
 
 import dagster as dg
 
-from assets.partitions import daily_partitions
 
 # One process for the whole day: the multiprocess executor would re-import the code location
 # (7-10 s) and start a JVM (8-12 s) for every step on this size of machine.
 daily_air_quality_job = dg.define_asset_job(
     "daily_air_quality",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Pull, clean and model one UTC day of OpenAQ data.",
 )

@@ -1,0 +1,64 @@
+"""The code location loads in both profiles, with one connected lineage."""
+
+import importlib
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import build_definitions
+
+
+@pytest.fixture(params=["local", "prod"])
+def defs(request, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    return build_definitions(request.param)
+
+
+def test_definitions_load_and_resolve(defs):
+    repo = defs.get_repository_def()
+    assert repo.get_job("daily_air_quality")
+    assert repo.schedule_defs[0].job_name == "daily_air_quality"
+    assert set(defs.resources) >= {"openaq", "lake", "spark", "warehouse", "dbt"}
+
+
+def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
+    graph = defs.resolve_asset_graph()
+    upstream = lambda key: graph.get(dg.AssetKey(key)).parent_keys  # noqa: E731
+    assert dg.AssetKey(["raw", "openaq_locations"]) in upstream(["raw", "openaq_measurements"])
+    assert dg.AssetKey(["raw", "openaq_measurements"]) in upstream(["clean", "openaq_measurements"])
+    assert dg.AssetKey(["clean", "openaq_measurements"]) in upstream(["staging", "stg_openaq__measurements"])
+    assert dg.AssetKey(["clean", "openaq_sensors"]) in upstream(["staging", "stg_openaq__sensors"])
+    assert dg.AssetKey(["staging", "stg_openaq__measurements"]) in upstream(["marts", "fct_measurements"])
+    assert dg.AssetKey(["marts", "fct_measurements"]) in upstream(["marts", "agg_air_quality_daily"])
+    # Nothing dangles: the graph starts at the API pull (and the generated date spine).
+    roots = {k for k in graph.materializable_asset_keys if not graph.get(k).parent_keys}
+    assert roots == {dg.AssetKey(["raw", "openaq_locations"]), dg.AssetKey(["marts", "dim_dates"])}
+
+
+def test_every_asset_is_daily_partitioned_and_backfills_in_one_run(defs):
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
+        assert node.partitions_def.timezone == "UTC"
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
+
+
+def test_dbt_tests_are_asset_checks(defs):
+    checks = defs.resolve_asset_graph().asset_check_keys
+    on_fact = {c.name for c in checks if c.asset_key == dg.AssetKey(["marts", "fct_measurements"])}
+    assert any(name.startswith("relationships") for name in on_fact), on_fact
+
+
+def test_profile_is_chosen_from_the_environment(monkeypatch, tmp_path):
+    from orchestration import profiles
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "prod")
+    assert profiles.deployment() == "prod"
+    assert type(profiles.resources_for("prod")["warehouse"]).__name__ == "PostgresWarehouse"
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "staging")
+    with pytest.raises(ValueError, match="DAGSTER_DEPLOYMENT"):
+        profiles.deployment()
+    monkeypatch.delenv("DAGSTER_DEPLOYMENT")
+    assert importlib.reload(profiles).deployment() == "local"

@@ -1,0 +1,68 @@
+"""Loading a day's clean partition into both warehouses: replace, never add."""
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+D1, D2 = date(2026, 11, 19), date(2026, 11, 20)
+
+
+def write_day(directory, day, values):
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.parquet"):
+        old.unlink()
+    table = pa.table(
+        {
+            "sensor_id": pa.array(range(len(values)), pa.int64()),
+            "units": pa.array(["µg/m³", "", None][: len(values)] + ["ppm"] * max(0, len(values) - 3)),
+            "value": pa.array(values, pa.float64()),
+            "measured_on": pa.array([day] * len(values), pa.date32()),
+        }
+    )
+    pq.write_table(table, directory / "part-0.parquet")
+    return directory
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    warehouse = PostgresWarehouse(**request.getfixturevalue("postgres_db"))
+    with warehouse._connect() as conn, conn.cursor() as cur:  # the database is per session
+        cur.execute("drop schema if exists clean cascade")
+    return warehouse
+
+
+def test_replacing_a_day_is_idempotent_and_leaves_other_days_alone(warehouse, tmp_path):
+    d1 = write_day(tmp_path / "d1", D1, [1.0, 2.0, 3.0])
+    d2 = write_day(tmp_path / "d2", D2, [4.0, 5.0])
+    assert warehouse.replace_partition("clean", "m", "measured_on", D1, d1) == 3
+    assert warehouse.replace_partition("clean", "m", "measured_on", D2, d2) == 2
+    assert warehouse.replace_partition("clean", "m", "measured_on", D1, d1) == 3
+    counts = warehouse.query("select measured_on, count(*) from clean.m group by 1 order by 1")
+    assert [(d, n) for d, n in counts] == [(D1, 3), (D2, 2)]
+
+    # A day that shrank upstream shrinks here too.
+    write_day(d1, D1, [9.0])
+    assert warehouse.replace_partition("clean", "m", "measured_on", D1, d1) == 1
+    assert warehouse.query("select value from clean.m where measured_on = '2026-11-19'") == [(9.0,)]
+
+
+def test_nulls_and_empty_strings_survive_the_load(warehouse, tmp_path):
+    d1 = write_day(tmp_path / "d1", D1, [1.0, 2.0, 3.0])
+    warehouse.replace_partition("clean", "m", "measured_on", D1, d1)
+    rows = warehouse.query("select sensor_id, units from clean.m order by sensor_id")
+    assert rows == [(0, "µg/m³"), (1, ""), (2, None)]
+
+
+def test_a_day_with_no_files_empties_that_day(warehouse, tmp_path):
+    d1 = write_day(tmp_path / "d1", D1, [1.0])
+    warehouse.replace_partition("clean", "m", "measured_on", D1, d1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert warehouse.replace_partition("clean", "m", "measured_on", D1, empty) == 0
+    assert warehouse.query("select count(*) from clean.m") == [(0,)]
