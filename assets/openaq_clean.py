@@ -4,11 +4,9 @@ then loaded into the warehouse's `clean` schema where dbt reads them.
 Both steps replace the day, so re-running a partition gives the same tables.
 """
 
-from datetime import date
-
 import dagster as dg
-import pyarrow.parquet as pq
 
+from assets.clean_zone import clean_spec, parquet_rows, publish, reason_counts
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
@@ -18,40 +16,27 @@ from spark.transforms.measurements import (
     quarantined_measurements,
 )
 
-CLEAN_MEASUREMENTS = dg.AssetKey(["clean", "openaq_measurements"])
-QUARANTINE = dg.AssetKey(["clean", "openaq_measurements_quarantine"])
-CLEAN_LOCATIONS = dg.AssetKey(["clean", "openaq_locations"])
-CLEAN_SENSORS = dg.AssetKey(["clean", "openaq_sensors"])
-
-
-def _spec(key, deps, description):
-    return dg.AssetSpec(
-        key, deps=deps, description=description, group_name="openaq", kinds={"spark", "parquet"}
-    )
-
-
-def parquet_rows(directory) -> int:
-    """Row count from the Parquet footers: no data is read."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(directory.glob("*.parquet")))
-
-
-def _publish(df, lake: Lake, warehouse: Warehouse, table: str, column: str, day: date) -> int:
-    target = lake.partition_dir("clean", table, day)
-    df.write.mode("overwrite").parquet(str(target))
-    return warehouse.replace_partition("clean", table, column, day, target)
+CLEAN_MEASUREMENTS = ["clean", "openaq_measurements"]
+QUARANTINE = ["clean", "openaq_measurements_quarantine"]
+CLEAN_LOCATIONS = ["clean", "openaq_locations"]
+CLEAN_SENSORS = ["clean", "openaq_sensors"]
+RAW_MEASUREMENTS = ["raw", "openaq_measurements"]
+RAW_LOCATIONS = ["raw", "openaq_locations"]
 
 
 @dg.multi_asset(
     specs=[
-        _spec(
+        clean_spec(
             CLEAN_MEASUREMENTS,
-            [["raw", "openaq_measurements"]],
+            [RAW_MEASUREMENTS],
             "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
+            "openaq",
         ),
-        _spec(
+        clean_spec(
             QUARANTINE,
-            [["raw", "openaq_measurements"]],
-            "Raw measurement rows that failed validation, as received, with the reason.",
+            [RAW_MEASUREMENTS],
+            "Landed measurement messages that failed validation, as received, with the reason.",
+            "openaq",
         ),
     ],
     partitions_def=daily_partitions,
@@ -66,40 +51,34 @@ def clean_openaq_measurements(
     session = spark.get_session()
     per_day = {}
     for day in partition_days(context):
-        raw_dir = lake.partition_dir("raw", "openaq_measurements", day)
+        raw_dir = lake.partition_dir(*RAW_MEASUREMENTS, day)
         flagged = flag_measurements(session.read.parquet(str(raw_dir)), day).persist()
-        clean_rows = _publish(
+        clean_rows = publish(
             clean_measurements(flagged), lake, warehouse, "openaq_measurements", "measured_on", day
         )
-        quarantined = _publish(
+        quarantined = publish(
             quarantined_measurements(flagged, day),
             lake, warehouse, "openaq_measurements_quarantine", "partition_day", day,
         )
-        reasons = {
-            r["reason"]: r["count"]
-            for r in flagged.where("reason is not null").groupBy("reason").count().collect()
-        }
-        flagged.unpersist()
-        raw_rows = parquet_rows(raw_dir)
+        rejected = flagged.where("reason is not null").count()
         per_day[day.isoformat()] = {
-            "raw_rows": raw_rows,
+            "raw_rows": parquet_rows(raw_dir),
             "clean_rows": clean_rows,
             "quarantined_rows": quarantined,
-            "duplicates_removed": raw_rows - clean_rows - quarantined,
-            "quarantine_reasons": reasons,
+            "duplicates_removed": parquet_rows(raw_dir) - clean_rows - rejected,
+            "quarantine_duplicates_removed": rejected - quarantined,
+            "quarantine_reasons": reason_counts(flagged),
         }
+        flagged.unpersist()
         context.log.info(f"clean OpenAQ {day}: {per_day[day.isoformat()]}")
     totals = {
         k: sum(d[k] for d in per_day.values())
-        for k in ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed")
+        for k in ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed",
+                  "quarantine_duplicates_removed")
     }
     yield dg.MaterializeResult(
         asset_key=CLEAN_MEASUREMENTS,
-        metadata={
-            "dagster/row_count": totals["clean_rows"],
-            **totals,
-            "per_day": per_day,
-        },
+        metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE,
@@ -109,11 +88,12 @@ def clean_openaq_measurements(
 
 @dg.multi_asset(
     specs=[
-        _spec(CLEAN_LOCATIONS, [["raw", "openaq_locations"]], "Daily snapshot of OpenAQ locations."),
-        _spec(
+        clean_spec(CLEAN_LOCATIONS, [RAW_LOCATIONS], "Daily snapshot of OpenAQ locations.", "openaq"),
+        clean_spec(
             CLEAN_SENSORS,
-            [["raw", "openaq_locations"]],
+            [RAW_LOCATIONS],
             "Daily snapshot of OpenAQ sensors with their location and parameter (id, name, units).",
+            "openaq",
         ),
     ],
     partitions_def=daily_partitions,
@@ -128,22 +108,21 @@ def clean_openaq_catalogue(
     session = spark.get_session()
     counts = {"locations": 0, "sensors": 0, "rejected_documents": 0}
     for day in partition_days(context):
-        raw_dir = lake.partition_dir("raw", "openaq_locations", day)
+        raw_dir = lake.partition_dir(*RAW_LOCATIONS, day)
         parsed = parse_locations(session.read.parquet(str(raw_dir))).persist()
         rejected = parsed.where("reason is not null")
         for row in rejected.select("location_id", "reason").collect():
             context.log.warning(f"location document rejected on {day}: {row.asDict()}")
         counts["rejected_documents"] += rejected.count()
-        counts["locations"] += _publish(
+        counts["locations"] += publish(
             clean_locations(parsed, day), lake, warehouse, "openaq_locations", "snapshot_on", day
         )
-        counts["sensors"] += _publish(
+        counts["sensors"] += publish(
             clean_sensors(parsed, day), lake, warehouse, "openaq_sensors", "snapshot_on", day
         )
         parsed.unpersist()
     yield dg.MaterializeResult(
-        asset_key=CLEAN_LOCATIONS,
-        metadata={"dagster/row_count": counts["locations"], **counts},
+        asset_key=CLEAN_LOCATIONS, metadata={"dagster/row_count": counts["locations"], **counts}
     )
     yield dg.MaterializeResult(
         asset_key=CLEAN_SENSORS, metadata={"dagster/row_count": counts["sensors"]}

@@ -5,6 +5,7 @@ these ports to real resources per profile, and tests bind them to anything that 
 """
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -36,8 +37,37 @@ class OpenAQSource(Protocol):
     ) -> Iterator[MeasurementPageLike]: ...
 
 
+class UserSource(Protocol):
+    mode: str
+
+    def fetch_users(self, day: date) -> Iterator[dict]: ...
+
+
+class UpsertResultLike(Protocol):
+    upserted: int
+    matched: int
+    rejected: list
+
+
+class MeasurementStore(Protocol):
+    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResultLike: ...
+
+    def count(self, filter: dict | None = None) -> int: ...
+
+
+class UserStore(Protocol):
+    def upsert_users(self, rows: Sequence[dict]) -> int: ...
+
+    def count(self) -> int: ...
+
+
 class Lake(Protocol):
     def partition_dir(self, zone: str, table: str, day: date) -> Path: ...
+
+    def write_file(
+        self, zone: str, table: str, day: date, name: str, schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+    ) -> int: ...
 
     def write_partition(
         self, zone: str, table: str, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
@@ -52,3 +82,76 @@ class Warehouse(Protocol):
 
 class Spark(Protocol):
     def get_session(self) -> SparkSession: ...
+
+
+@dataclass(frozen=True)
+class KafkaRange:
+    """[start, end) of one topic partition: the slice one consumer run reads."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+    def run_key(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.start}-{self.end}"
+
+    def file_name(self) -> str:
+        return f"{self.topic}-p{self.partition}-{self.start:012d}-{self.end:012d}"
+
+
+class RecordLike(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    headers: dict[str, str]
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class TopicMessage:
+    """One message to publish: keyed, JSON value, event time (tz-aware UTC) = its day."""
+
+    key: str
+    value: dict
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class UnpublishedRecord:
+    """Something that never made it onto the topic (a malformed API page), addressed like a
+    record so it can be dead-lettered with its reason; -1 marks 'no partition, no offset'."""
+
+    topic: str
+    key: str | None
+    value: bytes | None
+    headers: dict[str, str]
+    timestamp_ms: int
+    partition: int = -1
+    offset: int = -1
+
+
+class ProduceResultLike(Protocol):
+    produced: int
+    dead_lettered: int
+    offsets: dict[int, tuple[int, int]]
+
+
+class TopicLog(Protocol):
+    """A Kafka topic log: a real broker in prod, an embedded SQLite log locally."""
+
+    def ensure_topic(self, topic: str) -> None: ...
+
+    def produce(self, topic: str, messages: Iterable[TopicMessage], source: str) -> ProduceResultLike: ...
+
+    def end_offsets(self, topic: str) -> dict[int, int]: ...
+
+    def offsets_for_time(self, topic: str, ts_ms: int) -> dict[int, int]: ...
+
+    def read_range(self, r: KafkaRange) -> list[RecordLike]: ...
+
+    def decode(self, record: RecordLike) -> tuple[dict | None, str | None]: ...
+
+    def dead_letter(self, record: RecordLike, reason: str) -> None: ...

@@ -12,8 +12,12 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import dbt_project
+from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
+from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
+from orchestration.resources.mongo import EmbeddedMeasurementStore, MongoMeasurementStore
 from orchestration.resources.openaq import OpenAQResource
+from orchestration.resources.randomuser import RandomUserResource
 from orchestration.resources.spark import SparkResource
 from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
 
@@ -55,6 +59,36 @@ def openaq_resource(default_mode: str) -> OpenAQResource:
     )
 
 
+def randomuser_resource(default_mode: str) -> RandomUserResource:
+    return RandomUserResource(
+        mode=os.getenv("SOURCES_MODE", default_mode),
+        base_url=os.getenv("RANDOMUSER_BASE_URL", "https://randomuser.me/api/1.4/"),
+        users_per_day=int(os.getenv("RANDOMUSER_USERS_PER_DAY", "1000")),
+        nationalities=_csv("RANDOMUSER_NATIONALITIES"),
+    )
+
+
+def kafka_resource() -> KafkaResource:
+    return KafkaResource(
+        bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS"),
+        security_protocol=os.getenv("KAFKA_SECURITY_PROTOCOL") or None,
+        sasl_mechanism=os.getenv("KAFKA_SASL_MECHANISM") or None,
+        sasl_username=_optional_secret("KAFKA_SASL_USERNAME"),
+        sasl_password=_optional_secret("KAFKA_SASL_PASSWORD"),
+        schema_registry_url=os.getenv("SCHEMA_REGISTRY_URL") or None,
+    )
+
+
+def cassandra_resource() -> CassandraUserStore:
+    return CassandraUserStore(
+        hosts=_csv("CASSANDRA_HOSTS") or ["127.0.0.1"],
+        keyspace=os.getenv("CASSANDRA_KEYSPACE", "spark_streams"),
+        consistency=os.getenv("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"),
+        username=_optional_secret("CASSANDRA_USERNAME"),
+        password=_optional_secret("CASSANDRA_PASSWORD"),
+    )
+
+
 def resources_for(profile: str) -> dict:
     lake_root = data_dir()
     common = {
@@ -62,15 +96,29 @@ def resources_for(profile: str) -> dict:
         "dbt": DbtCliResource(project_dir=dbt_project, target=profile),
     }
     if profile == "local":
+        # Embedded stand-ins with the same interfaces: a laptop runs the whole flow, sensors
+        # included (the SQLite files are safe across the daemon's and the runs' processes).
         return {
             **common,
             "openaq": openaq_resource(default_mode="sample"),
+            "randomuser": randomuser_resource(default_mode="sample"),
+            "kafka": EmbeddedTopicLogResource(path=str(lake_root / "topics.sqlite")),
             "spark": SparkResource(master="local[*]"),
             "warehouse": DuckDBWarehouse(path=str(lake_root / "warehouse.duckdb")),
+            "measurement_store": EmbeddedMeasurementStore(path=str(lake_root / "mongo.sqlite")),
+            "user_store": EmbeddedUserStore(path=str(lake_root / "cassandra.sqlite")),
         }
     return {
         **common,
         "openaq": openaq_resource(default_mode="live"),
+        "randomuser": randomuser_resource(default_mode="live"),
+        "kafka": kafka_resource(),
+        "measurement_store": MongoMeasurementStore(
+            uri=dg.EnvVar("MONGO_URI"),
+            database=os.getenv("MONGO_DATABASE", "airstream"),
+            collection=os.getenv("MONGO_COLLECTION", "openaq_measurements"),
+        ),
+        "user_store": cassandra_resource(),
         "spark": SparkResource(master=dg.EnvVar("SPARK_MASTER_URL"), driver_memory="4g"),
         "warehouse": PostgresWarehouse(
             host=os.getenv("WAREHOUSE_HOST", "127.0.0.1"),

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from orchestration.jobs import daily_air_quality_job
+from orchestration.jobs import daily_job
 
 # 02:00 UTC leaves providers time to deliver the last hours of the previous day.
-daily_air_quality_schedule = dg.build_schedule_from_partitioned_job(
-    daily_air_quality_job, hour_of_day=2, minute_of_hour=0
+daily_schedule = dg.build_schedule_from_partitioned_job(
+    daily_job, hour_of_day=2, minute_of_hour=0
 )

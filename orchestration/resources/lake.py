@@ -51,6 +51,35 @@ class LakeResource(dg.ConfigurableResource):
         return rows
 
 
+    def write_file(
+        self,
+        zone: str,
+        table: str,
+        day: date,
+        name: str,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+    ) -> int:
+        """Write (or overwrite) one named file of a day partition, atomically; returns rows.
+
+        Consumers that land a slice of a stream name the file after the slice, so a retry
+        replaces its own file and never adds a second copy.
+        """
+        directory = self.partition_dir(zone, table, day)
+        directory.mkdir(parents=True, exist_ok=True)
+        temporary = directory / f".{name}.{uuid.uuid4().hex}.tmp"
+        rows = 0
+        try:
+            with pq.ParquetWriter(temporary, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+            temporary.rename(directory / f"{name}.parquet")
+        finally:
+            temporary.unlink(missing_ok=True)
+        return rows
+
+
 def _swap_in(staging: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     retired = staging.with_name(staging.name + ".retired")

@@ -60,6 +60,18 @@ MEASUREMENT = T.StructType(
     ]
 )
 
+# The `openaq.measurements` Kafka message: the measurement as the API sent it, plus the ids and
+# fetch time the pull carried (a measurement names neither its sensor nor its location).
+MEASUREMENT_MESSAGE = T.StructType(
+    [
+        T.StructField("location_id", T.LongType()),
+        T.StructField("sensor_id", T.LongType()),
+        T.StructField("fetched_at", T.StringType()),
+        T.StructField("measurement", MEASUREMENT),
+        T.StructField(CORRUPT_RECORD, T.StringType()),
+    ]
+)
+
 LOCATION = T.StructType(
     [
         T.StructField("id", T.LongType()),

@@ -1,5 +1,8 @@
 """Clean OpenAQ measurements: typed, validated, deduplicated.
 
+Input: the raw zone's landed Kafka messages (`payload` is the message value as received,
+with its topic/partition/offset).
+
 Every raw row ends in exactly one of two places: the clean table or the quarantine table
 with a reason. `flag_measurements` decides; the two selectors below only split its output,
 so the counts always add up to the raw row count.
@@ -10,7 +13,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT
+from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
 
 # Quantities that are physically allowed below zero; for concentrations a negative value
 # is a sensor fault or a provider's -999 sentinel.
@@ -36,8 +39,9 @@ CLEAN_COLUMNS = [
 QUARANTINE_COLUMNS = [
     "location_id",
     "sensor_id",
-    "page",
-    "row_in_page",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
     "payload",
     "reason",
     "ingested_at",
@@ -52,12 +56,15 @@ def _utc_ntz(text: Column) -> Column:
 
 
 def parse_measurements(raw: DataFrame) -> DataFrame:
-    """Raw rows (ids carried from the request + JSON payload) -> typed columns."""
-    doc = F.from_json(
-        "payload", MEASUREMENT, {"columnNameOfCorruptRecord": CORRUPT_RECORD}
+    """Landed messages (ids carried from the request + the measurement as received) -> typed columns."""
+    message = F.from_json(
+        "payload", MEASUREMENT_MESSAGE, {"columnNameOfCorruptRecord": CORRUPT_RECORD}
     )
     return (
-        raw.withColumn("doc", doc)
+        raw.withColumn("message", message)
+        .withColumn("doc", F.col("message.measurement"))
+        .withColumn("location_id", F.col("message.location_id"))
+        .withColumn("sensor_id", F.col("message.sensor_id"))
         .withColumn("value_text", F.col("doc.value"))
         .withColumn("value", F.expr("try_cast(value_text AS DOUBLE)"))
         .withColumn("parameter_id", F.col("doc.parameter.id"))
@@ -70,17 +77,20 @@ def parse_measurements(raw: DataFrame) -> DataFrame:
         .withColumn("coverage_percent", F.col("doc.coverage.percentCoverage"))
         .withColumn("latitude", F.col("doc.coordinates.latitude"))
         .withColumn("longitude", F.col("doc.coordinates.longitude"))
-        .withColumn("ingested_at", F.col("fetched_at").cast("timestamp_ntz"))
+        .withColumn("ingested_at", _utc_ntz(F.col("message.fetched_at")))
     )
 
 
 def _reject_reason(day: date) -> Column:
     """The first rule a row breaks, or null for a valid row."""
-    doc = F.col("doc")
+    message = F.col("message")
     rules = [
-        (F.col("page_error").isNotNull(), F.concat(F.lit("malformed_page: "), "page_error")),
         (
-            F.col("payload").isNull() | doc.isNull() | doc[CORRUPT_RECORD].isNotNull(),
+            F.col("payload").isNull()
+            | message.isNull()
+            | message[CORRUPT_RECORD].isNotNull()
+            | F.col("doc").isNull()
+            | F.col("sensor_id").isNull(),
             F.lit("unparseable_payload"),
         ),
         (F.col("value_text").isNull(), F.lit("missing_value")),
@@ -115,7 +125,7 @@ def flag_measurements(raw: DataFrame, day: date) -> DataFrame:
 def clean_measurements(flagged: DataFrame) -> DataFrame:
     """Valid rows, one per sensor x period end; the latest fetch wins a duplicate."""
     latest_first = Window.partitionBy("sensor_id", "period_end_utc").orderBy(
-        F.col("ingested_at").desc(), F.col("page").desc(), F.col("row_in_page").desc()
+        F.col("ingested_at").desc(), F.col("kafka_partition").desc(), F.col("kafka_offset").desc()
     )
     return (
         flagged.where(F.col("reason").isNull())
@@ -126,9 +136,16 @@ def clean_measurements(flagged: DataFrame) -> DataFrame:
 
 
 def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
-    """Rejected rows exactly as received, with the reason they were rejected."""
+    """Rejected rows exactly as received, with the reason they were rejected.
+
+    A measurement pulled twice (a re-run of the day) is quarantined once: its Kafka
+    coordinates and fetch time differ, the measurement as the API sent it does not.
+    """
+    same_measurement = F.coalesce(F.to_json("doc"), F.col("payload"))
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
+        .withColumn("_measurement", same_measurement)
+        .dropDuplicates(["sensor_id", "_measurement"])
         .select(*QUARANTINE_COLUMNS)
     )

@@ -1,14 +1,17 @@
-"""The whole graph for real, in process: sample OpenAQ -> lake -> Spark -> DuckDB marts."""
+"""The whole graph for real, in process, on the local profile: sample APIs -> embedded Kafka
+log -> lake -> Spark -> DuckDB marts, MongoDB and Cassandra stand-ins."""
 
+import re
 from datetime import date
 
 import dagster as dg
 import duckdb
 import pytest
 
-from assets import dbt_models, openaq_clean, openaq_raw
+from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
 from orchestration.resources.openaq import OpenAQResource
+from orchestration.resources.randomuser import RandomUserResource
 
 DAY = "2026-11-20"
 TABLES = [
@@ -16,54 +19,63 @@ TABLES = [
     "clean.openaq_measurements_quarantine",
     "clean.openaq_locations",
     "clean.openaq_sensors",
+    "clean.randomuser_users",
+    "clean.randomuser_users_quarantine",
     "marts.fct_measurements",
     "marts.agg_air_quality_daily",
     "marts.dim_locations",
     "marts.dim_sensors",
     "marts.dim_parameters",
     "marts.dim_dates",
+    "marts.dim_users",
+    "marts.users_by_country_daily",
 ]
 
 
-def counts(path) -> dict[str, int]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+def counts(resources) -> dict[str, int]:
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
+        out = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+    out["mongo"] = resources["measurement_store"].count()
+    out["cassandra"] = resources["user_store"].count()
+    return out
 
 
 @pytest.fixture(scope="module")
 def local_run(spark, tmp_path_factory):
-    """Materialize one day twice on the local profile; returns the data dir and both counts."""
+    """Materialize one day twice on the local profile; returns the resources, the first
+    result and the counts after each run."""
     data_dir = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATA_DIR", str(data_dir))
         mp.setenv("SOURCES_MODE", "sample")
         resources = resources_for("local")
-        # More quirks than the default, so every quarantine rule and the dedupe have work.
+        # More quirks than the defaults, so every quarantine rule and the dedupe have work.
         resources["openaq"] = OpenAQResource(mode="sample", sample_bad_row_ratio=0.02)
-        assets = dg.load_assets_from_modules([openaq_raw, openaq_clean, dbt_models])
-        first = dg.materialize(assets, resources=resources, partition_key=DAY)
+        resources["randomuser"] = RandomUserResource(mode="sample", users_per_day=300, sample_bad_row_ratio=0.02)
+        first = dg.materialize(all_assets(), resources=resources, partition_key=DAY)
         assert first.success
-        after_first = counts(data_dir / "warehouse.duckdb")
-        assert dg.materialize(assets, resources=resources, partition_key=DAY).success
-        after_second = counts(data_dir / "warehouse.duckdb")
-    return data_dir, first, after_first, after_second
+        after_first = counts(resources)
+        assert dg.materialize(all_assets(), resources=resources, partition_key=DAY).success
+        after_second = counts(resources)
+    return resources, first, after_first, after_second
 
 
-def test_the_day_reaches_the_marts(local_run):
-    data_dir, _, after, _ = local_run
-    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+def test_the_day_reaches_every_table(local_run):
+    resources, _, after, _ = local_run
+    # Bad sample users break the topic's contract, so they are dead-lettered before landing.
+    empty = [table for table, n in after.items() if n == 0]
+    assert empty == ["clean.randomuser_users_quarantine"], after
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
         days = con.execute("select distinct measured_on from marts.fct_measurements").fetchall()
         assert days == [(date(2026, 11, 20),)]
-        agg = con.execute(
-            "select count(*), count(exceeds_who_pm25_guideline) from marts.agg_air_quality_daily"
-        ).fetchone()
-    assert agg[0] > 0 and agg[1] > 0, "some pm25 rows carry the WHO flag"
-    assert after["marts.fct_measurements"] == after["clean.openaq_measurements"]
-    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        flagged = con.execute("select count(exceeds_who_pm25_guideline) from marts.agg_air_quality_daily").fetchone()
         reasons = dict(con.execute(
             "select reason, count(*) from clean.openaq_measurements_quarantine group by 1"
         ).fetchall())
+    assert flagged[0] > 0, "some pm25 rows carry the WHO flag"
+    assert after["marts.fct_measurements"] == after["clean.openaq_measurements"]
     assert {"missing_value", "non_numeric_value", "negative_value", "invalid_period"} <= set(reasons)
+    assert after["cassandra"] == after["clean.randomuser_users"]
 
 
 def test_rerunning_the_day_changes_no_count(local_run):
@@ -71,13 +83,36 @@ def test_rerunning_the_day_changes_no_count(local_run):
     assert after_first == after_second
 
 
-def test_every_raw_row_is_accounted_for(local_run):
-    _, result, after, _ = local_run
-    meta = result.asset_materializations_for_node("clean_openaq_measurements")[0].metadata
-    raw = meta["raw_rows"].value
-    assert raw == meta["clean_rows"].value + meta["quarantined_rows"].value + meta["duplicates_removed"].value
-    assert meta["clean_rows"].value == after["clean.openaq_measurements"]
-    assert meta["duplicates_removed"].value > 0, "the sample's duplicate rows were removed"
+def test_every_message_is_accounted_for(local_run):
+    resources, result, after, _ = local_run
+    meta = lambda node: result.asset_materializations_for_node(node)[0].metadata  # noqa: E731
+    published = meta("openaq_measurements_pull")["messages_written"].value
+    landed = meta("raw__openaq_measurements")
+    assert landed["landed"].value + landed["dead_lettered"].value == published
+    cleaned = meta("clean_openaq_measurements")
+    assert cleaned["raw_rows"].value == landed["landed"].value
+    assert cleaned["raw_rows"].value == (
+        cleaned["clean_rows"].value + cleaned["quarantined_rows"].value
+        + cleaned["duplicates_removed"].value + cleaned["quarantine_duplicates_removed"].value
+    )
+    assert cleaned["duplicates_removed"].value > 0, "the sample's duplicate rows were removed"
+    pulled = meta("randomuser_users_pull")
+    assert 0 < pulled["dead_lettered"].value < 300
+    users = meta("raw__randomuser_users")
+    assert users["landed"].value + pulled["dead_lettered"].value == 300
+    assert after["clean.randomuser_users"] == users["landed"].value
+
+
+def test_no_credential_leaves_the_raw_zone(local_run):
+    resources, _, _, _ = local_run
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
+        columns = {c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema <> 'raw'"
+        ).fetchall()}
+        text = con.execute("select string_agg(cast(u as varchar), '|') from clean.randomuser_users u").fetchone()[0]
+    assert not columns & {"password", "salt", "md5", "sha1", "sha256", "age"}
+    assert text and not re.search(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{40}\b|\b[0-9a-f]{64}\b", text), "no hash-like value"
+    assert "@" in text, "the rows were really read"
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):

@@ -16,29 +16,69 @@ def defs(request, monkeypatch, tmp_path):
 
 def test_definitions_load_and_resolve(defs):
     repo = defs.get_repository_def()
-    assert repo.get_job("daily_air_quality")
-    assert repo.schedule_defs[0].job_name == "daily_air_quality"
-    assert set(defs.resources) >= {"openaq", "lake", "spark", "warehouse", "dbt"}
+    assert repo.get_job("daily")
+    assert repo.schedule_defs[0].job_name == "daily"
+    assert {s.name for s in repo.sensor_defs} == {
+        "openaq_measurements_sensor", "randomuser_users_sensor", "kafka_offset_committer"
+    }
+    assert set(defs.resources) >= {
+        "openaq", "randomuser", "kafka", "lake", "spark", "warehouse", "dbt",
+        "measurement_store", "user_store",
+    }
 
 
 def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     graph = defs.resolve_asset_graph()
     upstream = lambda key: graph.get(dg.AssetKey(key)).parent_keys  # noqa: E731
-    assert dg.AssetKey(["raw", "openaq_locations"]) in upstream(["raw", "openaq_measurements"])
+    assert dg.AssetKey(["raw", "openaq_locations"]) in upstream(["api", "openaq_measurements"])
+    assert dg.AssetKey(["api", "openaq_measurements"]) in upstream(["kafka", "openaq_measurements"])
+    assert dg.AssetKey(["kafka", "openaq_measurements"]) in upstream(["raw", "openaq_measurements"])
     assert dg.AssetKey(["raw", "openaq_measurements"]) in upstream(["clean", "openaq_measurements"])
+    assert dg.AssetKey(["raw", "openaq_measurements"]) in upstream(["mongo", "openaq_measurements"])
     assert dg.AssetKey(["clean", "openaq_measurements"]) in upstream(["staging", "stg_openaq__measurements"])
     assert dg.AssetKey(["clean", "openaq_sensors"]) in upstream(["staging", "stg_openaq__sensors"])
     assert dg.AssetKey(["staging", "stg_openaq__measurements"]) in upstream(["marts", "fct_measurements"])
     assert dg.AssetKey(["marts", "fct_measurements"]) in upstream(["marts", "agg_air_quality_daily"])
-    # Nothing dangles: the graph starts at the API pull (and the generated date spine).
+    # Nothing dangles: the graph starts at the API pulls (and the generated date spine).
     roots = {k for k in graph.materializable_asset_keys if not graph.get(k).parent_keys}
-    assert roots == {dg.AssetKey(["raw", "openaq_locations"]), dg.AssetKey(["marts", "dim_dates"])}
+    assert roots == {
+        dg.AssetKey(["raw", "openaq_locations"]),
+        dg.AssetKey(["api", "randomuser_users"]),
+        dg.AssetKey(["marts", "dim_dates"]),
+    }
+
+
+def test_users_lineage_runs_from_the_pull_to_cassandra_and_the_marts(defs):
+    graph = defs.resolve_asset_graph()
+    chain = [
+        ["api", "randomuser_users"],
+        ["kafka", "randomuser_users"],
+        ["raw", "randomuser_users"],
+        ["clean", "randomuser_users"],
+        ["cassandra", "created_users"],
+    ]
+    for parent, child in zip(chain, chain[1:]):
+        assert dg.AssetKey(parent) in graph.get(dg.AssetKey(child)).parent_keys, child
+    staging = dg.AssetKey(["staging", "stg_randomuser__users"])
+    assert dg.AssetKey(["clean", "randomuser_users"]) in graph.get(staging).parent_keys
+    for mart in ("dim_users", "users_by_country_daily"):
+        assert staging in graph.get(dg.AssetKey(["marts", mart])).parent_keys
+
+
+def test_topics_are_kafka_nodes_between_producer_and_consumers(defs):
+    graph = defs.resolve_asset_graph()
+    for topic in ("openaq_measurements", "randomuser_users"):
+        node = graph.get(dg.AssetKey(["kafka", topic]))
+        assert "kafka" in node.kinds
+        assert node.parent_keys == {dg.AssetKey(["api", topic])}
+        assert dg.AssetKey(["raw", topic]) in node.child_keys
 
 
 def test_every_asset_is_daily_partitioned_and_backfills_in_one_run(defs):
     graph = defs.resolve_asset_graph()
     for key in graph.materializable_asset_keys:
         node = graph.get(key)
+        assert node.partitions_def is not None, key
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
         assert node.partitions_def.timezone == "UTC"
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key

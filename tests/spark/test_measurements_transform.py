@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from assets.openaq_raw import RAW_MEASUREMENTS
+from assets.landing import LANDED
 from spark.transforms.measurements import (
     CLEAN_COLUMNS,
     clean_measurements,
@@ -40,50 +40,69 @@ def measurement(value, start="2026-11-20T00:00:00Z", end="2026-11-20T01:00:00Z",
     return json.dumps(doc)
 
 
-# (payload, page_error, expected reason or None)
+def message(doc, sensor_id=100, fetched_at=FETCHED):
+    """The `openaq.measurements` message value as the pull publishes it."""
+    if not isinstance(doc, str):
+        return doc
+    return json.dumps(
+        {"location_id": 10, "sensor_id": sensor_id, "fetched_at": fetched_at.isoformat(),
+         "measurement": json.loads(doc)}
+    )
+
+
+# (message payload, expected reason or None)
 CASES = [
-    (measurement(12.5), None, None),
-    (measurement(14.0, "2026-11-20T01:00:00+00:00", "2026-11-20T02:00:00+00:00"), None, None),
-    (measurement(-3.5, parameter={"id": 100, "name": "temperature", "units": "c"}), None, None),
-    (measurement(None, "2026-11-20T03:00:00Z", "2026-11-20T04:00:00Z"), None, "missing_value"),
-    (measurement("n/a", "2026-11-20T04:00:00Z", "2026-11-20T05:00:00Z"), None, "non_numeric_value"),
-    (measurement(-999, "2026-11-20T05:00:00Z", "2026-11-20T06:00:00Z"), None, "negative_value"),
-    (measurement(5.0, parameter=None), None, "missing_parameter"),
-    (measurement(5.0, period=None), None, "invalid_period"),
-    (measurement(5.0, "2026-11-20T07:00:00Z", "2026-11-20T07:00:00Z"), None, "invalid_period"),
-    (measurement(5.0, "2026-11-19T23:00:00Z", "2026-11-20T00:00:00Z"), None, "outside_partition_day"),
-    ("{not json", None, "unparseable_payload"),
-    ("<html>502</html>", "body is not JSON", "malformed_page: body is not JSON"),
+    (message(measurement(12.5)), None),
+    (message(measurement(14.0, "2026-11-20T01:00:00+00:00", "2026-11-20T02:00:00+00:00")), None),
+    (message(measurement(-3.5, parameter={"id": 100, "name": "temperature", "units": "c"}), 101), None),
+    (message(measurement(None, "2026-11-20T03:00:00Z", "2026-11-20T04:00:00Z")), "missing_value"),
+    (message(measurement("n/a", "2026-11-20T04:00:00Z", "2026-11-20T05:00:00Z")), "non_numeric_value"),
+    (message(measurement(-999, "2026-11-20T05:00:00Z", "2026-11-20T06:00:00Z")), "negative_value"),
+    (message(measurement(5.0, parameter=None)), "missing_parameter"),
+    (message(measurement(5.0, period=None)), "invalid_period"),
+    (message(measurement(5.0, "2026-11-20T07:00:00Z", "2026-11-20T07:00:00Z")), "invalid_period"),
+    (message(measurement(5.0, "2026-11-19T23:00:00Z", "2026-11-20T00:00:00Z")), "outside_partition_day"),
+    ("{not json", "unparseable_payload"),
+    (json.dumps({"location_id": 10, "sensor_id": 100, "fetched_at": "x"}), "unparseable_payload"),
+]
+# A later fetch of the first period with a corrected value (dedupe keeps it), and the
+# quarantined "n/a" row pulled again (quarantined once).
+LATER = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+REPEATS = [
+    message(measurement(12.75), fetched_at=LATER),
+    message(measurement("n/a", "2026-11-20T04:00:00Z", "2026-11-20T05:00:00Z"), fetched_at=LATER),
 ]
 
 
 @pytest.fixture(scope="module")
 def raw(spark, tmp_path_factory):
-    rows = {name: [] for name in RAW_MEASUREMENTS.names}
-    for i, (payload, error, _) in enumerate(CASES):
-        rows["location_id"].append(10)
-        rows["sensor_id"].append(100 if i != 2 else 101)
-        rows["page"].append(1)
-        rows["row_in_page"].append(i)
-        rows["payload"].append(payload)
-        rows["page_error"].append(error)
-        rows["fetched_at"].append(FETCHED)
-    # A later fetch of the first row's period with a corrected value: dedupe keeps it.
-    for name, value in zip(RAW_MEASUREMENTS.names, [10, 100, 2, 0, measurement(12.75), None, FETCHED]):
-        rows[name].append(value)
+    payloads = [payload for payload, _ in CASES] + REPEATS
+    n = len(payloads)
+    table = pa.table(
+        {
+            "kafka_topic": ["openaq.measurements"] * n,
+            "kafka_partition": [0] * n,
+            "kafka_offset": list(range(n)),
+            "kafka_key": ["100"] * n,
+            "payload": payloads,
+            "event_time": [FETCHED] * n,
+            "ingested_at": [FETCHED] * n,
+        },
+        schema=LANDED,
+    )
     path = tmp_path_factory.mktemp("raw") / "part-0.parquet"
-    pq.write_table(pa.table(rows, schema=RAW_MEASUREMENTS), path)
+    pq.write_table(table, path)
     return spark.read.parquet(str(path))
 
 
 def test_every_row_is_either_clean_or_quarantined_with_its_reason(raw):
     flagged = flag_measurements(raw, DAY)
-    got = {(r.row_in_page, r.page): r.reason for r in flagged.select("row_in_page", "page", "reason").collect()}
-    for i, (_, _, reason) in enumerate(CASES):
-        assert got[(i, 1)] == reason, f"case {i}"
+    got = {r.kafka_offset: r.reason for r in flagged.select("kafka_offset", "reason").collect()}
+    for i, (_, reason) in enumerate(CASES):
+        assert got[i] == reason, f"case {i}"
     clean = clean_measurements(flagged).count()
     quarantined = quarantined_measurements(flagged, DAY).count()
-    duplicates = 1
+    duplicates = 2  # one clean, one quarantined
     assert clean + quarantined + duplicates == raw.count()
 
 
@@ -106,7 +125,7 @@ def test_clean_rows_are_typed_utc_and_deduplicated(spark, raw):
 def test_quarantine_keeps_the_payload_as_received(raw):
     quarantined = quarantined_measurements(flag_measurements(raw, DAY), DAY)
     rows = {r.reason: r for r in quarantined.collect()}
-    assert rows["unparseable_payload"].payload == "{not json"
-    assert rows["malformed_page: body is not JSON"].payload == "<html>502</html>"
-    assert json.loads(rows["non_numeric_value"].payload)["value"] == "n/a"
+    payloads = {r.payload for r in quarantined.collect() if r.reason == "unparseable_payload"}
+    assert "{not json" in payloads
+    assert json.loads(rows["non_numeric_value"].payload)["measurement"]["value"] == "n/a"
     assert {r.partition_day for r in rows.values()} == {DAY}

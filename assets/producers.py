@@ -1,0 +1,177 @@
+"""The API pulls: each publishes one UTC day of its source to a Kafka topic.
+
+From here on the topic is the system of record: the consumer side, not the pull, writes the
+lake's raw zone, so a sensor, a schedule and the CLI all land the same messages.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from assets.openaq_catalogue import raw_openaq_locations, read_locations
+from assets.partitions import daily_partitions, day_window, partition_days, single_run
+from assets.ports import (
+    MeasurementPageLike,
+    OpenAQSource,
+    Lake,
+    TopicLog,
+    TopicMessage,
+    UnpublishedRecord,
+    UserSource,
+)
+from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
+
+
+def _parse_utc(text) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else None
+
+
+def measurement_event_time(measurement: dict, day_start: datetime) -> datetime:
+    """A measurement's event time is its period start; one without a usable period stays in
+    the day it was requested for (its quarantine reason is decided by the clean step)."""
+    period = measurement.get("period") if isinstance(measurement, dict) else None
+    start = ((period or {}).get("datetimeFrom") or {}).get("utc") if isinstance(period, dict) else None
+    moment = _parse_utc(start) if start else None
+    return moment if moment is not None else day_start
+
+
+def measurement_messages(
+    pages: Iterable[MeasurementPageLike], day_start: datetime, rejected: list
+) -> Iterator[TopicMessage]:
+    """Pages -> one message per measurement; malformed pages are appended to `rejected`."""
+    for page in pages:
+        fetched_at = datetime.now(timezone.utc).isoformat()
+        sensor = page.sensor
+        if page.rejected_reason is not None:
+            rejected.append(page)
+        for measurement in page.results:
+            yield TopicMessage(
+                key=str(sensor.sensor_id),
+                value={
+                    "location_id": sensor.location_id,
+                    "sensor_id": sensor.sensor_id,
+                    "fetched_at": fetched_at,
+                    "measurement": measurement,
+                },
+                event_time=measurement_event_time(measurement, day_start),
+            )
+
+
+def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> UnpublishedRecord:
+    body = {
+        "location_id": page.sensor.location_id,
+        "sensor_id": page.sensor.sensor_id,
+        "page": page.page,
+        "raw_body": page.raw_body,
+    }
+    return UnpublishedRecord(
+        topic=OPENAQ_TOPIC,
+        key=str(page.sensor.sensor_id),
+        value=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        headers={"source": "openaq", "partition_day": day_start.date().isoformat()},
+        timestamp_ms=int(day_start.timestamp() * 1000),
+    )
+
+
+OPENAQ_PULL = dg.AssetKey(["api", "openaq_measurements"])
+USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
+
+
+def _published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
+    """The pull's and its topic's materializations: the topic gets the offsets written."""
+    written = sum(d["messages_written"] for d in per_day.values())
+    dead = sum(d["dead_lettered"] + d.get("rejected_pages", 0) for d in per_day.values())
+    yield dg.MaterializeResult(
+        asset_key=pull,
+        metadata={"source_mode": source_mode, "messages_written": written, "dead_lettered": dead,
+                  "per_day": per_day},
+    )
+    yield dg.MaterializeResult(
+        asset_key=topic_key(topic),
+        metadata={"messages_written": written,
+                  "offsets_written": {day: d["offsets"] for day, d in per_day.items()}},
+    )
+
+
+def _publish_metadata(result, extra: dict) -> dict:
+    return {
+        "messages_written": result.produced,
+        "dead_lettered": result.dead_lettered,
+        "offsets": {str(p): list(span) for p, span in sorted(result.offsets.items())},
+        **extra,
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            OPENAQ_PULL,
+            deps=[raw_openaq_locations],
+            description="The OpenAQ v3 pull of the day's measurements for every catalogue sensor.",
+            group_name="openaq",
+            kinds={"api", "python"},
+        ),
+        topic_spec(OPENAQ_TOPIC, OPENAQ_PULL, "openaq", "one message per OpenAQ measurement, keyed by sensor id."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def openaq_measurements_pull(
+    context: dg.AssetExecutionContext,
+    openaq: dg.ResourceParam[OpenAQSource],
+    lake: dg.ResourceParam[Lake],
+    kafka: dg.ResourceParam[TopicLog],
+):
+    per_day = {}
+    for day in partition_days(context):
+        start, end = day_window(day)
+        rejected: list = []
+        pages = openaq.fetch_measurement_pages(read_locations(lake, day), start, end)
+        result = kafka.produce(OPENAQ_TOPIC, measurement_messages(pages, start, rejected), "openaq")
+        for page in rejected:
+            kafka.dead_letter(rejected_page_record(page, start), f"malformed_page: {page.rejected_reason}")
+        per_day[day.isoformat()] = _publish_metadata(result, {"rejected_pages": len(rejected)})
+        context.log.info(f"published OpenAQ {day}: {per_day[day.isoformat()]}")
+    yield from _published(OPENAQ_PULL, OPENAQ_TOPIC, openaq.mode, per_day)
+
+
+def user_messages(users: Iterable[dict], day_start: datetime) -> Iterator[TopicMessage]:
+    """One message per user, keyed by login.uuid; every user of a day's pull belongs to that day."""
+    fetched_at = datetime.now(timezone.utc).isoformat()
+    for user in users:
+        login = user.get("login") if isinstance(user, dict) else None
+        key = str((login or {}).get("uuid") or "") if isinstance(login, dict) else ""
+        yield TopicMessage(key=key, value={"fetched_at": fetched_at, "user": user}, event_time=day_start)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            USERS_PULL,
+            description="The randomuser.me pull of the day's users (seeded by the day).",
+            group_name="users",
+            kinds={"api", "python"},
+        ),
+        topic_spec(USERS_TOPIC, USERS_PULL, "users", "one message per randomuser.me user, keyed by login.uuid."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def randomuser_users_pull(
+    context: dg.AssetExecutionContext,
+    randomuser: dg.ResourceParam[UserSource],
+    kafka: dg.ResourceParam[TopicLog],
+):
+    per_day = {}
+    for day in partition_days(context):
+        start, _ = day_window(day)
+        result = kafka.produce(USERS_TOPIC, user_messages(randomuser.fetch_users(day), start), "randomuser")
+        per_day[day.isoformat()] = _publish_metadata(result, {})
+        context.log.info(f"published users {day}: {per_day[day.isoformat()]}")
+    yield from _published(USERS_PULL, USERS_TOPIC, randomuser.mode, per_day)

@@ -1,0 +1,198 @@
+"""The users serving table: Cassandra in prod, a SQLite file in the local profile.
+
+Keyspace ``spark_streams``, table ``created_users``, as in the original Spark streaming job. Its
+columns keep their names and meaning; the rest of the clean users contract is added, typed
+(clean users field -> column CQL type):
+
+- original columns: user_id -> ``id uuid PRIMARY KEY`` (the upsert key); first_name, last_name,
+  gender, email, username, phone -> same name, text; postcode -> ``post_code text`` (text keeps
+  "01234" and "EC1A 1BB"); registered_utc -> ``registered_date timestamp`` (text in the original);
+  picture_medium -> ``picture text`` (the original held picture.medium); street_number,
+  street_name, city, state, country -> ``address text``, built as the original did:
+  "<number> <street>, <city>, <state>, <country>".
+- added: dob_utc -> ``dob timestamp``; street_number ``int``; latitude, longitude ``double``;
+  ingested_on ``date``; ingested_at ``timestamp``; title, cell, nationality, street_name, city,
+  state, country, timezone_offset, timezone_description, id_name, id_value, picture_large,
+  picture_thumbnail -> same name, text.
+
+A table left behind by the original job is not altered: preparing the INSERT then fails on the
+first missing column, loudly, instead of writing a partial row.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.concurrent import execute_concurrent_with_args
+
+_TEXT = ("gender title first_name last_name email username phone cell nationality street_name city "
+         "state country timezone_offset timezone_description id_name id_value picture_large "
+         "picture_thumbnail").split()
+# (column, CQL type, clean users field); the order is the INSERT's bind order.
+COLUMNS: tuple[tuple[str, str, Optional[str]], ...] = (
+    ("id", "uuid", "user_id"),
+    *((name, "text", name) for name in _TEXT),
+    ("post_code", "text", "postcode"),
+    ("address", "text", None),
+    ("picture", "text", "picture_medium"),
+    ("dob", "timestamp", "dob_utc"),
+    ("registered_date", "timestamp", "registered_utc"),
+    ("street_number", "int", "street_number"),
+    ("latitude", "double", "latitude"),
+    ("longitude", "double", "longitude"),
+    ("ingested_on", "date", "ingested_on"),
+    ("ingested_at", "timestamp", "ingested_at"),
+)
+USER_FIELDS = frozenset(field for _, _, field in COLUMNS if field)  # the clean users contract
+_NAMES, _MARKS = ", ".join(name for name, _, _ in COLUMNS), ", ".join("?" * len(COLUMNS))
+
+
+def user_values(row: dict) -> tuple:
+    """One clean users row as the INSERT's bind values, in `COLUMNS` order."""
+    missing = USER_FIELDS - row.keys()
+    if missing:
+        raise ValueError(f"user row {row.get('user_id')!r} lacks {sorted(missing)}")
+    street = " ".join(str(p) for p in (row["street_number"], row["street_name"]) if p is not None)
+    computed = {  # by column
+        # The driver binds uuid columns from uuid.UUID only; a string id is parsed (and checked) here.
+        "id": row["user_id"] if isinstance(row["user_id"], uuid.UUID) else uuid.UUID(row["user_id"]),
+        # randomuser sends some postcodes as numbers; the column is text, as in the original job.
+        "post_code": None if row["postcode"] is None else str(row["postcode"]),
+        "address": ", ".join(p for p in (street, row["city"], row["state"], row["country"]) if p),
+    }
+    return tuple(computed[col] if col in computed else row[field] for col, _, field in COLUMNS)
+
+
+def _identifier(name: str) -> str:
+    # Keyspace and table names are spliced into CQL text: accept plain identifiers only.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", name):
+        raise ValueError(f"not a plain CQL identifier: {name!r}")
+    return name
+
+
+class UserServingStore(dg.ConfigurableResource):
+    """Common contract of the two users stores."""
+
+    def upsert_users(self, rows: Sequence[dict]) -> int:
+        """Insert or overwrite each row by `user_id`; returns the rows written. Raises on failure."""
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+
+class CassandraUserStore(UserServingStore):
+    """Cassandra: one prepared INSERT (an upsert in CQL) run with bounded concurrency."""
+
+    hosts: list[str]
+    port: int = 9042
+    keyspace: str = "spark_streams"
+    table: str = "created_users"
+    consistency: str = "LOCAL_QUORUM"
+    replication_factor: int = 1
+    username: Optional[str] = None
+    password: Optional[str] = None
+    concurrency: int = 32
+    connect_timeout_seconds: float = 10.0
+    request_timeout_seconds: float = 30.0
+
+    def _consistency_level(self) -> int:
+        try:
+            return ConsistencyLevel.name_to_value[self.consistency.upper()]
+        except KeyError:
+            raise ValueError(f"unknown Cassandra consistency level {self.consistency!r}") from None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """The only place that talks to a cluster: tests replace it with a fake session."""
+        profile = ExecutionProfile(
+            consistency_level=self._consistency_level(), request_timeout=self.request_timeout_seconds
+        )
+        cluster = Cluster(
+            self.hosts,
+            port=self.port,
+            auth_provider=PlainTextAuthProvider(self.username, self.password) if self.username else None,
+            connect_timeout=self.connect_timeout_seconds,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        )
+        try:
+            yield cluster.connect()
+        finally:
+            cluster.shutdown()
+
+    def _ensure_schema(self, session) -> str:
+        keyspace, table = _identifier(self.keyspace), _identifier(self.table)
+        # SimpleStrategy as in the original job; the replication factor comes from the profile.
+        session.execute(
+            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
+            f"{{'class': 'SimpleStrategy', 'replication_factor': '{int(self.replication_factor)}'}}"
+        )
+        columns = ", ".join(f"{name} {cql_type}" for name, cql_type, _ in COLUMNS)
+        session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.{table} ({columns}, PRIMARY KEY (id))")
+        return f"{keyspace}.{table}"
+
+    def upsert_users(self, rows: Sequence[dict]) -> int:
+        params = [user_values(row) for row in rows]  # a bad row fails before any write
+        if not params:
+            return 0
+        with self._session() as session:
+            target = self._ensure_schema(session)
+            insert = session.prepare(f"INSERT INTO {target} ({_NAMES}) VALUES ({_MARKS})")
+            insert.consistency_level = self._consistency_level()
+            # Client-side timestamps follow submission order, so a later duplicate id still wins.
+            # raise_on_first_error: the run fails, and its Kafka offsets stay uncommitted.
+            execute_concurrent_with_args(
+                session, insert, params, concurrency=self.concurrency, raise_on_first_error=True
+            )
+        return len(params)
+
+    def count(self) -> int:
+        with self._session() as session:
+            target = self._ensure_schema(session)
+            # A full scan: fine for a serving table of users, not for one of events.
+            return session.execute(f"SELECT COUNT(*) FROM {target}").one()[0]
+
+
+# uuids, timestamps and dates as ISO text: readable, and ordered as the values are.
+_SQLITE_TYPES = {"int": "integer", "double": "real"}  # everything else: text
+
+
+def _sqlite(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+class EmbeddedUserStore(UserServingStore):
+    """The same table and upsert semantics in one SQLite file; for the local profile."""
+
+    path: str
+
+    def _connect(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path)
+        columns = ", ".join(f"{name} {_SQLITE_TYPES.get(cql_type, 'text')}" for name, cql_type, _ in COLUMNS)
+        con.execute(f"create table if not exists created_users ({columns}, primary key (id))")
+        return con
+
+    def upsert_users(self, rows: Sequence[dict]) -> int:
+        params = [[_sqlite(v) for v in user_values(row)] for row in rows]
+        # As a CQL INSERT: every column is overwritten, and the last row of a duplicated id wins.
+        with closing(self._connect()) as con, con:
+            con.executemany(f"insert or replace into created_users ({_NAMES}) values ({_MARKS})", params)
+        return len(params)
+
+    def count(self) -> int:
+        with closing(self._connect()) as con:
+            return con.execute("select count(*) from created_users").fetchone()[0]

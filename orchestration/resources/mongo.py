@@ -1,0 +1,199 @@
+"""The raw measurements sink: OpenAQ documents landed from Kafka, in MongoDB (prod) or SQLite (local).
+
+A document is stored under ``_id = "<sensor_id>:<period end as canonical UTC ISO>"``, so replaying a
+Kafka offset range upserts the same documents instead of adding copies. Stored shape: ``{_id,
+location_id, sensor_id, parameter_id, parameter_name, period_end (UTC datetime), raw}``, where
+``raw`` is the document exactly as consumed (measurement, kafka coordinates, fetched_at).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pymongo
+from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo.errors import BulkWriteError
+
+# The serving queries: one location, or one pollutant, over a time range.
+INDEXES = (("location_id", "period_end"), ("parameter_id", "period_end"), ("period_end",))
+HELPER_FIELDS = ("location_id", "sensor_id", "parameter_id", "parameter_name", "period_end")
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    upserted: int
+    modified: int
+    matched: int
+    rejected: list[tuple[dict, str]] = field(default_factory=list)  # (doc, reason): to dead-letter
+
+
+class MeasurementWriteError(RuntimeError):
+    """Raised so the run fails and its Kafka offsets are not committed."""
+
+
+def _at(doc, *keys):
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def to_stored(doc: dict) -> dict:
+    """The stored form of one consumed document; ValueError(reason) when it cannot have an id.
+    The id's period end is canonical (`2024-01-01T00:00:00Z`): "Z" and "+00:00" give one id."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"not a JSON object: {type(doc).__name__}")
+    sensor_id, stamp = doc.get("sensor_id"), _at(doc, "measurement", "period", "datetimeTo", "utc")
+    if isinstance(sensor_id, bool) or not isinstance(sensor_id, int):
+        raise ValueError(f"sensor_id missing or not an integer: {sensor_id!r}")
+    try:
+        end = datetime.fromisoformat(stamp.strip())
+    except (AttributeError, ValueError):
+        raise ValueError(f"period end (datetimeTo.utc) missing or not ISO 8601: {stamp!r}") from None
+    # The field is UTC by name: a stamp without an offset is read as UTC, never as local time.
+    end = (end.replace(tzinfo=timezone.utc) if end.tzinfo is None else end).astimezone(timezone.utc)
+    # BSON datetimes hold milliseconds: truncating here keeps the _id and period_end in step.
+    end = end.replace(microsecond=end.microsecond // 1000 * 1000)
+    fraction = f".{end.microsecond // 1000:03d}" if end.microsecond else ""
+    return {
+        "_id": f"{sensor_id}:{end:%Y-%m-%dT%H:%M:%S}{fraction}Z",
+        "location_id": doc.get("location_id"),
+        "sensor_id": sensor_id,
+        "parameter_id": _at(doc, "measurement", "parameter", "id"),
+        "parameter_name": _at(doc, "measurement", "parameter", "name"),
+        "period_end": end,
+        "raw": doc,
+    }
+
+
+class MeasurementDocumentStore(dg.ConfigurableResource):
+    """Common contract of the two measurement stores."""
+
+    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
+        """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
+        raise NotImplementedError
+
+    def count(self, filter: dict | None = None) -> int:
+        """Documents matching a MongoDB filter on `_id` and the helper fields."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _split(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
+        stored, rejected = [], []  # rejected, not dropped: a silent loss would look like success
+        for doc in docs:
+            try:
+                stored.append(to_stored(doc))
+            except ValueError as reason:
+                rejected.append((doc, str(reason)))
+        return stored, rejected
+
+
+class MongoMeasurementStore(MeasurementDocumentStore):
+    """MongoDB (or a wire-compatible server): unordered bulk upserts in chunks."""
+
+    uri: str  # dg.EnvVar("MONGO_URI"): it may hold a password, so it is never logged or raised
+    database: str = "airstream"
+    collection: str = "openaq_measurements"
+    timeout_ms: int = 10_000
+    chunk_size: int = 1000
+
+    @contextmanager
+    def _collection(self) -> Iterator[pymongo.collection.Collection]:
+        # tz_aware: period_end reads back as an aware UTC datetime, not a naive one.
+        client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=self.timeout_ms,
+                                     connectTimeoutMS=self.timeout_ms, tz_aware=True, appname="airstream")
+        try:
+            yield client[self.database][self.collection]
+        finally:
+            client.close()
+
+    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
+        stored, rejected = self._split(docs)
+        upserted = modified = matched = 0
+        with self._collection() as coll:
+            # Idempotent: creating an index that exists with the same keys is a no-op.
+            coll.create_indexes([IndexModel([(f, ASCENDING) for f in keys]) for keys in INDEXES])
+            for start in range(0, len(stored), self.chunk_size):
+                chunk = stored[start : start + self.chunk_size]
+                # Unordered: one bad document does not stop the others; a replay repairs the rest.
+                ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk]
+                try:
+                    result = coll.bulk_write(ops, ordered=False)
+                except BulkWriteError as error:
+                    # A short summary for the run's failure; the chained error lists every document.
+                    failed = error.details.get("writeErrors", [])
+                    first = (failed or error.details.get("writeConcernErrors") or [{}])[0].get("errmsg")
+                    raise MeasurementWriteError(
+                        f"{len(failed)} of {len(chunk)} upserts failed after {start} documents "
+                        f"into {self.database}.{self.collection}; first: {first}"
+                    ) from error
+                upserted += result.upserted_count
+                matched += result.matched_count
+                modified += result.modified_count
+        return UpsertResult(upserted, modified, matched, rejected)
+
+    def count(self, filter: dict | None = None) -> int:
+        with self._collection() as coll:
+            return coll.count_documents(filter or {})
+
+
+_SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def _sql(value):
+    if not isinstance(value, datetime):
+        return value
+    # Fixed width, so text order is time order (canonical ids would sort "00.5Z" before "00Z").
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+class EmbeddedMeasurementStore(MeasurementDocumentStore):
+    """One SQLite file with the same ids, helper columns and indexes; for the local profile."""
+
+    path: str
+
+    def _connect(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path)
+        con.execute("create table if not exists measurements (_id text primary key, location_id integer,"
+                    " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)")
+        for keys in INDEXES:
+            con.execute(f"create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})")
+        return con
+
+    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
+        stored, rejected = self._split(docs)
+        upserted = modified = matched = 0
+        try:
+            with closing(self._connect()) as con, con:  # one transaction: a failure writes nothing
+                for doc in stored:
+                    raw = json.dumps(doc["raw"], sort_keys=True)
+                    row = (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), raw)
+                    old = con.execute("select * from measurements where _id = ?", row[:1]).fetchone()
+                    upserted, matched = upserted + (old is None), matched + (old is not None)
+                    if old != row:  # as in MongoDB, "modified" counts real changes only
+                        modified += old is not None
+                        con.execute("insert or replace into measurements values (?, ?, ?, ?, ?, ?, ?)", row)
+        except sqlite3.Error as error:
+            raise MeasurementWriteError(f"upsert into {self.path} failed, nothing written: {error}") from error
+        return UpsertResult(upserted, modified, matched, rejected)
+
+    def count(self, filter: dict | None = None) -> int:
+        """Equality and $gt/$gte/$lt/$lte on `_id` and the helper fields; anything else raises."""
+        clauses, params = [], []
+        for name, condition in (filter or {}).items():
+            for op, value in condition.items() if isinstance(condition, dict) else [("$eq", condition)]:
+                if name not in ("_id", *HELPER_FIELDS) or op not in _SQL_OPS:
+                    raise ValueError(f"the embedded store cannot filter on {name!r} with {op!r}")
+                clauses.append(f"{name} {_SQL_OPS[op]} ?")
+                params.append(_sql(value))
+        with closing(self._connect()) as con:
+            query = f"select count(*) from measurements where {' and '.join(clauses) or 'true'}"
+            return con.execute(query, params).fetchone()[0]

@@ -1,0 +1,142 @@
+"""Kafka topic sensors: one per topic, from one factory, plus the offset committer.
+
+A tick reads the topic's end offsets (bounded; a broker that is down gives a SkipReason in
+seconds), cuts the new messages into ranges of at most `max_batch`, and requests one run per
+range and event day: `run_key` = topic/partition/range@day, so each range is consumed once.
+Run config names offsets, never payloads. The cursor holds the next offset per partition.
+
+The sensor never commits. `kafka_offset_committer` commits a partition's group offset only
+once every run of a range has succeeded, and only contiguously from the committed offset, so
+a failed run holds the group's offset back until its retry succeeds, and lag tools tell the truth.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from assets.landing import record_day
+from assets.ports import KafkaRange
+from assets.topics import LANDING_GROUP, topic_key
+from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
+
+TAG_RANGE = "airstream/kafka_range"
+TAG_DAYS = "airstream/kafka_range_days"
+TAG_TOPIC_PARTITION = "airstream/kafka_topic_partition"
+
+
+def record_days(records, partitions_def: dg.PartitionsDefinition) -> tuple[list[str], list[str]]:
+    """(partition days the records belong to, days that are not partitions yet/any more)."""
+    days = sorted({record_day(r).isoformat() for r in records})
+    valid = set(partitions_def.get_partition_keys())
+    return [d for d in days if d in valid], [d for d in days if d not in valid]
+
+
+def run_requests_for_range(r: KafkaRange, days: Sequence[str], op_name: str) -> list[dg.RunRequest]:
+    config = {"ops": {op_name: {"config": {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end}]}}}}
+    tags = {TAG_RANGE: r.run_key(), TAG_DAYS: ",".join(days), TAG_TOPIC_PARTITION: f"{r.topic}/{r.partition}"}
+    return [
+        dg.RunRequest(run_key=f"{r.run_key()}@{day}", partition_key=day, run_config=config, tags=tags)
+        for day in days
+    ]
+
+
+def topic_observation(kafka, topic: str, ends: dict[int, int]) -> dg.AssetObservation:
+    committed = kafka.committed(LANDING_GROUP, topic)
+    lag = {p: end - committed.get(p, 0) for p, end in ends.items()}
+    return dg.AssetObservation(
+        asset_key=topic_key(topic),
+        metadata={
+            "end_offsets": {str(p): o for p, o in sorted(ends.items())},
+            "committed_offsets": {str(p): o for p, o in sorted(committed.items())},
+            "consumer_lag": sum(lag.values()),
+            "dlq_size": kafka.topic_size(dlq_topic(topic)),
+        },
+    )
+
+
+def evaluate_topic(
+    cursor: str | None, kafka, topic: str, landing: dg.AssetsDefinition, max_batch: int, max_runs: int
+) -> dg.SensorResult | dg.SkipReason:
+    try:
+        ends = kafka.end_offsets(topic)
+        starts = {int(p): o for p, o in json.loads(cursor).items()} if cursor else kafka.committed(LANDING_GROUP, topic)
+    except KafkaUnavailable as error:
+        return dg.SkipReason(f"Kafka unavailable, nothing requested: {error}")
+    next_offsets = {p: starts.get(p, 0) for p in ends}
+    requests: list[dg.RunRequest] = []
+    for r in split_ranges(topic, starts, ends, max_batch):
+        if len(requests) >= max_runs or r.start != next_offsets[r.partition]:
+            continue  # the rest waits for the next tick; the cursor stops before it
+        days, outside = record_days(kafka.read_range(r), landing.partitions_def)
+        if outside and max(outside) > datetime.now(timezone.utc).date().isoformat():
+            continue  # a day that is not a partition yet: retry this range when it is
+        requests.extend(run_requests_for_range(KafkaRange(r.topic, r.partition, r.start, r.end), days, landing.op.name))
+        next_offsets[r.partition] = r.end
+    observation = topic_observation(kafka, topic, ends)
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps({str(p): o for p, o in sorted(next_offsets.items())}),
+        asset_events=[observation],
+    )
+
+
+def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 10_000, max_runs: int = 20):
+    """The sensor of one topic: launches its landing asset and everything downstream of it."""
+
+    @dg.sensor(
+        name=f"{topic.replace('.', '_')}_sensor",
+        asset_selection=dg.AssetSelection.assets(landing).downstream(),
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Consumes new messages of `{topic}` in ranges of at most {max_batch}.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, kafka: dg.ResourceParam[TopicLog]) -> dg.SensorResult | dg.SkipReason:
+        return evaluate_topic(context.cursor, kafka, topic, landing, max_batch, max_runs)
+
+    return _sensor
+
+
+def completed_ranges(runs) -> dict[int, int]:
+    """start -> end of every range whose runs (one per day it touches) have all succeeded."""
+    ranges: dict[str, tuple[set, set]] = {}
+    for run in runs:
+        days, done = ranges.setdefault(run.tags[TAG_RANGE], (set(run.tags[TAG_DAYS].split(",")), set()))
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            done.add(run.tags.get("dagster/partition"))
+    complete = {}
+    for key, (days, done) in ranges.items():
+        if days <= done:
+            start, end = key.rsplit("/", 1)[1].split("-")
+            complete[int(start)] = int(end)
+    return complete
+
+
+def commit_contiguous(kafka, topic: str, partition: int, complete: dict[int, int]) -> int | None:
+    """Advance the group's offset over the completed ranges that follow it; returns the new offset."""
+    committed = kafka.committed(LANDING_GROUP, topic).get(partition, 0)
+    offset = committed
+    while offset in complete and complete[offset] > offset:
+        offset = complete[offset]
+    if offset == committed:
+        return None
+    kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, committed, offset))
+    return offset
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="kafka_offset_committer",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+)
+def kafka_offset_committer(context: dg.RunStatusSensorContext, kafka: dg.ResourceParam[TopicLog]):
+    """Commits the landing group's offsets once the runs that consumed them have all succeeded."""
+    topic_partition = context.dagster_run.tags.get(TAG_TOPIC_PARTITION)
+    if not topic_partition:
+        return dg.SkipReason("not a Kafka consumer run")
+    topic, partition = topic_partition.rsplit("/", 1)
+    runs = context.instance.get_runs(filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: topic_partition}))
+    new_offset = commit_contiguous(kafka, topic, int(partition), completed_ranges(runs))
+    context.log.info(f"{topic_partition}: committed {new_offset}" if new_offset else f"{topic_partition}: nothing to commit yet")

@@ -1,0 +1,175 @@
+"""Clean randomuser.me users: typed, validated, keyed on login.uuid, credentials gone.
+
+Every raw row ends in exactly one of two places: the clean table or the quarantine table with
+a reason. `flag_users` decides; the two selectors below only split its output, so the counts
+add up to the raw row count (less the duplicates the clean table folds together).
+
+The session time zone must be UTC (SparkResource sets it): timestamps are parsed with their
+offset, then kept as UTC wall-clock time in TIMESTAMP_NTZ columns. try_ casts throughout, so
+ANSI mode never fails a run on one bad value: the value's row is quarantined instead.
+"""
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
+
+CLEAN_COLUMNS = [
+    "user_id",
+    "gender",
+    "title",
+    "first_name",
+    "last_name",
+    "email",
+    "username",
+    "dob_utc",
+    "registered_utc",
+    "phone",
+    "cell",
+    "nationality",
+    "street_number",
+    "street_name",
+    "city",
+    "state",
+    "country",
+    "postcode",
+    "latitude",
+    "longitude",
+    "timezone_offset",
+    "timezone_description",
+    "id_name",
+    "id_value",
+    "picture_large",
+    "picture_medium",
+    "picture_thumbnail",
+    "ingested_on",
+    "ingested_at",
+]
+
+QUARANTINE_COLUMNS = [
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "payload",
+    "reason",
+    "ingested_at",
+    "partition_day",
+]
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
+# A credential key and its value: a JSON string (also one cut off by a truncated payload) or a
+# bare token. A regex rather than parse -> drop -> to_json: it also cleans payloads that do not
+# parse, and leaves the rest of the text byte for byte as received.
+_CREDENTIAL = r'("(?:' + "|".join(CREDENTIAL_KEYS) + r')"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)'
+REDACTED = '"[redacted]"'
+
+
+def redact_credentials(payload: Column) -> Column:
+    """The payload with every credential value replaced by "[redacted]"."""
+    return F.regexp_replace(payload, _CREDENTIAL, "$1" + REDACTED)
+
+
+def _utc_ntz(text: Column) -> Column:
+    # "1993-07-20T09:44:18.674Z" -> 1993-07-20 09:44:18.674 (UTC wall clock, session in UTC).
+    return F.try_to_timestamp(text).cast("timestamp_ntz")
+
+
+def _number(text: str, to: str) -> Column:
+    return F.expr(f"try_cast({text} AS {to})")
+
+
+def parse_users(raw: DataFrame) -> DataFrame:
+    """Raw rows (payload + Kafka coordinates) -> typed columns; the payload comes out redacted."""
+    doc = F.from_json("payload", USER_MESSAGE, {"columnNameOfCorruptRecord": CORRUPT_RECORD})
+    user, location = "doc.user", "doc.user.location"
+    fields = {  # column -> JSON path; all text, as the schema reads them
+        "uuid_text": f"{user}.login.uuid", "gender": f"{user}.gender", "title": f"{user}.name.title",
+        "first_name": f"{user}.name.first", "last_name": f"{user}.name.last", "email": f"{user}.email",
+        "username": f"{user}.login.username", "dob_text": f"{user}.dob.date",
+        "registered_text": f"{user}.registered.date", "phone": f"{user}.phone", "cell": f"{user}.cell",
+        "nationality": f"{user}.nat", "street_number_text": f"{location}.street.number",
+        "street_name": f"{location}.street.name", "city": f"{location}.city", "state": f"{location}.state",
+        "country": f"{location}.country", "postcode": f"{location}.postcode",
+        "latitude_text": f"{location}.coordinates.latitude", "longitude_text": f"{location}.coordinates.longitude",
+        "timezone_offset": f"{location}.timezone.offset", "timezone_description": f"{location}.timezone.description",
+        "id_name": f"{user}.id.name", "id_value": f"{user}.id.value", "picture_large": f"{user}.picture.large",
+        "picture_medium": f"{user}.picture.medium", "picture_thumbnail": f"{user}.picture.thumbnail",
+    }
+    return (
+        raw.withColumn("doc", doc)
+        .withColumns({column: F.col(path) for column, path in fields.items()})
+        .withColumns(
+            {
+                "user_id": F.lower("uuid_text"),
+                "dob_utc": _utc_ntz(F.col("dob_text")),
+                "registered_utc": _utc_ntz(F.col("registered_text")),
+                "street_number": _number("street_number_text", "BIGINT"),
+                "latitude": _number("latitude_text", "DOUBLE"),
+                "longitude": _number("longitude_text", "DOUBLE"),
+                "ingested_at": F.col("ingested_at").cast("timestamp_ntz"),
+                # The last use of the original text: credentials go before any output can carry them.
+                "payload": redact_credentials(F.col("payload")),
+            }
+        )
+    )
+
+
+def _bad_coordinate(text: str, value: str, bound: int) -> Column:
+    # Absent coordinates pass as nulls; present ones must be numbers on the globe ("NaN" is not).
+    return F.col(text).isNotNull() & ~F.coalesce(F.abs(value) <= bound, F.lit(False))
+
+
+def _reject_reason() -> Column:
+    """The first rule a row breaks, or null for a valid row."""
+    doc = F.col("doc")
+    rules = [
+        (
+            F.col("payload").isNull() | doc.isNull() | doc[CORRUPT_RECORD].isNotNull() | doc["user"].isNull(),
+            "unparseable_payload",
+        ),
+        (F.col("uuid_text").isNull() | (F.trim("uuid_text") == ""), "missing_user_id"),
+        (~F.col("uuid_text").rlike(UUID_PATTERN), "invalid_user_id"),
+        (F.col("dob_text").isNull(), "missing_dob"),
+        (F.col("dob_utc").isNull(), "invalid_dob"),
+        (F.col("registered_utc").isNull(), "invalid_registered"),
+        (
+            _bad_coordinate("latitude_text", "latitude", 90) | _bad_coordinate("longitude_text", "longitude", 180),
+            "invalid_coordinates",
+        ),
+        (F.col("street_number_text").isNotNull() & F.col("street_number").isNull(), "invalid_street_number"),
+        (F.col("email").isNull() | (F.trim("email") == ""), "missing_email"),
+    ]
+    reason = F.lit(None).cast("string")
+    for condition, label in reversed(rules):
+        reason = F.when(condition, F.lit(label)).otherwise(reason)
+    return reason
+
+
+def flag_users(raw: DataFrame, day: date) -> DataFrame:
+    """Typed users of one partition day with `reason` set on every row that must not pass."""
+    return parse_users(raw).withColumn("ingested_on", F.lit(day)).withColumn("reason", _reject_reason())
+
+
+def clean_users(flagged: DataFrame) -> DataFrame:
+    """Valid users, one per user_id: the latest message wins a duplicate (a re-sent day)."""
+    latest_first = Window.partitionBy("user_id").orderBy(
+        F.col("ingested_at").desc(), F.col("kafka_offset").desc(), F.col("kafka_partition").desc()
+    )
+    return (
+        flagged.where(F.col("reason").isNull())
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .where(F.col("_rank") == 1)
+        .select(*CLEAN_COLUMNS)
+    )
+
+
+def quarantined_users(flagged: DataFrame, day: date) -> DataFrame:
+    """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates."""
+    return (
+        flagged.where(F.col("reason").isNotNull())
+        .withColumn("partition_day", F.lit(day))
+        .select(*QUARANTINE_COLUMNS)
+    )

@@ -1,0 +1,227 @@
+"""The raw measurements sink: a replay upserts, bad documents come back, write errors fail loudly.
+
+The behavioural tests run against a real MongoDB-wire server (SecantusDB) and the embedded store.
+"""
+
+import logging
+import socket
+import sqlite3
+import uuid
+from contextlib import closing
+from datetime import datetime, timezone
+
+import pymongo
+import pytest
+
+from orchestration.resources.mongo import (
+    INDEXES,
+    EmbeddedMeasurementStore,
+    MeasurementWriteError,
+    MongoMeasurementStore,
+    UpsertResult,
+    to_stored,
+)
+
+UTC = timezone.utc
+
+
+@pytest.fixture(params=["mongo", "embedded"])
+def store(request, tmp_path):
+    if request.param == "embedded":
+        yield EmbeddedMeasurementStore(path=str(tmp_path / "sinks" / "measurements.sqlite"))
+        return
+    uri = request.getfixturevalue("mongo_uri")
+    database = f"airstream_test_{uuid.uuid4().hex[:8]}"  # one per test: no state leaks between tests
+    yield MongoMeasurementStore(uri=uri, database=database, timeout_ms=5000)
+    with pymongo.MongoClient(uri) as client:
+        client.drop_database(database)
+
+
+def index_keys(store) -> list[tuple[str, ...]]:
+    if isinstance(store, MongoMeasurementStore):
+        with store._collection() as coll:
+            return [tuple(k for k, _ in spec["key"]) for spec in coll.index_information().values()]
+    with closing(sqlite3.connect(store.path)) as con:
+        names = [row[1] for row in con.execute("pragma index_list(measurements)")]
+        return [tuple(r[2] for r in con.execute(f"pragma index_info({name})")) for name in names]
+
+
+def arm_write_failure(store, make_measurement) -> None:
+    """Make the next write of sensor 666 fail on the server side."""
+    if isinstance(store, MongoMeasurementStore):
+        with store._collection() as coll:  # two documents with one Kafka offset violate it
+            coll.create_index("raw.kafka.offset", unique=True)
+            coll.insert_one({"_id": "squatter", "raw": {"kafka": {"offset": 666}}})
+        return
+    store.count()  # creates the table
+    with closing(sqlite3.connect(store.path)) as con:
+        con.execute(
+            "create trigger disk_full before insert on measurements when new.sensor_id = 666"
+            " begin select raise(abort, 'disk full'); end"
+        )
+
+
+# Pure: ids and rejections -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-11-20T01:00:00Z", "2026-11-20T01:00:00+00:00", "2026-11-20T02:00:00+01:00", "2026-11-20T01:00:00",
+     " 2026-11-20T01:00:00.000Z "],
+)
+def test_the_id_is_the_sensor_and_the_canonical_utc_period_end(make_measurement, stamp):
+    stored = to_stored(make_measurement(sensor_id=7, end=stamp))
+    assert stored["_id"] == "7:2026-11-20T01:00:00Z"
+    assert stored["period_end"] == datetime(2026, 11, 20, 1, tzinfo=UTC)
+    assert stored["period_end"].utcoffset().total_seconds() == 0
+
+
+def test_sub_second_ends_keep_milliseconds_as_bson_does(make_measurement):
+    stored = to_stored(make_measurement(end="2026-11-20T01:00:00.123456+00:00"))
+    assert stored["_id"] == "1:2026-11-20T01:00:00.123Z"
+    assert stored["period_end"].microsecond == 123000
+
+
+def test_helper_fields_and_the_raw_document_are_stored(make_measurement):
+    doc = make_measurement(sensor_id=3, location_id=30, parameter=(5, "no2"))
+    stored = to_stored(doc)
+    assert {k: stored[k] for k in ("location_id", "sensor_id", "parameter_id", "parameter_name")} == {
+        "location_id": 30, "sensor_id": 3, "parameter_id": 5, "parameter_name": "no2"}
+    assert stored["raw"] is doc
+
+
+def _without_period(doc):
+    del doc["measurement"]["period"]
+    return doc
+
+
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (_without_period, "period end"),
+        (lambda d: d["measurement"]["period"].update(datetimeTo=None) or d, "period end"),
+        (lambda d: d["measurement"]["period"]["datetimeTo"].update(utc=None) or d, "period end"),
+        (lambda d: d["measurement"]["period"]["datetimeTo"].update(utc="yesterday") or d, "period end"),
+        (lambda d: d["measurement"].update(period="2026-11-20") or d, "period end"),
+        (lambda d: d.pop("sensor_id") and d, "sensor_id"),
+        (lambda d: d.update(sensor_id="7") or d, "sensor_id"),
+        (lambda d: [d], "not a JSON object"),
+    ],
+)
+def test_documents_without_an_id_are_rejected_with_a_reason(make_measurement, spoil, reason):
+    with pytest.raises(ValueError, match=reason):
+        to_stored(spoil(make_measurement()))
+
+
+# Behaviour, against both stores -------------------------------------------------------------
+
+
+def test_a_replay_upserts_instead_of_adding(store, make_measurement):
+    docs = [make_measurement(sensor_id=s, end=f"2026-11-20T0{h}:00:00Z", offset=10 * s + h)
+            for s in (1, 2) for h in (1, 2, 3)]
+    assert store.upsert_measurements(docs) == UpsertResult(upserted=6, modified=0, matched=0)
+    assert store.count() == 6
+    assert store.upsert_measurements(docs) == UpsertResult(upserted=0, modified=0, matched=6)
+    assert store.count() == 6
+
+    corrected = make_measurement(sensor_id=1, end="2026-11-20T01:00:00Z", value=99.0)
+    assert store.upsert_measurements([corrected]) == UpsertResult(upserted=0, modified=1, matched=1)
+    assert store.count() == 6
+    assert store.count({"_id": "1:2026-11-20T01:00:00Z"}) == 1
+
+
+def test_z_and_plus_zero_offsets_are_the_same_document(store, make_measurement):
+    first = store.upsert_measurements([make_measurement(end="2026-11-20T01:00:00Z")])
+    second = store.upsert_measurements([make_measurement(end="2026-11-20T01:00:00+00:00")])
+    assert (first.upserted, second.upserted, second.matched) == (1, 0, 1)
+    assert store.count() == 1
+    assert store.count({"_id": "1:2026-11-20T01:00:00Z"}) == 1
+
+
+def test_a_duplicate_inside_one_batch_is_one_document(store, make_measurement):
+    doc = make_measurement()
+    assert store.upsert_measurements([doc, dict(doc)]) == UpsertResult(upserted=1, modified=0, matched=1)
+    assert store.count() == 1
+
+
+def test_documents_without_a_period_end_are_returned_not_dropped(store, make_measurement):
+    good = [make_measurement(sensor_id=1), make_measurement(sensor_id=2)]
+    no_period = _without_period(make_measurement(sensor_id=3))
+    null_end = make_measurement(sensor_id=4, end=None)
+    result = store.upsert_measurements([good[0], no_period, good[1], null_end])
+    assert (result.upserted, result.matched) == (2, 0)
+    assert [doc for doc, _ in result.rejected] == [no_period, null_end]
+    assert result.rejected[0][0] is no_period  # the caller's own object, ready to dead-letter
+    assert all("period end" in reason for _, reason in result.rejected)
+    assert store.count() == 2
+
+
+def test_a_batch_of_only_rejects_writes_nothing(store, make_measurement):
+    result = store.upsert_measurements([make_measurement(end=None)])
+    assert (result.upserted, result.matched, len(result.rejected)) == (0, 0, 1)
+    assert store.count() == 0
+
+
+def test_indexes_exist_once_however_often_we_write(store, make_measurement):
+    store.upsert_measurements([make_measurement()])
+    store.upsert_measurements([make_measurement(sensor_id=2)])
+    keys = index_keys(store)
+    for index in INDEXES:
+        assert keys.count(index) == 1, keys
+
+
+def test_query_by_location_parameter_and_time(store, make_measurement):
+    docs = [make_measurement(sensor_id=10 * loc + p, location_id=loc, parameter=(p, f"p{p}"),
+                             end=f"2026-11-20T{h:02d}:00:00Z")
+            for loc in (1, 2) for p in (2, 5) for h in range(1, 7)]
+    store.upsert_measurements(docs)
+    window = {"$gte": datetime(2026, 11, 20, 2, tzinfo=UTC), "$lt": datetime(2026, 11, 20, 5, tzinfo=UTC)}
+    assert store.count({"location_id": 1}) == 12
+    assert store.count({"location_id": 1, "period_end": window}) == 6
+    assert store.count({"parameter_id": 5, "period_end": window}) == 6
+    assert store.count({"period_end": {"$gt": datetime(2026, 11, 20, 6, tzinfo=UTC)}}) == 0
+    # Naive bounds are UTC, as pymongo treats them.
+    assert store.count({"period_end": {"$lte": datetime(2026, 11, 20, 1)}}) == 4
+
+
+def test_a_write_error_raises(store, make_measurement):
+    arm_write_failure(store, make_measurement)
+    docs = [make_measurement(sensor_id=1), make_measurement(sensor_id=666, offset=666)]
+    with pytest.raises(MeasurementWriteError):
+        store.upsert_measurements(docs)
+
+
+# MongoDB only -------------------------------------------------------------------------------
+
+
+def test_the_stored_document_has_a_real_utc_datetime(mongo_uri, make_measurement):
+    store = MongoMeasurementStore(uri=mongo_uri, database=f"airstream_test_{uuid.uuid4().hex[:8]}")
+    doc = make_measurement(sensor_id=5, end="2026-11-20T03:00:00+02:00")
+    store.upsert_measurements([doc])
+    with store._collection() as coll:
+        stored = coll.find_one({"_id": "5:2026-11-20T01:00:00Z"})
+        coll.database.client.drop_database(store.database)
+    assert stored["period_end"] == datetime(2026, 11, 20, 1, tzinfo=UTC)
+    assert (stored["location_id"], stored["parameter_id"], stored["parameter_name"]) == (10, 2, "pm25")
+    assert stored["raw"] == doc
+
+
+def test_chunks_add_up(mongo_uri, make_measurement):
+    store = MongoMeasurementStore(uri=mongo_uri, database=f"airstream_test_{uuid.uuid4().hex[:8]}", chunk_size=2)
+    docs = [make_measurement(sensor_id=s) for s in range(5)]
+    assert store.upsert_measurements(docs) == UpsertResult(upserted=5, modified=0, matched=0)
+    assert store.upsert_measurements(docs) == UpsertResult(upserted=0, modified=0, matched=5)
+    with store._collection() as coll:
+        coll.database.client.drop_database(store.database)
+
+
+def test_an_unreachable_server_fails_without_showing_the_password(make_measurement, caplog):
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = MongoMeasurementStore(uri=f"mongodb://airstream:s3cr3t-pw@127.0.0.1:{port}/", timeout_ms=300)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(pymongo.errors.ServerSelectionTimeoutError) as raised:
+        store.upsert_measurements([make_measurement()])
+    assert "s3cr3t-pw" not in str(raised.value)
+    assert "s3cr3t-pw" not in caplog.text
