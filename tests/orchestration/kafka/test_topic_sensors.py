@@ -1,0 +1,159 @@
+"""Exactly-once consumption end to end, on a real Kafka-protocol broker (Tansu) and on the
+embedded log: produce -> sensor tick -> RunRequests -> runs land exactly their ranges ->
+the committer commits the group offsets -> lag 0; poison messages dead-lettered; replays and
+retries add nothing."""
+
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from assets.landing import openaq_measurements_landing
+from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
+from orchestration.resources.kafka import KafkaResource
+from orchestration.resources.lake import LakeResource
+from orchestration.sensors import (
+    TAG_TOPIC_PARTITION,
+    commit_contiguous,
+    completed_ranges,
+    evaluate_topic,
+)
+
+D1 = datetime(2026, 11, 19, tzinfo=timezone.utc)
+MIDNIGHT = datetime(2026, 11, 20, tzinfo=timezone.utc)
+N = 40  # valid messages: hours on both sides of midnight, so batches span two days
+
+
+@pytest.fixture
+def produced(topic_log, make_measurement, write_raw):
+    """N valid messages around midnight plus two poison ones that passed no contract."""
+    messages = [
+        make_measurement(sensor_id=100 + i % 4, at=MIDNIGHT + timedelta(hours=i // 4 - 5))
+        for i in range(N)
+    ]
+    result = topic_log.produce(OPENAQ_TOPIC, messages, "openaq")
+    assert result.produced == N and result.dead_lettered == 0
+    stamp = int((MIDNIGHT - timedelta(hours=1)).timestamp() * 1000)
+    write_raw(topic_log, OPENAQ_TOPIC, "100", b"\xff\xfenot json", stamp)
+    write_raw(topic_log, OPENAQ_TOPIC, "101", b'{"sensor_id": "oops"}', stamp)
+    return topic_log
+
+
+def tick(kafka, cursor=None, max_batch=7):
+    return evaluate_topic(cursor, kafka, OPENAQ_TOPIC, openaq_measurements_landing, max_batch, max_runs=100)
+
+
+class FailingLake(LakeResource):
+    def write_file(self, *args, **kwargs):
+        raise OSError("disk full")
+
+
+def run(request: dg.RunRequest, kafka, lake, instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [openaq_measurements_landing],
+        resources={"kafka": kafka, "lake": lake},
+        partition_key=request.partition_key,
+        run_config=request.run_config,
+        tags=request.tags,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def commit_all(kafka, instance) -> None:
+    for partition in kafka.end_offsets(OPENAQ_TOPIC):
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: f"{OPENAQ_TOPIC}/{partition}"})
+        )
+        commit_contiguous(kafka, OPENAQ_TOPIC, partition, completed_ranges(runs))
+
+
+def landed_rows(root: Path) -> dict[str, int]:
+    files = sorted(root.glob("raw/openaq_measurements/day=*/*.parquet"))
+    out: dict[str, int] = {}
+    for f in files:
+        out[f.parent.name] = out.get(f.parent.name, 0) + pq.ParquetFile(f).metadata.num_rows
+    return out
+
+
+def rejected_rows(root: Path) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows
+               for f in root.glob("raw/openaq_measurements_rejected/day=*/*.parquet"))
+
+
+def test_every_message_is_consumed_exactly_once_and_committed(produced, tmp_path):
+    kafka, lake = produced, LakeResource(root=str(tmp_path))
+    ends = kafka.end_offsets(OPENAQ_TOPIC)
+    assert sum(ends.values()) == N + 2
+
+    first = tick(kafka)
+    assert isinstance(first, dg.SensorResult)
+    requests = first.run_requests
+    keys = [r.run_key for r in requests]
+    assert len(keys) == len(set(keys)), "one run per range and day"
+    for r in requests:
+        topic, partition, span = r.tags["airstream/kafka_range"].split("/")
+        start, end = map(int, span.split("-"))
+        assert topic == OPENAQ_TOPIC and 0 < end - start <= 7
+        assert r.run_key == f"{topic}/{partition}/{start}-{end}@{r.partition_key}"
+        assert r.partition_key in ("2026-11-19", "2026-11-20")
+        assert "payload" not in str(r.run_config)
+    assert any(len(r.tags["airstream/kafka_range_days"].split(",")) == 2 for r in requests), (
+        "a batch spanning midnight yields a run for each day"
+    )
+    observation = first.asset_events[0]
+    assert observation.metadata["consumer_lag"].value == N + 2
+
+    # Nothing new: the next tick from the cursor requests nothing.
+    assert tick(kafka, first.cursor).run_requests == []
+
+    instance = dg.DagsterInstance.ephemeral()
+    assert all(run(r, kafka, lake, instance).success for r in requests)
+    commit_all(kafka, instance)
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends, "lag 0"
+
+    landed = landed_rows(tmp_path)
+    assert landed == {"day=2026-11-19": 20, "day=2026-11-20": 20}
+    assert rejected_rows(tmp_path) == 2
+    assert sum(landed.values()) + rejected_rows(tmp_path) == N + 2
+    assert kafka.topic_size(OPENAQ_TOPIC + ".dlq") == 2
+
+    # Replaying every range changes no count, and dead-letters nothing twice.
+    assert all(run(r, kafka, lake, instance).success for r in requests)
+    assert landed_rows(tmp_path) == landed
+    assert rejected_rows(tmp_path) == 2
+    assert kafka.topic_size(OPENAQ_TOPIC + ".dlq") == 2
+
+
+def test_a_failed_run_commits_nothing_and_its_retry_completes(produced, tmp_path):
+    kafka, lake = produced, LakeResource(root=str(tmp_path))
+    ends = kafka.end_offsets(OPENAQ_TOPIC)
+    requests = tick(kafka, max_batch=100).run_requests  # one range per partition
+    instance = dg.DagsterInstance.ephemeral()
+    failing, rest = requests[0], requests[1:]
+    assert not run(failing, kafka, FailingLake(root=str(tmp_path)), instance).success
+    assert all(run(r, kafka, lake, instance).success for r in rest)
+    commit_all(kafka, instance)
+    failed_partition = int(failing.tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
+    committed = kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)
+    assert committed.get(failed_partition, 0) == 0, "the failed range holds its partition back"
+
+    assert run(failing, kafka, lake, instance).success  # the retry
+    commit_all(kafka, instance)
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends
+    assert sum(landed_rows(tmp_path).values()) + rejected_rows(tmp_path) == N + 2
+
+
+def test_a_broker_that_is_down_gives_a_quick_skip_reason():
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = KafkaResource(bootstrap_servers=f"127.0.0.1:{port}", timeout_seconds=10)
+    started = time.monotonic()
+    result = tick(down)
+    assert isinstance(result, dg.SkipReason)
+    assert "Kafka unavailable" in result.skip_message
+    assert time.monotonic() - started < 8
