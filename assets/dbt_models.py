@@ -27,5 +27,12 @@ def dbt_vars(window: dg.TimeWindow) -> dict[str, str]:
     backfill_policy=single_run,
 )
 def air_quality_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    args = ["build", "--vars", json.dumps(dbt_vars(context.partition_time_window))]
+    # Sensor runs build a subset (one flow's models). Cautious selection runs only the tests
+    # whose parents are all in the run: a relationship test towards a model of the other flow,
+    # or one this run does not build, waits for the run that builds both ends.
+    args = [
+        "build",
+        "--vars", json.dumps(dbt_vars(context.partition_time_window)),
+        "--indirect-selection", "cautious",
+    ]
     yield from dbt.cli(args, context=context).stream()

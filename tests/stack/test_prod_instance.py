@@ -1,0 +1,328 @@
+"""The committed prod instance (orchestration/instance/prod.yaml) on the machine's real PostgreSQL,
+with the databases made by the committed postgres-init.sql, and the compose stack's Dagster
+topology run as local processes: a code server (`dagster-code`'s command), the daemon and the
+webserver (their commands, on the compose workspace file), each checked by its compose
+healthcheck. The code location is tests/stack/daemon_location.py, not the platform's, so the
+runs cost seconds; what is proven is the instance and the processes, not the assets.
+
+A PostgreSQL that is not there FAILS these tests (CI starts one: .ci/run).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import dagster as dg
+import psycopg2
+import pytest
+import yaml
+
+import daemon_location
+
+REPO = Path(__file__).resolve().parents[2]
+INSTANCE_DIR = REPO / "orchestration" / "instance"
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+BIN = Path(sys.executable).parent
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+SPARK_TAG_KEY, SPARK_TAG_VALUE = next(iter(daemon_location.SPARK_TAG.items()))
+
+
+# ---------------------------------------------------------------- databases and instance
+
+
+def _admin():
+    try:
+        conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"no PostgreSQL on {PG['host']}:{PG['port']} (CI starts one: .ci/run): {error}")
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="module")
+def databases():
+    """Runs postgres-init.sql as the postgres image would (psql, ON_ERROR_STOP, variables from
+    the environment), with throwaway names; drops the databases and roles afterwards."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "DAGSTER_PG_DB": f"airstream_test_dagster_{suffix}", "DAGSTER_PG_USER": f"airstream_test_dagster_{suffix}",
+        "DAGSTER_PG_PASSWORD": "unused-trust-auth",
+        "WAREHOUSE_DB": f"airstream_test_wh_{suffix}", "WAREHOUSE_USER": f"airstream_test_wh_{suffix}",
+        "WAREHOUSE_PASSWORD": "unused-trust-auth",
+    }
+    admin = _admin()
+    with open(INSTANCE_DIR / "postgres-init.sql", "rb") as script:
+        done = subprocess.run(
+            ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-h", PG["host"], "-p", str(PG["port"]),
+             "-U", PG["user"], "-d", "postgres"],
+            stdin=script, capture_output=True, text=True, env={**os.environ, **names}, timeout=60,
+        )
+    try:
+        assert done.returncode == 0, done.stderr
+        yield names
+    finally:
+        with admin.cursor() as cur:
+            for key in ("DAGSTER_PG_DB", "WAREHOUSE_DB"):
+                cur.execute(f'drop database if exists "{names[key]}" with (force)')
+            for key in ("DAGSTER_PG_USER", "WAREHOUSE_USER"):
+                cur.execute(f'drop role if exists "{names[key]}"')
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def instance_env(databases, tmp_path_factory):
+    """DAGSTER_HOME holding prod.yaml as dagster.yaml, and the environment compose would give."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(INSTANCE_DIR / "prod.yaml", home / "dagster.yaml")
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_USER": databases["DAGSTER_PG_USER"], "DAGSTER_PG_DB": databases["DAGSTER_PG_DB"],
+        "DAGSTER_PG_PASSWORD": databases["DAGSTER_PG_PASSWORD"],
+    }
+
+
+@pytest.fixture(scope="module")
+def instance(instance_env):
+    # `env:` values are read when the instance is built and again by every run worker.
+    with mock.patch.dict(os.environ, instance_env):
+        with dg.DagsterInstance.from_config(instance_env["DAGSTER_HOME"]) as inst:
+            yield inst
+
+
+def _dagster_db(instance_env):
+    return psycopg2.connect(dbname=instance_env["DAGSTER_PG_DB"], user=instance_env["DAGSTER_PG_USER"],
+                            host=PG["host"], port=PG["port"], connect_timeout=5)
+
+
+def test_init_script_gives_each_service_its_own_database(databases):
+    for user, own, other in (("DAGSTER_PG_USER", "DAGSTER_PG_DB", "WAREHOUSE_DB"),
+                             ("WAREHOUSE_USER", "WAREHOUSE_DB", "DAGSTER_PG_DB")):
+        with psycopg2.connect(dbname=databases[own], user=databases[user], connect_timeout=5,
+                              host=PG["host"], port=PG["port"]) as conn, conn.cursor() as cur:
+            cur.execute("select pg_get_userbyid(datdba) from pg_database where datname = current_database()")
+            assert cur.fetchone()[0] == databases[user]
+        conn.close()
+        with pytest.raises(psycopg2.OperationalError, match="permission denied"):
+            psycopg2.connect(dbname=databases[other], user=databases[user], connect_timeout=5,
+                             host=PG["host"], port=PG["port"])
+
+
+def test_instance_is_configured_by_prod_yaml(instance):
+    from dagster._core.launcher import DefaultRunLauncher
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+    assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+    coordinator = instance.run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator)
+    assert coordinator.get_run_queue_config().max_concurrent_runs >= 2
+    limits = coordinator.get_run_queue_config().tag_concurrency_limits
+    assert {"key": SPARK_TAG_KEY, "value": SPARK_TAG_VALUE, "limit": 1} in limits
+    assert isinstance(instance.run_launcher, DefaultRunLauncher)
+    assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert not instance.telemetry_enabled
+
+
+@dg.asset
+def stack_probe() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 3})
+
+
+def test_materialization_is_recorded_in_postgres(instance, instance_env):
+    result = dg.materialize([stack_probe], instance=instance)
+    assert result.success
+
+    event = instance.get_latest_materialization_event(stack_probe.key)
+    assert event.run_id == result.run_id
+    assert event.asset_materialization.metadata["rows"].value == 3
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+
+    # The same facts straight from the tables, as the storage role that owns them.
+    with _dagster_db(instance_env) as conn, conn.cursor() as cur:
+        cur.execute("select status from runs where run_id = %s", (result.run_id,))
+        assert cur.fetchall() == [("SUCCESS",)]
+        cur.execute("select asset_key from event_logs where run_id = %s and dagster_event_type = %s",
+                    (result.run_id, "ASSET_MATERIALIZATION"))
+        assert [key for (key,) in cur.fetchall()] == [stack_probe.key.to_string()]
+    conn.close()
+
+
+# ---------------------------------------------------------------- the compose processes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _command(service: str, replace: dict[str, str]) -> list[str]:
+    """The service's compose `command`, with the value after each flag in `replace` swapped."""
+    command = list(COMPOSE["services"][service]["command"])
+    for flag, value in replace.items():
+        command[command.index(flag) + 1] = value
+    return [str(BIN / command[0]), *command[1:]]
+
+
+def _healthcheck(service: str, replace: dict[str, str], env: dict) -> subprocess.CompletedProcess:
+    """Runs the service's compose healthcheck here, with `replace` applied to its text."""
+    kind, *test = COMPOSE["services"][service]["healthcheck"]["test"]
+    for old, new in replace.items():
+        test = [part.replace(old, new) for part in test]
+    argv = ["sh", "-c", test[0]] if kind == "CMD-SHELL" else test
+    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+@contextmanager
+def _process(argv: list[str], env: dict, log: Path, stop_signal: int):
+    with open(log, "wb") as out:
+        # Its own session: the group id is the pid, so its run workers can be killed with it.
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(stop_signal)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+class Stack:
+    def __init__(self, instance, env, logs: dict[str, Path], procs: dict):
+        self.instance, self.env, self.logs, self.procs = instance, env, logs, procs
+
+    def tail(self) -> str:
+        return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-3000:]}" for name, path in self.logs.items())
+
+    def wait_for(self, what: str, probe, timeout: float):
+        """Polls `probe` until it returns something truthy; fails with the processes' logs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    pytest.fail(f"{name} exited with {proc.returncode} while waiting for {what}\n{self.tail()}")
+            value = probe()
+            if value:
+                return value
+            time.sleep(0.5)
+        pytest.fail(f"no {what} within {timeout:.0f} s\n{self.tail()}")
+
+    def runs(self, tags: dict, status=None) -> list:
+        statuses = [status] if status else None
+        return self.instance.get_runs(filters=dg.RunsFilter(tags=tags, statuses=statuses))
+
+
+@pytest.fixture(scope="module")
+def stack(instance, instance_env, tmp_path_factory):
+    """The code server, the daemon and the webserver as compose starts them, on free ports.
+
+    The compose workspace file is used with its host and port pointed at the local server.
+    """
+    work = tmp_path_factory.mktemp("stack")
+    code_port, ui_port = _free_port(), _free_port()
+    workspace = yaml.safe_load((INSTANCE_DIR / "workspace.compose.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    server.update(host="127.0.0.1", port=code_port)
+    (work / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    env = {**os.environ, **instance_env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "DO_NOT_TRACK": "1"}
+    logs = {name: work / f"{name}.log" for name in ("dagster-code", "dagster-daemon", "dagster-webserver")}
+    code = _command("dagster-code", {"-h": "127.0.0.1", "-p": str(code_port), "-m": "tests.stack.daemon_location"})
+    daemon = _command("dagster-daemon", {"-w": str(work / "workspace.yaml")})
+    webserver = _command("dagster-webserver", {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")})
+    with _process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
+        procs = {"dagster-code": code_proc}
+        stack = Stack(instance, env, logs, procs)
+        # As compose does: the daemon and the webserver start once the code server is healthy.
+        stack.wait_for("healthy code server", lambda: _healthcheck("dagster-code", {"4000": str(code_port)}, env).returncode == 0, 60)
+        with _process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc, \
+             _process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc:
+            procs.update({"dagster-daemon": daemon_proc, "dagster-webserver": web_proc})
+            stack.ui_port = ui_port
+            yield stack
+
+
+def test_daemon_and_webserver_pass_their_compose_healthchecks(stack):
+    stack.wait_for("live daemon", lambda: _healthcheck("dagster-daemon", {}, stack.env).returncode == 0, 60)
+    stack.wait_for("healthy webserver",
+                   lambda: _healthcheck("dagster-webserver", {":3000/": f":{stack.ui_port}/"}, stack.env).returncode == 0, 90)
+
+
+def test_daemon_launches_a_sensor_run_through_the_code_server(stack):
+    run = stack.wait_for("successful sensor run",
+                         lambda: stack.runs({"dagster/sensor_name": "once_sensor"}, dg.DagsterRunStatus.SUCCESS), 90)[0]
+    assert run.tags["dagster/run_key"] == "once"
+    assert run.remote_job_origin.location_name == "airstream"  # the compose workspace's location
+    assert len(stack.runs({"dagster/sensor_name": "once_sensor"})) == 1
+
+
+def test_daemon_retries_a_failed_run(stack):
+    failed = stack.wait_for("failed first attempt",
+                            lambda: stack.runs({"dagster/sensor_name": "flaky_sensor"}, dg.DagsterRunStatus.FAILURE), 90)[0]
+    retry = stack.wait_for("successful retry",
+                           lambda: stack.runs({"dagster/parent_run_id": failed.run_id}, dg.DagsterRunStatus.SUCCESS), 90)[0]
+    assert retry.parent_run_id == failed.run_id and retry.root_run_id == failed.run_id
+    assert retry.tags["dagster/retry_number"] == "1"
+    assert [r.run_id for r in stack.runs({"dagster/root_run_id": failed.run_id})] == [retry.run_id]
+
+
+def test_spark_tagged_runs_never_overlap(stack):
+    done = stack.wait_for(
+        "two successful Spark-tagged runs",
+        lambda: len(runs := stack.runs({"dagster/sensor_name": "spark_pair_sensor"}, dg.DagsterRunStatus.SUCCESS)) == 2 and runs,
+        120,
+    )
+    assert all(run.tags[SPARK_TAG_KEY] == SPARK_TAG_VALUE for run in done)
+    records = sorted(stack.instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in done])),
+                     key=lambda record: record.start_time)
+    first, second = records
+    assert first.end_time - first.start_time >= daemon_location.SPARK_RUN_SECONDS
+    # Requested in the same tick, yet the second started only after the first had finished.
+    assert second.start_time >= first.end_time
+
+
+def test_cli_backfill_queues_one_run_per_partition(stack):
+    workspace = str(Path(stack.logs["dagster-code"]).parent / "workspace.yaml")
+    done = subprocess.run(
+        [str(BIN / "dagster"), "job", "backfill", "-w", workspace, "-j", "partitioned_job",
+         "--from", "2026-01-01", "--to", "2026-01-02", "--noprompt"],
+        cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = stack.wait_for(
+        "two successful backfill runs",
+        lambda: len(runs := stack.runs({"dagster/backfill": _backfill_id(done.stdout)}, dg.DagsterRunStatus.SUCCESS)) == 2 and runs,
+        90,
+    )
+    assert sorted(run.tags["dagster/partition"] for run in runs) == ["2026-01-01", "2026-01-02"]
+
+
+def _backfill_id(output: str) -> str:
+    return output.rsplit("Launched backfill job `", 1)[1].split("`", 1)[0]
+
+
+def test_daemon_launches_a_scheduled_run(stack):
+    # `* * * * *`: the scheduler evaluates at each minute boundary, so at most about 60 s after
+    # the schedule was first seen running.
+    run = stack.wait_for("successful scheduled run",
+                         lambda: stack.runs({"dagster/schedule_name": "every_minute"}, dg.DagsterRunStatus.SUCCESS), 100)[0]
+    assert run.job_name == "scheduled_job"
