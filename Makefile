@@ -36,6 +36,9 @@ run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on t
 test: setup  ## the whole test suite
 	$(BIN)/pytest
 
+bench: setup  ## benchmarks; figures printed as JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES)
+	$(BIN)/python tests/benchmarks/bench_openaq_day.py
+
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev
 

@@ -1,11 +1,12 @@
 """Writing a Spark result as a day of the clean zone, and making it readable by dbt."""
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from assets.ports import Lake, Warehouse
 
@@ -32,3 +33,56 @@ def publish(df: DataFrame, lake: Lake, warehouse: Warehouse, table: str, column:
 def reason_counts(flagged: DataFrame) -> dict[str, int]:
     rows = flagged.where("reason is not null").groupBy("reason").count().collect()
     return {row["reason"]: row["count"] for row in rows}
+
+
+def clean_day(
+    session: SparkSession,
+    lake: Lake,
+    warehouse: Warehouse,
+    day: date,
+    raw: list[str],
+    flag: Callable[[DataFrame, date], DataFrame],
+    keep: Callable[[DataFrame], DataFrame],
+    quarantine: Callable[[DataFrame, date], DataFrame],
+    tables: tuple[str, str],
+    clean_column: str,
+) -> dict:
+    """Validate one raw day with Spark and publish both outcomes; returns the day's counts.
+
+    `flag` sets a reason on every row that must not pass; `keep` folds the valid rows to one
+    per key; `quarantine` keeps the rejected ones. raw = clean + rejected + duplicates folded.
+    """
+    clean_table, quarantine_table = tables
+    raw_dir = lake.partition_dir(*raw, day)
+    flagged = flag(session.read.parquet(str(raw_dir)), day).persist()
+    try:
+        clean_rows = publish(keep(flagged), lake, warehouse, clean_table, clean_column, day)
+        quarantined = publish(
+            quarantine(flagged, day), lake, warehouse, quarantine_table, "partition_day", day
+        )
+        reasons = reason_counts(flagged)
+    finally:
+        flagged.unpersist()
+    raw_rows, rejected = parquet_rows(raw_dir), sum(reasons.values())
+    return {
+        "raw_rows": raw_rows,
+        "clean_rows": clean_rows,
+        "quarantined_rows": quarantined,
+        "duplicates_removed": raw_rows - clean_rows - rejected,
+        "quarantine_duplicates_removed": rejected - quarantined,
+        "quarantine_reasons": reasons,
+    }
+
+
+def clean_results(clean_key: list[str], quarantine_key: list[str], per_day: dict):
+    """The two materializations of a clean step, with totals over its days."""
+    counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed",
+               "quarantine_duplicates_removed")
+    totals = {k: sum(d[k] for d in per_day.values()) for k in counted}
+    yield dg.MaterializeResult(
+        asset_key=clean_key,
+        metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
+    )
+    yield dg.MaterializeResult(
+        asset_key=quarantine_key, metadata={"dagster/row_count": totals["quarantined_rows"]}
+    )

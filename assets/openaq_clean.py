@@ -6,7 +6,7 @@ Both steps replace the day, so re-running a partition gives the same tables.
 
 import dagster as dg
 
-from assets.clean_zone import clean_spec, parquet_rows, publish, reason_counts
+from assets.clean_zone import clean_day, clean_results, clean_spec, publish
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
@@ -51,39 +51,13 @@ def clean_openaq_measurements(
     session = spark.get_session()
     per_day = {}
     for day in partition_days(context):
-        raw_dir = lake.partition_dir(*RAW_MEASUREMENTS, day)
-        flagged = flag_measurements(session.read.parquet(str(raw_dir)), day).persist()
-        clean_rows = publish(
-            clean_measurements(flagged), lake, warehouse, "openaq_measurements", "measured_on", day
+        per_day[day.isoformat()] = clean_day(
+            session, lake, warehouse, day, RAW_MEASUREMENTS,
+            flag_measurements, clean_measurements, quarantined_measurements,
+            ("openaq_measurements", "openaq_measurements_quarantine"), "measured_on",
         )
-        quarantined = publish(
-            quarantined_measurements(flagged, day),
-            lake, warehouse, "openaq_measurements_quarantine", "partition_day", day,
-        )
-        rejected = flagged.where("reason is not null").count()
-        per_day[day.isoformat()] = {
-            "raw_rows": parquet_rows(raw_dir),
-            "clean_rows": clean_rows,
-            "quarantined_rows": quarantined,
-            "duplicates_removed": parquet_rows(raw_dir) - clean_rows - rejected,
-            "quarantine_duplicates_removed": rejected - quarantined,
-            "quarantine_reasons": reason_counts(flagged),
-        }
-        flagged.unpersist()
         context.log.info(f"clean OpenAQ {day}: {per_day[day.isoformat()]}")
-    totals = {
-        k: sum(d[k] for d in per_day.values())
-        for k in ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed",
-                  "quarantine_duplicates_removed")
-    }
-    yield dg.MaterializeResult(
-        asset_key=CLEAN_MEASUREMENTS,
-        metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
-    )
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata={"dagster/row_count": totals["quarantined_rows"], "per_day": per_day},
-    )
+    yield from clean_results(CLEAN_MEASUREMENTS, QUARANTINE, per_day)
 
 
 @dg.multi_asset(

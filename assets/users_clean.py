@@ -3,7 +3,7 @@ as the day's partition of the clean zone and loaded into the warehouse's `clean`
 
 import dagster as dg
 
-from assets.clean_zone import clean_spec, parquet_rows, publish, reason_counts
+from assets.clean_zone import clean_day, clean_results, clean_spec
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
 from spark.transforms.users import clean_users, flag_users, quarantined_users
@@ -41,30 +41,9 @@ def clean_randomuser_users(
     session = spark.get_session()
     per_day = {}
     for day in partition_days(context):
-        raw_dir = lake.partition_dir(*RAW_USERS, day)
-        flagged = flag_users(session.read.parquet(str(raw_dir)), day).persist()
-        clean_rows = publish(clean_users(flagged), lake, warehouse, "randomuser_users", "ingested_on", day)
-        quarantined = publish(
-            quarantined_users(flagged, day),
-            lake, warehouse, "randomuser_users_quarantine", "partition_day", day,
+        per_day[day.isoformat()] = clean_day(
+            session, lake, warehouse, day, RAW_USERS, flag_users, clean_users, quarantined_users,
+            ("randomuser_users", "randomuser_users_quarantine"), "ingested_on",
         )
-        per_day[day.isoformat()] = {
-            "raw_rows": parquet_rows(raw_dir),
-            "clean_rows": clean_rows,
-            "quarantined_rows": quarantined,
-            "duplicates_removed": parquet_rows(raw_dir) - clean_rows - quarantined,
-            "quarantine_reasons": reason_counts(flagged),
-        }
-        flagged.unpersist()
         context.log.info(f"clean users {day}: {per_day[day.isoformat()]}")
-    totals = {
-        k: sum(d[k] for d in per_day.values())
-        for k in ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed")
-    }
-    yield dg.MaterializeResult(
-        asset_key=CLEAN_USERS,
-        metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
-    )
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINE, metadata={"dagster/row_count": totals["quarantined_rows"]}
-    )
+    yield from clean_results(CLEAN_USERS, QUARANTINE, per_day)

@@ -25,7 +25,7 @@ import psycopg2
 import pytest
 import yaml
 
-import daemon_location
+from tests.stack import daemon_location
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = REPO / "orchestration" / "instance"
@@ -93,9 +93,11 @@ def instance_env(databases, tmp_path_factory):
 @pytest.fixture(scope="module")
 def instance(instance_env):
     # `env:` values are read when the instance is built and again by every run worker.
-    with mock.patch.dict(os.environ, instance_env):
-        with dg.DagsterInstance.from_config(instance_env["DAGSTER_HOME"]) as inst:
-            yield inst
+    with (
+        mock.patch.dict(os.environ, instance_env),
+        dg.DagsterInstance.from_config(instance_env["DAGSTER_HOME"]) as inst,
+    ):
+        yield inst
 
 
 def _dagster_db(instance_env):
@@ -119,7 +121,11 @@ def test_init_script_gives_each_service_its_own_database(databases):
 def test_instance_is_configured_by_prod_yaml(instance):
     from dagster._core.launcher import DefaultRunLauncher
     from dagster._core.run_coordinator import QueuedRunCoordinator
-    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from dagster_postgres import (
+        PostgresEventLogStorage,
+        PostgresRunStorage,
+        PostgresScheduleStorage,
+    )
 
     assert isinstance(instance.run_storage, PostgresRunStorage)
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
@@ -207,8 +213,11 @@ def _process(argv: list[str], env: dict, log: Path, stop_signal: int):
 
 
 class Stack:
-    def __init__(self, instance, env, logs: dict[str, Path], procs: dict):
-        self.instance, self.env, self.logs, self.procs = instance, env, logs, procs
+    """The running processes, what they were given, and polling helpers over the instance."""
+
+    def __init__(self, instance, env: dict, logs: dict[str, Path], workspace: Path, ui_port: int):
+        self.instance, self.env, self.logs, self.workspace, self.ui_port = instance, env, logs, workspace, ui_port
+        self.procs: dict[str, subprocess.Popen] = {}
 
     def tail(self) -> str:
         return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-3000:]}" for name, path in self.logs.items())
@@ -230,6 +239,13 @@ class Stack:
         statuses = [status] if status else None
         return self.instance.get_runs(filters=dg.RunsFilter(tags=tags, statuses=statuses))
 
+    def wait_for_runs(self, what: str, tags: dict, status: dg.DagsterRunStatus, count: int = 1, timeout: float = 90):
+        """The runs with these tags once `count` of them have reached `status`."""
+        return self.wait_for(what, lambda: len(runs := self.runs(tags, status)) >= count and runs, timeout)
+
+    def healthy(self, service: str, replace: dict[str, str]) -> bool:
+        return _healthcheck(service, replace, self.env).returncode == 0
+
 
 @pytest.fixture(scope="module")
 def stack(instance, instance_env, tmp_path_factory):
@@ -248,49 +264,48 @@ def stack(instance, instance_env, tmp_path_factory):
     logs = {name: work / f"{name}.log" for name in ("dagster-code", "dagster-daemon", "dagster-webserver")}
     code = _command("dagster-code", {"-h": "127.0.0.1", "-p": str(code_port), "-m": "tests.stack.daemon_location"})
     daemon = _command("dagster-daemon", {"-w": str(work / "workspace.yaml")})
-    webserver = _command("dagster-webserver", {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")})
+    webserver = _command("dagster-webserver",
+                         {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")})
+    stack = Stack(instance, env, logs, work / "workspace.yaml", ui_port)
     with _process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
-        procs = {"dagster-code": code_proc}
-        stack = Stack(instance, env, logs, procs)
+        stack.procs["dagster-code"] = code_proc
         # As compose does: the daemon and the webserver start once the code server is healthy.
-        stack.wait_for("healthy code server", lambda: _healthcheck("dagster-code", {"4000": str(code_port)}, env).returncode == 0, 60)
-        with _process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc, \
-             _process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc:
-            procs.update({"dagster-daemon": daemon_proc, "dagster-webserver": web_proc})
-            stack.ui_port = ui_port
+        stack.wait_for("healthy code server", lambda: stack.healthy("dagster-code", {"4000": str(code_port)}), 60)
+        with (
+            _process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc,
+            _process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc,
+        ):
+            stack.procs.update({"dagster-daemon": daemon_proc, "dagster-webserver": web_proc})
             yield stack
 
 
 def test_daemon_and_webserver_pass_their_compose_healthchecks(stack):
-    stack.wait_for("live daemon", lambda: _healthcheck("dagster-daemon", {}, stack.env).returncode == 0, 60)
-    stack.wait_for("healthy webserver",
-                   lambda: _healthcheck("dagster-webserver", {":3000/": f":{stack.ui_port}/"}, stack.env).returncode == 0, 90)
+    stack.wait_for("live daemon", lambda: stack.healthy("dagster-daemon", {}), 60)
+    ui = {":3000/": f":{stack.ui_port}/"}
+    stack.wait_for("healthy webserver", lambda: stack.healthy("dagster-webserver", ui), 90)
 
 
 def test_daemon_launches_a_sensor_run_through_the_code_server(stack):
-    run = stack.wait_for("successful sensor run",
-                         lambda: stack.runs({"dagster/sensor_name": "once_sensor"}, dg.DagsterRunStatus.SUCCESS), 90)[0]
+    (run,) = stack.wait_for_runs("successful sensor run", {"dagster/sensor_name": "once_sensor"},
+                                 dg.DagsterRunStatus.SUCCESS)
     assert run.tags["dagster/run_key"] == "once"
     assert run.remote_job_origin.location_name == "airstream"  # the compose workspace's location
     assert len(stack.runs({"dagster/sensor_name": "once_sensor"})) == 1
 
 
 def test_daemon_retries_a_failed_run(stack):
-    failed = stack.wait_for("failed first attempt",
-                            lambda: stack.runs({"dagster/sensor_name": "flaky_sensor"}, dg.DagsterRunStatus.FAILURE), 90)[0]
-    retry = stack.wait_for("successful retry",
-                           lambda: stack.runs({"dagster/parent_run_id": failed.run_id}, dg.DagsterRunStatus.SUCCESS), 90)[0]
+    (failed,) = stack.wait_for_runs("failed first attempt", {"dagster/sensor_name": "flaky_sensor"},
+                                    dg.DagsterRunStatus.FAILURE)
+    (retry,) = stack.wait_for_runs("successful retry", {"dagster/parent_run_id": failed.run_id},
+                                   dg.DagsterRunStatus.SUCCESS)
     assert retry.parent_run_id == failed.run_id and retry.root_run_id == failed.run_id
     assert retry.tags["dagster/retry_number"] == "1"
     assert [r.run_id for r in stack.runs({"dagster/root_run_id": failed.run_id})] == [retry.run_id]
 
 
 def test_spark_tagged_runs_never_overlap(stack):
-    done = stack.wait_for(
-        "two successful Spark-tagged runs",
-        lambda: len(runs := stack.runs({"dagster/sensor_name": "spark_pair_sensor"}, dg.DagsterRunStatus.SUCCESS)) == 2 and runs,
-        120,
-    )
+    done = stack.wait_for_runs("two successful Spark-tagged runs", {"dagster/sensor_name": "spark_pair_sensor"},
+                               dg.DagsterRunStatus.SUCCESS, count=2, timeout=120)
     assert all(run.tags[SPARK_TAG_KEY] == SPARK_TAG_VALUE for run in done)
     records = sorted(stack.instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in done])),
                      key=lambda record: record.start_time)
@@ -301,18 +316,15 @@ def test_spark_tagged_runs_never_overlap(stack):
 
 
 def test_cli_backfill_queues_one_run_per_partition(stack):
-    workspace = str(Path(stack.logs["dagster-code"]).parent / "workspace.yaml")
+    # The README's command, on the test workspace: runs go to the queue, the daemon starts them.
     done = subprocess.run(
-        [str(BIN / "dagster"), "job", "backfill", "-w", workspace, "-j", "partitioned_job",
+        [str(BIN / "dagster"), "job", "backfill", "-w", str(stack.workspace), "-j", "partitioned_job",
          "--from", "2026-01-01", "--to", "2026-01-02", "--noprompt"],
         cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    runs = stack.wait_for(
-        "two successful backfill runs",
-        lambda: len(runs := stack.runs({"dagster/backfill": _backfill_id(done.stdout)}, dg.DagsterRunStatus.SUCCESS)) == 2 and runs,
-        90,
-    )
+    runs = stack.wait_for_runs("two successful backfill runs", {"dagster/backfill": _backfill_id(done.stdout)},
+                               dg.DagsterRunStatus.SUCCESS, count=2)
     assert sorted(run.tags["dagster/partition"] for run in runs) == ["2026-01-01", "2026-01-02"]
 
 
@@ -323,6 +335,6 @@ def _backfill_id(output: str) -> str:
 def test_daemon_launches_a_scheduled_run(stack):
     # `* * * * *`: the scheduler evaluates at each minute boundary, so at most about 60 s after
     # the schedule was first seen running.
-    run = stack.wait_for("successful scheduled run",
-                         lambda: stack.runs({"dagster/schedule_name": "every_minute"}, dg.DagsterRunStatus.SUCCESS), 100)[0]
-    assert run.job_name == "scheduled_job"
+    runs = stack.wait_for_runs("successful scheduled run", {"dagster/schedule_name": "every_minute"},
+                               dg.DagsterRunStatus.SUCCESS, timeout=100)
+    assert {run.job_name for run in runs} == {"scheduled_job"}

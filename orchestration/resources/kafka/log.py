@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from assets.ports import KafkaRange as OffsetRange  # noqa: F401 - the assets' port, re-exported
+from assets.ports import TopicMessage as OutgoingMessage
 from orchestration.resources.kafka.contracts import Contract, contract_for
 
 DLQ_SUFFIX = ".dlq"
@@ -25,13 +27,6 @@ class KafkaUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class OutgoingMessage:
-    key: str
-    value: dict
-    event_time: datetime  # tz-aware UTC: becomes the message timestamp and headers
-
-
-@dataclass(frozen=True)
 class Record:
     topic: str
     partition: int
@@ -40,19 +35,6 @@ class Record:
     value: bytes | None
     headers: dict[str, str]
     timestamp_ms: int
-
-
-@dataclass(frozen=True)
-class OffsetRange:
-    """[start, end) of one partition: what one consumer run reads."""
-
-    topic: str
-    partition: int
-    start: int
-    end: int
-
-    def run_key(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.start}-{self.end}"
 
 
 @dataclass(frozen=True)
