@@ -167,9 +167,16 @@ def clean_users(flagged: DataFrame) -> DataFrame:
 
 
 def quarantined_users(flagged: DataFrame, day: date) -> DataFrame:
-    """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates."""
+    """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates.
+
+    A user pulled twice (a re-run of the day) is quarantined once: the fetch time and Kafka
+    coordinates differ, the user object does not.
+    """
+    same_user = F.coalesce(F.to_json("doc.user"), F.col("payload"))
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
+        .withColumn("_user", same_user)
+        .dropDuplicates(["_user"])
         .select(*QUARANTINE_COLUMNS)
     )

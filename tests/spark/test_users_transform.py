@@ -67,8 +67,8 @@ def user(n, nat="US", postcode=12345, first="Dwayne", last="Stewart", id_value="
     return doc
 
 
-def message(doc):
-    return json.dumps({"fetched_at": "2026-11-20T05:59:58.123Z", "user": doc}, ensure_ascii=False)
+def message(doc, fetched_at="2026-11-20T05:59:58.123Z"):
+    return json.dumps({"fetched_at": fetched_at, "user": doc}, ensure_ascii=False)
 
 
 NORWAY = user(2, "NO", "0376", "Åse", "Nørgaard", "12345678901", **{"location.timezone.offset": "+5:45"})
@@ -105,6 +105,9 @@ CASES = [
     (message(user(31, **{"location.coordinates.longitude": "-190.5"})), 0, 31, INGESTED, "invalid_coordinates"),
     (message(user(32, **{"location.street.number": "12a"})), 0, 32, INGESTED, "invalid_street_number"),
     (message(user(33, **{"email": None})), 0, 33, INGESTED, "missing_email"),
+    # The day pulled again: the same faulty user is quarantined once, not twice.
+    (message(user(30, **{"location.coordinates.latitude": "n/a"}), "2026-11-20T07:00:00Z"),
+     2, 30, LATER, "invalid_coordinates"),
 ]
 SECRETS.append("pw-secret-trunc")
 
@@ -126,10 +129,11 @@ def flagged(raw):
 
 
 def test_every_row_gets_its_reason_and_lands_in_exactly_one_output(raw, flagged):
-    got = {r.kafka_offset: r.reason for r in flagged.select("kafka_offset", "reason").collect()}
-    assert got == {offset: reason for _, _, offset, _, reason in CASES}
+    got = {(r.kafka_partition, r.kafka_offset): r.reason
+           for r in flagged.select("kafka_partition", "kafka_offset", "reason").collect()}
+    assert got == {(part, offset): reason for _, part, offset, _, reason in CASES}
     clean, quarantined = clean_users(flagged).count(), quarantined_users(flagged, DAY).count()
-    duplicates = 2
+    duplicates = 3  # two clean users sent twice, one faulty user pulled twice
     assert clean + quarantined + duplicates == raw.count()
 
 
