@@ -19,6 +19,7 @@ import dagster as dg
 from assets.landing import record_day
 from assets.ports import KafkaRange
 from assets.topics import LANDING_GROUP, topic_key
+from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
 TAG_RANGE = "airstream/kafka_range"
@@ -35,7 +36,12 @@ def record_days(records, partitions_def: dg.PartitionsDefinition) -> tuple[list[
 
 def run_requests_for_range(r: KafkaRange, days: Sequence[str], op_name: str) -> list[dg.RunRequest]:
     config = {"ops": {op_name: {"config": {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end}]}}}}
-    tags = {TAG_RANGE: r.run_key(), TAG_DAYS: ",".join(days), TAG_TOPIC_PARTITION: f"{r.topic}/{r.partition}"}
+    tags = {
+        TAG_RANGE: r.run_key(),
+        TAG_DAYS: ",".join(days),
+        TAG_TOPIC_PARTITION: f"{r.topic}/{r.partition}",
+        **SPARK_TAGS,  # the run builds the Spark-cleaned tables downstream of the landing
+    }
     return [
         dg.RunRequest(run_key=f"{r.run_key()}@{day}", partition_key=day, run_config=config, tags=tags)
         for day in days
