@@ -1,0 +1,79 @@
+"""The pulls publish one message per API object, and a malformed API page goes to the DLQ
+with its reason instead of being dropped."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
+from assets.ports import KafkaRange
+from assets.producers import measurement_event_time, openaq_measurements_pull
+from assets.topics import OPENAQ_TOPIC
+from orchestration.resources.kafka import EmbeddedTopicLogResource
+from orchestration.resources.lake import LakeResource
+
+DAY_START = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+@dataclass
+class Sensor:
+    sensor_id: int
+    location_id: int
+
+
+@dataclass
+class Page:
+    sensor: Sensor
+    page: int
+    results: list = field(default_factory=list)
+    rejected_reason: str | None = None
+    raw_body: str | None = None
+
+
+def hour(h: int, value=10.0) -> dict:
+    start = f"2026-11-20T{h:02d}:00:00Z"
+    end = f"2026-11-20T{h + 1:02d}:00:00+00:00"
+    return {"value": value, "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"},
+            "period": {"datetimeFrom": {"utc": start}, "datetimeTo": {"utc": end}}}
+
+
+class FakeOpenAQ(dg.ConfigurableResource):
+    mode: str = "fake"
+
+    def fetch_locations(self):
+        return [{"id": 7, "sensors": [{"id": 70}]}]
+
+    def fetch_measurement_pages(self, locations, start, end):
+        sensor = Sensor(70, 7)
+        yield Page(sensor, 1, [hour(0), hour(1), {"value": 3.0}])
+        yield Page(sensor, 2, rejected_reason="body is not JSON", raw_body="<html>502</html>")
+
+
+def test_event_time_is_the_period_start_or_the_requested_day():
+    assert measurement_event_time(hour(5), DAY_START) == datetime(2026, 11, 20, 5, tzinfo=timezone.utc)
+    assert measurement_event_time({"period": None}, DAY_START) == DAY_START
+    assert measurement_event_time({"period": {"datetimeFrom": {"utc": "garbage"}}}, DAY_START) == DAY_START
+
+
+def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
+    lake = LakeResource(root=str(tmp_path))
+    day = DAY_START.date()
+    lake.write_partition("raw", "openaq_locations", day, RAW_LOCATIONS,
+                         [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)])
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    result = dg.materialize(
+        [openaq_measurements_pull], partition_key="2026-11-20",
+        resources={"openaq": FakeOpenAQ(), "lake": lake, "kafka": kafka},
+    )
+    assert result.success
+    # Three rows published: the one without a period is the clean step's to quarantine.
+    assert sum(kafka.end_offsets(OPENAQ_TOPIC).values()) == 3
+    dlq = OPENAQ_TOPIC + ".dlq"
+    [record] = [r for p, end in kafka.end_offsets(dlq).items() for r in kafka.read_range(KafkaRange(dlq, p, 0, end))]
+    assert record.headers["dlq_reason"] == "malformed_page: body is not JSON"
+    assert json.loads(record.value)["raw_body"] == "<html>502</html>"
+    metadata = result.asset_materializations_for_node("openaq_measurements_pull")[0].metadata
+    assert metadata["messages_written"].value == 3
+    assert metadata["dead_lettered"].value == 1
