@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup run test bench dev clean
+.PHONY: setup run test bench lint dev clean
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -38,6 +38,9 @@ test: setup  ## the whole test suite
 
 bench: setup  ## benchmarks; figures printed as JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES)
 	$(BIN)/python tests/benchmarks/bench_openaq_day.py
+
+lint: setup  ## pyflakes-level checks of the Python tree
+	$(BIN)/ruff check --select F,E9 --line-length 130 orchestration assets spark tests
 
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev

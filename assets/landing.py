@@ -16,7 +16,7 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.partitions import daily_partitions, day_window, partition_days, single_run
-from assets.ports import KafkaRange, Lake, RecordLike, TopicLog
+from assets.ports import KafkaRange, Lake, KafkaRecord, TopicLog
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
 LANDED = pa.schema(
@@ -54,7 +54,7 @@ class LandingConfig(dg.Config):
     ranges: list[OffsetRangeConfig] = []
 
 
-def record_day(record: RecordLike) -> date:
+def record_day(record: KafkaRecord) -> date:
     """The UTC day of a message's event time: its header, else its timestamp."""
     header = record.headers.get("partition_day")
     if header:
@@ -80,8 +80,8 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
 
 
 def split_records(
-    records: Iterable[RecordLike], day: date, kafka: TopicLog
-) -> tuple[list[tuple[RecordLike, str]], list[tuple[RecordLike, str]], int]:
+    records: Iterable[KafkaRecord], day: date, kafka: TopicLog
+) -> tuple[list[tuple[KafkaRecord, str]], list[tuple[KafkaRecord, str]], int]:
     """(good records of `day` with their text, bad records of `day` with a reason, other days)."""
     good, bad, other_days = [], [], 0
     for record in records:
@@ -96,7 +96,7 @@ def split_records(
     return good, bad, other_days
 
 
-def landed_batch(good: list[tuple[RecordLike, str]], ingested_at: datetime) -> pa.RecordBatch:
+def landed_batch(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {
             "kafka_topic": [r.topic for r, _ in good],
@@ -111,7 +111,7 @@ def landed_batch(good: list[tuple[RecordLike, str]], ingested_at: datetime) -> p
     )
 
 
-def rejected_batch(bad: list[tuple[RecordLike, str]]) -> pa.RecordBatch:
+def rejected_batch(bad: list[tuple[KafkaRecord, str]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {
             "kafka_topic": [r.topic for r, _ in bad],

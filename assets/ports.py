@@ -100,7 +100,11 @@ class KafkaRange:
         return f"{self.topic}-p{self.partition}-{self.start:012d}-{self.end:012d}"
 
 
-class RecordLike(Protocol):
+@dataclass(frozen=True)
+class KafkaRecord:
+    """A message as read from a topic. Something that never reached a topic (a malformed API
+    page) is addressed the same way to be dead-lettered, with partition and offset -1."""
+
     topic: str
     partition: int
     offset: int
@@ -117,20 +121,6 @@ class TopicMessage:
     key: str
     value: dict
     event_time: datetime
-
-
-@dataclass(frozen=True)
-class UnpublishedRecord:
-    """Something that never made it onto the topic (a malformed API page), addressed like a
-    record so it can be dead-lettered with its reason; -1 marks 'no partition, no offset'."""
-
-    topic: str
-    key: str | None
-    value: bytes | None
-    headers: dict[str, str]
-    timestamp_ms: int
-    partition: int = -1
-    offset: int = -1
 
 
 class ProduceResultLike(Protocol):
@@ -150,8 +140,8 @@ class TopicLog(Protocol):
 
     def offsets_for_time(self, topic: str, ts_ms: int) -> dict[int, int]: ...
 
-    def read_range(self, r: KafkaRange) -> list[RecordLike]: ...
+    def read_range(self, r: KafkaRange) -> list[KafkaRecord]: ...
 
-    def decode(self, record: RecordLike) -> tuple[dict | None, str | None]: ...
+    def decode(self, record: KafkaRecord) -> tuple[dict | None, str | None]: ...
 
-    def dead_letter(self, record: RecordLike, reason: str) -> None: ...
+    def dead_letter(self, record: KafkaRecord, reason: str) -> None: ...

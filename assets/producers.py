@@ -17,8 +17,8 @@ from assets.ports import (
     OpenAQSource,
     Lake,
     TopicLog,
+    KafkaRecord,
     TopicMessage,
-    UnpublishedRecord,
     UserSource,
 )
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
@@ -63,15 +63,17 @@ def measurement_messages(
             )
 
 
-def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> UnpublishedRecord:
+def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> KafkaRecord:
     body = {
         "location_id": page.sensor.location_id,
         "sensor_id": page.sensor.sensor_id,
         "page": page.page,
         "raw_body": page.raw_body,
     }
-    return UnpublishedRecord(
+    return KafkaRecord(
         topic=OPENAQ_TOPIC,
+        partition=-1,
+        offset=-1,
         key=str(page.sensor.sensor_id),
         value=json.dumps(body, ensure_ascii=False).encode("utf-8"),
         headers={"source": "openaq", "partition_day": day_start.date().isoformat()},

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from assets.ports import KafkaRange as OffsetRange  # noqa: F401 - the assets' port, re-exported
+# The assets' port types, under the names this package has always used.
+from assets.ports import KafkaRange as OffsetRange  # noqa: F401
+from assets.ports import KafkaRecord as Record
 from assets.ports import TopicMessage as OutgoingMessage
 from orchestration.resources.kafka.contracts import Contract, contract_for
 
@@ -24,17 +26,6 @@ _REGISTRY_MAGIC, _REGISTRY_PREFIX = 0, 5
 
 class KafkaUnavailable(Exception):
     """The broker did not answer in time; a sensor turns this into a SkipReason."""
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    value: bytes | None
-    headers: dict[str, str]
-    timestamp_ms: int
 
 
 @dataclass(frozen=True)
