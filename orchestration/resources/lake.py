@@ -14,6 +14,10 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# Rows per Parquet row group: a reader holds a whole row group's column in memory, and raw
+# payload columns are wide.
+ROW_GROUP_ROWS = 20_000
+
 
 class LakeResource(dg.ConfigurableResource):
     """Paths of the lake's zones and an atomic day-partition writer for Python producers."""
@@ -43,7 +47,7 @@ class LakeResource(dg.ConfigurableResource):
         try:
             with pq.ParquetWriter(staging / "part-0.parquet", schema) as writer:
                 for batch in batches:
-                    writer.write_batch(batch)
+                    writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
             _swap_in(staging, final)
         finally:
@@ -72,7 +76,7 @@ class LakeResource(dg.ConfigurableResource):
         try:
             with pq.ParquetWriter(temporary, schema) as writer:
                 for batch in batches:
-                    writer.write_batch(batch)
+                    writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
             temporary.rename(directory / f"{name}.parquet")
         finally:

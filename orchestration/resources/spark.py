@@ -16,7 +16,8 @@ class SparkResource(dg.ConfigurableResource):
 
     master: str = "local[*]"
     app_name: str = "airstream"
-    driver_memory: str = "2g"
+    # In local mode the driver is the executor too: a million-row day needs more than 2g.
+    driver_memory: str = "4g"
     shuffle_partitions: int = 4
     conf: dict[str, str] = {}
 

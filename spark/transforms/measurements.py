@@ -118,8 +118,21 @@ def _reject_reason(day: date) -> Column:
 
 
 def flag_measurements(raw: DataFrame, day: date) -> DataFrame:
-    """Typed rows of one partition day with `reason` set on every row that must not pass."""
-    return parse_measurements(raw).withColumn("reason", _reject_reason(day))
+    """Typed rows of one partition day with `reason` set on every row that must not pass.
+
+    The parsed document is dropped here: callers cache this frame, and the nested copy of
+    every payload doubled its size (a million-row day ran the JVM out of heap). Rejected rows
+    keep the measurement's JSON as the key that folds a re-pulled copy (see quarantine).
+    """
+    rejected_key = F.when(
+        F.col("reason").isNotNull(), F.coalesce(F.to_json("doc"), F.col("payload"))
+    )
+    return (
+        parse_measurements(raw)
+        .withColumn("reason", _reject_reason(day))
+        .withColumn("_measurement", rejected_key)
+        .drop("message", "doc")
+    )
 
 
 def clean_measurements(flagged: DataFrame) -> DataFrame:
@@ -141,11 +154,9 @@ def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
     A measurement pulled twice (a re-run of the day) is quarantined once: its Kafka
     coordinates and fetch time differ, the measurement as the API sent it does not.
     """
-    same_measurement = F.coalesce(F.to_json("doc"), F.col("payload"))
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .withColumn("_measurement", same_measurement)
         .dropDuplicates(["sensor_id", "_measurement"])
         .select(*QUARANTINE_COLUMNS)
     )
