@@ -38,6 +38,7 @@ REJECTED = pa.schema(
         ("reason", pa.string()),
     ]
 )
+FIRST_DAY = daily_partitions.start.date()
 # Records read and written per file in whole-day mode: bounds memory on million-message days.
 CHUNK = 100_000
 
@@ -55,14 +56,22 @@ class LandingConfig(dg.Config):
 
 
 def record_day(record: KafkaRecord) -> date:
-    """The UTC day of a message's event time: its header, else its timestamp."""
+    """The UTC day of a message's event time (its header, else its timestamp).
+
+    An event older than the first partition has no day of its own; it lands in the first
+    one, where the clean step quarantines it as outside its partition day: kept, with a
+    reason, and its range can still be committed.
+    """
+    day = None
     header = record.headers.get("partition_day")
     if header:
         try:
-            return date.fromisoformat(header)
+            day = date.fromisoformat(header)
         except ValueError:
             pass
-    return datetime.fromtimestamp(record.timestamp_ms / 1000, timezone.utc).date()
+    if day is None:
+        day = datetime.fromtimestamp(record.timestamp_ms / 1000, timezone.utc).date()
+    return max(day, FIRST_DAY)
 
 
 def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK) -> list[KafkaRange]:

@@ -12,7 +12,6 @@ a failed run holds the group's offset back until its retry succeeds, and lag too
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
 import dagster as dg
 
@@ -28,7 +27,7 @@ TAG_TOPIC_PARTITION = "airstream/kafka_topic_partition"
 
 
 def record_days(records, partitions_def: dg.PartitionsDefinition) -> tuple[list[str], list[str]]:
-    """(partition days the records belong to, days that are not partitions yet/any more)."""
+    """(partition days the records belong to, days that are not partitions yet)."""
     days = sorted({record_day(r).isoformat() for r in records})
     valid = set(partitions_def.get_partition_keys())
     return [d for d in days if d in valid], [d for d in days if d not in valid]
@@ -75,8 +74,8 @@ def evaluate_topic(
     for r in split_ranges(topic, starts, ends, max_batch):
         if len(requests) >= max_runs or r.start != next_offsets[r.partition]:
             continue  # the rest waits for the next tick; the cursor stops before it
-        days, outside = record_days(kafka.read_range(r), landing.partitions_def)
-        if outside and max(outside) > datetime.now(timezone.utc).date().isoformat():
+        days, future = record_days(kafka.read_range(r), landing.partitions_def)
+        if future:
             continue  # a day that is not a partition yet: retry this range when it is
         requests.extend(run_requests_for_range(KafkaRange(r.topic, r.partition, r.start, r.end), days, landing.op.name))
         next_offsets[r.partition] = r.end

@@ -3,6 +3,7 @@ embedded log: produce -> sensor tick -> RunRequests -> runs land exactly their r
 the committer commits the group offsets -> lag 0; poison messages dead-lettered; replays and
 retries add nothing."""
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -157,3 +158,25 @@ def test_a_broker_that_is_down_gives_a_quick_skip_reason():
     assert isinstance(result, dg.SkipReason)
     assert "Kafka unavailable" in result.skip_message
     assert time.monotonic() - started < 8
+
+
+def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic_log, make_measurement, tmp_path):
+    kafka, lake = topic_log, LakeResource(root=str(tmp_path))
+    old = datetime(2019, 5, 1, 12, tzinfo=timezone.utc)
+    future = datetime.now(timezone.utc) + timedelta(days=3)
+    # One sensor, so all three share a partition, in this order: old, recent, future.
+    for at in (old, MIDNIGHT + timedelta(hours=1), future):
+        kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=100, at=at)], "openaq")
+
+    first = tick(kafka, max_batch=2)
+    requests = first.run_requests  # range [0, 2): old and recent; [2, 3) holds the future event
+    assert {r.tags["airstream/kafka_range"].rsplit("/", 1)[1] for r in requests} == {"0-2"}
+    assert sorted(r.partition_key for r in requests) == ["2024-01-01", "2026-11-20"]
+
+    instance = dg.DagsterInstance.ephemeral()
+    assert all(run(r, kafka, lake, instance).success for r in requests)
+    commit_all(kafka, instance)
+    partition = int(requests[0].tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 2, "the future event is not committed"
+    assert landed_rows(tmp_path) == {"day=2024-01-01": 1, "day=2026-11-20": 1}
+    assert json.loads(first.cursor)[str(partition)] == 2
