@@ -9,6 +9,7 @@ from datetime import datetime
 
 import requests
 
+from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.openaq.errors import OpenAQAuthError, OpenAQError, OpenAQGoneError
 from orchestration.resources.openaq.pages import (
     MeasurementPage,
@@ -21,8 +22,6 @@ from orchestration.resources.openaq.pages import (
 
 # The hourly quota resets within the hour: a longer x-ratelimit-reset is a bogus header.
 MAX_RATE_LIMIT_WAIT_SECONDS = 3600.0
-# Transient by nature; a body cut off mid-transfer surfaces as ChunkedEncodingError.
-NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class LiveOpenAQClient:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from orchestration.resources.openaq.errors import OpenAQPageError
+from orchestration.resources.web import decode_json_body
 
 # Enough of a broken body to diagnose it in the quarantine, without storing a whole HTML error page.
 RAW_BODY_LIMIT = 4096
@@ -65,7 +66,7 @@ def parse_found(value: Any) -> int | None:
 def parse_measurement_page(body: bytes | str | dict, sensor: SensorRef, page: int) -> MeasurementPage:
     """One page of sensor measurements. A malformed page comes back rejected, never raised nor
     dropped, so the asset can quarantine it and count it; odd rows pass through untouched."""
-    parsed, reason = _decode(body)
+    parsed, reason = decode_json_body(body)
     if reason is None:
         reason = _shape_problem(parsed)
     if reason is not None:
@@ -82,7 +83,7 @@ def is_last_page(page: MeasurementPage, limit: int) -> bool:
 
 def parse_locations_page(body: bytes | str | dict) -> tuple[list[dict], int | None]:
     """The locations of a listing page and its meta.found; raises OpenAQPageError if malformed."""
-    parsed, reason = _decode(body)
+    parsed, reason = decode_json_body(body)
     if reason is None:
         reason = _shape_problem(parsed)
     if reason is None:
@@ -99,18 +100,6 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"OpenAQ window bounds must be timezone-aware, got {moment!r}")
     return moment.astimezone(timezone.utc)
-
-
-def _decode(body: bytes | str | dict) -> tuple[Any, str | None]:
-    if isinstance(body, dict):
-        return body, None
-    try:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
-        return json.loads(text), None
-    except UnicodeDecodeError as exc:
-        return None, f"body is not UTF-8: {exc}"
-    except (ValueError, TypeError) as exc:
-        return None, f"body is not JSON: {exc}"
 
 
 def _shape_problem(parsed: Any) -> str | None:

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.randomuser.pages import (
     API_VERSION,
     RandomUserError,
@@ -19,8 +20,6 @@ from orchestration.resources.randomuser.pages import (
 
 # The quota is about 20k users per 5 minutes per IP: no honest Retry-After exceeds the window.
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
-# Transient by nature; a body cut off mid-transfer surfaces as ChunkedEncodingError.
-NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class LiveRandomUserClient:

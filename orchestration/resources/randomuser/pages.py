@@ -6,10 +6,10 @@ turns an over-large `results` into 1 without a word, and it can answer an empty 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+
+from orchestration.resources.web import decode_json_body
 
 API_VERSION = "1.4"
 # The API's documented maximum. A larger `results` is not refused: it silently becomes 1.
@@ -59,7 +59,7 @@ def plan_calls(total: int, per_call: int = MAX_RESULTS_PER_CALL) -> list[UserCal
 def parse_users_page(body: bytes | str | dict, call: UserCall, seed: str | None = None) -> UsersPage:
     """The users of one response, or the problem with it. A problem is never raised here: the
     client decides whether to retry (an `{"error": ...}` body is transient, the API says so)."""
-    parsed, problem = _decode(body)
+    parsed, problem = decode_json_body(body)
     if problem is not None:
         return UsersPage(None, problem)
     if not isinstance(parsed, dict):
@@ -87,19 +87,7 @@ def parse_users_page(body: bytes | str | dict, call: UserCall, seed: str | None 
 
 def version_of(body: bytes | str | dict) -> str | None:
     """info.version of a body, if it has one: a different version means another user shape."""
-    parsed, _ = _decode(body)
+    parsed, _ = decode_json_body(body)
     info = parsed.get("info") if isinstance(parsed, dict) else None
     version = info.get("version") if isinstance(info, dict) else None
     return str(version) if version is not None else None
-
-
-def _decode(body: bytes | str | dict) -> tuple[Any, str | None]:
-    if isinstance(body, dict):
-        return body, None
-    try:
-        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
-        return json.loads(text), None
-    except UnicodeDecodeError as exc:
-        return None, f"body is not UTF-8: {exc}"
-    except (ValueError, TypeError) as exc:
-        return None, f"body is not JSON: {exc}"
