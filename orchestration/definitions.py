@@ -12,6 +12,7 @@ from assets import (
     users_clean,
 )
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
+from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
@@ -33,6 +34,8 @@ def build_definitions(profile: str) -> dg.Definitions:
             topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
             kafka_offset_committer,
+            run_failure_alerts,
+            check_failure_alerts,
         ],
         resources=resources_for(profile),
         # `dagster asset materialize` and UI materializations use this too: one process, one

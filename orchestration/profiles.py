@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import dbt_project
+from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
@@ -94,6 +95,7 @@ def resources_for(profile: str) -> dict:
     common = {
         "lake": LakeResource(root=str(lake_root)),
         "dbt": DbtCliResource(project_dir=dbt_project, target=profile),
+        "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
     }
     if profile == "local":
         # Embedded stand-ins with the same interfaces: a laptop runs the whole flow, sensors

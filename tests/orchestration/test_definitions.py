@@ -19,7 +19,8 @@ def test_definitions_load_and_resolve(defs):
     assert repo.get_job("daily")
     assert repo.schedule_defs[0].job_name == "daily"
     assert {s.name for s in repo.sensor_defs} == {
-        "openaq_measurements_sensor", "randomuser_users_sensor", "kafka_offset_committer"
+        "openaq_measurements_sensor", "randomuser_users_sensor", "kafka_offset_committer",
+        "run_failure_alerts", "check_failure_alerts"
     }
     assert set(defs.resources) >= {
         "openaq", "randomuser", "kafka", "lake", "spark", "warehouse", "dbt",
