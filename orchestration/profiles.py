@@ -57,6 +57,8 @@ def openaq_resource(default_mode: str) -> OpenAQResource:
         countries=_csv("OPENAQ_COUNTRIES"),
         location_ids=[int(i) for i in _csv("OPENAQ_LOCATION_IDS")],
         bbox=os.getenv("OPENAQ_BBOX") or None,
+        rate_limits=os.getenv("OPENAQ_RATE_LIMITS", "60/60,2000/3600"),
+        rate_limit_path=str(data_dir() / "ratelimits.sqlite"),
     )
 
 
@@ -66,6 +68,8 @@ def randomuser_resource(default_mode: str) -> RandomUserResource:
         base_url=os.getenv("RANDOMUSER_BASE_URL", "https://randomuser.me/api/1.4/"),
         users_per_day=int(os.getenv("RANDOMUSER_USERS_PER_DAY", "1000")),
         nationalities=_csv("RANDOMUSER_NATIONALITIES"),
+        rate_limits=os.getenv("RANDOMUSER_RATE_LIMITS", "20000/300"),
+        rate_limit_path=str(data_dir() / "ratelimits.sqlite"),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import requests
 
+from orchestration.resources.ratelimit import SharedRateLimiter
 from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.openaq.errors import OpenAQAuthError, OpenAQError, OpenAQGoneError
 from orchestration.resources.openaq.pages import (
@@ -41,7 +42,8 @@ class LiveOpenAQClient:
         request_timeout_seconds: float = 30.0,
         max_retries: int = 5,
         backoff_seconds: float = 2.0,
-        min_request_interval_seconds: float = 1.0,
+        min_request_interval_seconds: float = 0.0,
+        limiter: SharedRateLimiter | None = None,
         log: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -57,6 +59,7 @@ class LiveOpenAQClient:
         self._max_retries = max_retries
         self._backoff = backoff_seconds
         self._min_interval = min_request_interval_seconds
+        self._limiter = limiter
         self._log = log or logging.getLogger(__name__)
         self._sleep = sleep
         self._last_request_at: float | None = None
@@ -146,7 +149,12 @@ class LiveOpenAQClient:
         return OpenAQError(f"OpenAQ HTTP {status} for {url}: {detail}")
 
     def _pace(self) -> None:
-        # 60 requests/min on a free key: spacing them beats collecting 429s.
+        # The key's quota (60/min and 2,000/h on a free key) is shared by every process of the
+        # deployment: waiting for the shared budget beats collecting 429s. A retry spends it too.
+        if self._limiter is not None:
+            waited = self._limiter.acquire()
+            if waited >= 1:
+                self._log.info("OpenAQ quota (%s): waited %.0fs", self._limiter.describe(), waited)
         now = time.monotonic()
         if self._last_request_at is not None:
             remaining = self._min_interval - (now - self._last_request_at)

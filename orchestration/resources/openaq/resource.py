@@ -15,6 +15,7 @@ from orchestration.resources.openaq.errors import OpenAQAuthError, OpenAQError
 from orchestration.resources.openaq.live import LiveOpenAQClient
 from orchestration.resources.openaq.pages import MeasurementPage, SensorRef, sensors_of
 from orchestration.resources.openaq.sample import SampleOpenAQClient
+from orchestration.resources.ratelimit import SharedRateLimiter, minimum_seconds, parse_windows
 
 
 class OpenAQClient(Protocol):
@@ -45,7 +46,15 @@ class OpenAQResource(dg.ConfigurableResource):
     request_timeout_seconds: float = 30.0
     max_retries: int = 5
     backoff_seconds: float = 2.0
-    min_request_interval_seconds: float = Field(default=1.0, description="1.0 keeps a free key under 60/min.")
+    min_request_interval_seconds: float = Field(default=0.0, description="Extra spacing between requests.")
+    rate_limits: str = Field(
+        default="60/60,2000/3600",
+        description="The key's quota as requests/seconds windows (OpenAQ's free key: 60/min, 2,000/h).",
+    )
+    rate_limit_margin_seconds: float = Field(default=1.0, description="Widens every window by the network latency.")
+    rate_limit_path: Optional[str] = Field(
+        default=None, description="SQLite file holding the quota's budget, shared by every process; None: no limiter."
+    )
     sample_locations: int = 20
     sample_interval_minutes: int = 60
     sample_bad_row_ratio: float = 0.002
@@ -74,6 +83,7 @@ class OpenAQResource(dg.ConfigurableResource):
                     max_retries=self.max_retries,
                     backoff_seconds=self.backoff_seconds,
                     min_request_interval_seconds=self.min_request_interval_seconds,
+                    limiter=self._limiter(),
                     log=log,
                 )
         else:
@@ -88,10 +98,30 @@ class OpenAQResource(dg.ConfigurableResource):
         self, locations: Sequence[dict], start: datetime, end: datetime
     ) -> Iterator[MeasurementPage]:
         """Every measurement page of every sensor of `locations` over [start, end)."""
+        sensors = [sensor for location in locations for sensor in sensors_of(location)]
         with self.get_client() as client:
-            for location in locations:
-                for sensor in sensors_of(location):
-                    yield from client.iter_measurement_pages(sensor, start, end)
+            if client.mode == "live":
+                self._announce_duration(len(sensors))
+            for sensor in sensors:
+                yield from client.iter_measurement_pages(sensor, start, end)
+
+    def _limiter(self) -> SharedRateLimiter | None:
+        if self.rate_limit_path is None:
+            return None
+        return SharedRateLimiter(
+            self.rate_limit_path, f"openaq:{self.base_url}", parse_windows(self.rate_limits),
+            margin_seconds=self.rate_limit_margin_seconds,
+        )
+
+    def _announce_duration(self, sensors: int) -> None:
+        # At least one request per sensor: a day beyond the hourly quota takes hours, and says so.
+        windows = parse_windows(self.rate_limits)
+        seconds = minimum_seconds(sensors, windows)
+        quota = ", ".join(str(w) for w in windows)
+        dg.get_dagster_logger().warning(
+            f"OpenAQ pull: {sensors} sensors need at least {sensors} requests; under the quota ({quota}) "
+            f"that takes at least {seconds / 60:.0f} min"
+        )
 
     def _sample_client(self) -> SampleOpenAQClient:
         hourly = self.measurements_path.strip("/") == "hours"

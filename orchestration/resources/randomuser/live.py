@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from orchestration.resources.ratelimit import SharedRateLimiter
 from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.randomuser.pages import (
     API_VERSION,
@@ -35,6 +36,7 @@ class LiveRandomUserClient:
         max_retries: int = 5,
         backoff_seconds: float = 2.0,
         rate_limit_wait_seconds: float = 60.0,
+        limiter: SharedRateLimiter | None = None,
         log: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -45,6 +47,7 @@ class LiveRandomUserClient:
         self._max_retries = max_retries
         self._backoff = backoff_seconds
         self._rate_limit_wait = rate_limit_wait_seconds
+        self._limiter = limiter
         self._log = log or logging.getLogger(__name__)
         self._sleep = sleep
 
@@ -59,6 +62,9 @@ class LiveRandomUserClient:
             params["nat"] = self._nat
         attempts = self._max_retries + 1
         for attempt in range(1, attempts + 1):
+            if self._limiter is not None:
+                # The quota counts users per IP, not requests: a call spends its page size.
+                self._limiter.acquire(call.results)
             try:
                 response = self._session.get(
                     self._url, params=params, headers={"Accept": "application/json"}, timeout=self._timeout

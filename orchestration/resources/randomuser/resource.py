@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Protocol
+from typing import Optional, Protocol
 
 import dagster as dg
 import requests
@@ -20,6 +20,7 @@ from orchestration.resources.randomuser.pages import (
     plan_calls,
 )
 from orchestration.resources.randomuser.sample import NATIONALITIES, SampleRandomUserClient
+from orchestration.resources.ratelimit import SharedRateLimiter, parse_windows
 
 
 class RandomUserClient(Protocol):
@@ -46,6 +47,13 @@ class RandomUserResource(dg.ConfigurableResource):
     rate_limit_wait_seconds: float = Field(
         default=60.0, description="First wait after a 429 without Retry-After; doubles per retry, at most 300."
     )
+    rate_limits: str = Field(
+        default="20000/300",
+        description="The per-IP quota as users/seconds windows (about 20k users per 5 minutes).",
+    )
+    rate_limit_path: Optional[str] = Field(
+        default=None, description="SQLite file holding the quota's budget, shared by every process; None: no limiter."
+    )
     sample_bad_row_ratio: float = Field(
         default=0.0, description="Sample mode: share of users with a missing dob or an invalid uuid."
     )
@@ -69,6 +77,7 @@ class RandomUserResource(dg.ConfigurableResource):
                     max_retries=self.max_retries,
                     backoff_seconds=self.backoff_seconds,
                     rate_limit_wait_seconds=self.rate_limit_wait_seconds,
+                    limiter=self._limiter(),
                     log=log,
                 )
 
@@ -79,6 +88,13 @@ class RandomUserResource(dg.ConfigurableResource):
         with self.get_client() as client:
             for call in plan_calls(self.users_per_day, MAX_RESULTS_PER_CALL):
                 yield from client.fetch_page(seed, call)
+
+    def _limiter(self) -> SharedRateLimiter | None:
+        if self.rate_limit_path is None:
+            return None
+        return SharedRateLimiter(
+            self.rate_limit_path, f"randomuser:{self.base_url}", parse_windows(self.rate_limits), margin_seconds=1.0
+        )
 
     def _check_config(self) -> None:
         if self.mode not in ("sample", "live"):
