@@ -71,8 +71,10 @@ def test_a_day_with_no_files_empties_that_day(warehouse, tmp_path):
 
 
 def _waiting_backends(cur, dbname) -> int:
+    # pg_locks, not pg_stat_activity: the latter can report a new backend late.
     cur.execute(
-        "select count(*) from pg_stat_activity where datname = %s and wait_event_type = 'Lock'",
+        "select count(distinct l.pid) from pg_locks l join pg_database d on d.oid = l.database"
+        " where not l.granted and d.datname = %s",
         [dbname],
     )
     return cur.fetchone()[0]
