@@ -121,7 +121,7 @@ def _new_version(final: Path) -> Path:
 
 def _current_version(final: Path) -> Path:
     """The version the day points at; a new empty one (or one adopting a plain directory)."""
-    if final.is_symlink():
+    if final.is_symlink() and final.is_dir():  # a dangling link (version removed by hand) is replaced
         return final.parent / os.readlink(final)
     version = _new_version(final)
     if final.is_dir():  # a day written before versions: its files are hard-linked, not copied

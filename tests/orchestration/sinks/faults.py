@@ -36,8 +36,8 @@ class TcpProxy:
     (the server is gone for its clients); `cut_when(b"...")` does so once a client sends those
     bytes; `restore()` opens the port again."""
 
-    def __init__(self, target_port: int):
-        self.port, self.target_port = free_port(), target_port
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        self.port, self.target_port, self.target_host = free_port(), target_port, target_host
         self.trigger: bytes | None = None
         self.cuts = 0
         self._conns: list[socket.socket] = []
@@ -88,7 +88,7 @@ class TcpProxy:
                 client, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            upstream = socket.create_connection((self.target_host, self.target_port))
             with self._lock:
                 self._conns += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()

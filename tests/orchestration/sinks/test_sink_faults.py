@@ -3,6 +3,7 @@ warehouse's PostgreSQL connection cut mid-COPY, the topic broker (Tansu) gone mi
 the run fails with a clear error, the landing group's offsets stay where they were, nothing
 half-written is visible, and the retry lands exact counts."""
 
+import os
 import uuid
 
 import dagster as dg
@@ -166,23 +167,25 @@ def pyarrow_rows(path) -> int:
 
 @pytest.fixture
 def warehouse_db():
-    """A database of this test's own on the real PostgreSQL."""
-    name = f"airstream_faults_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    """A database of this test's own on the real PostgreSQL: (host, port, user, dbname)."""
+    host, port = os.getenv("WAREHOUSE_HOST", "127.0.0.1"), int(os.getenv("WAREHOUSE_PORT", "5432"))
+    user, name = os.getenv("WAREHOUSE_USER", "postgres"), f"airstream_faults_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host=host, port=port, user=user, dbname="postgres", connect_timeout=5)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"create database {name}")
-    yield name
+    yield host, port, user, name
     with admin.cursor() as cur:
         cur.execute(f"drop database {name} with (force)")
     admin.close()
 
 
 def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
-    proxy = TcpProxy(5432)
+    host, port, user, dbname = warehouse_db
+    proxy = TcpProxy(port, host)
     try:
-        resources["warehouse"] = PostgresWarehouse(port=proxy.port, dbname=warehouse_db)
-        direct = PostgresWarehouse(dbname=warehouse_db)
+        resources["warehouse"] = PostgresWarehouse(host="127.0.0.1", port=proxy.port, user=user, dbname=dbname)
+        direct = PostgresWarehouse(host=host, port=port, user=user, dbname=dbname)
         assets, requests = pull_and_tick(resources, USERS_PULL, USERS_TOPIC, randomuser_users_landing, 60)
         selection = dg.AssetSelection.assets(randomuser_users_landing, ["clean", "randomuser_users"],
                                              ["clean", "randomuser_users_quarantine"])
