@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup run test bench lint dev clean
+.PHONY: setup run test bench lint dev clean reader-role
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -44,6 +44,12 @@ lint: setup  ## pyflakes-level checks of the Python tree
 
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev
+
+reader-role:  ## create or refresh the warehouse's read-only role (WAREHOUSE_READER_ROLE) on an existing server
+	PGHOST=$${WAREHOUSE_HOST:-127.0.0.1} PGPORT=$${WAREHOUSE_PORT:-5432} PGUSER=$${WAREHOUSE_ADMIN_USER:-postgres} \
+	WAREHOUSE_DB=$${WAREHOUSE_DB:-warehouse} WAREHOUSE_USER=$${WAREHOUSE_USER:-postgres} \
+	WAREHOUSE_READER_ROLE=$${WAREHOUSE_READER_ROLE:-marts_reader} \
+	psql -X -v ON_ERROR_STOP=1 -d postgres -f orchestration/instance/warehouse-reader.sql
 
 clean:
 	rm -rf data .dagster_home dbt/target dbt/logs

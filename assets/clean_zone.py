@@ -23,11 +23,15 @@ def parquet_rows(directory: Path) -> int:
 
 
 def publish(df: DataFrame, lake: Lake, warehouse: Warehouse, table: str, column: str, day: date) -> int:
-    """Replace the day's partition of `clean/<table>` in the lake, then in the warehouse's
-    `clean` schema; returns the rows the warehouse now holds for the day."""
-    target = lake.partition_dir("clean", table, day)
-    df.write.mode("overwrite").parquet(str(target))
-    return warehouse.replace_partition("clean", table, column, day, target)
+    """Replace the day's partition of `clean/<table>` in the lake and in the warehouse's
+    `clean` schema; returns the rows the warehouse now holds for the day.
+
+    Spark writes a staged version of the day (its own overwrite would delete the day first);
+    the warehouse loads that version, and the lake swaps it in only once the load committed.
+    """
+    with lake.staged_partition("clean", table, day) as staged:
+        df.write.mode("overwrite").parquet(str(staged))
+        return warehouse.replace_partition("clean", table, column, day, staged)
 
 
 def reason_counts(flagged: DataFrame) -> dict[str, int]:

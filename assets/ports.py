@@ -5,6 +5,7 @@ these ports to real resources per profile, and tests bind them to anything that 
 """
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ class UserStore(Protocol):
 
 class Lake(Protocol):
     def partition_dir(self, zone: str, table: str, day: date) -> Path: ...
+
+    def staged_partition(self, zone: str, table: str, day: date) -> AbstractContextManager[Path]: ...
 
     def write_file(
         self, zone: str, table: str, day: date, name: str, schema: pa.Schema,

@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date, datetime
-from pathlib import Path
 from typing import Optional
 
 import dagster as dg
@@ -35,6 +34,8 @@ from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
+
+from orchestration.resources.sqlite_store import open_store
 
 _TEXT = ("gender title first_name last_name email username phone cell nationality street_name city "
          "state country timezone_offset timezone_description id_name id_value picture_large "
@@ -180,11 +181,9 @@ class EmbeddedUserStore(UserServingStore):
     path: str
 
     def _connect(self) -> sqlite3.Connection:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path)
         columns = ", ".join(f"{name} {_SQLITE_TYPES.get(cql_type, 'text')}" for name, cql_type, _ in COLUMNS)
-        con.execute(f"create table if not exists created_users ({columns}, primary key (id))")
-        return con
+        schema = f"create table if not exists created_users ({columns}, primary key (id))"
+        return open_store(self.path, schema, timeout_seconds=30.0)
 
     def upsert_users(self, rows: Sequence[dict]) -> int:
         params = [[_sqlite(v) for v in user_values(row)] for row in rows]

@@ -1,12 +1,20 @@
 """The lake: Parquet tables partitioned by UTC day under one root directory.
 
 The root is a local disk in the local profile and a volume shared with the Spark workers in
-prod. Layout: ``<root>/<zone>/<table>/day=YYYY-MM-DD/*.parquet``.
+prod. Layout: ``<root>/<zone>/<table>/day=YYYY-MM-DD/*.parquet``, where ``day=YYYY-MM-DD`` is a
+relative symbolic link to a version directory ``.day=YYYY-MM-DD.v-<hex>`` beside it. A writer
+builds a new version and points the link at it with one rename(2), which is atomic: a reader,
+or a writer killed at any point, finds the previous day or the new one, never a mix or nothing.
+Spark and pyarrow skip names starting with ``.`` when they discover partitions, so the versions
+and the per-day lock file are invisible to them.
 """
 
+import fcntl
+import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -20,12 +28,30 @@ ROW_GROUP_ROWS = 20_000
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Paths of the lake's zones and an atomic day-partition writer for Python producers."""
+    """Paths of the lake's zones and the one way to write a day partition, Python or Spark."""
 
     root: str
 
     def partition_dir(self, zone: str, table: str, day: date) -> Path:
         return Path(self.root) / zone / table / f"day={day.isoformat()}"
+
+    @contextmanager
+    def staged_partition(self, zone: str, table: str, day: date) -> Iterator[Path]:
+        """An empty directory for the day's next version, swapped in when the block exits cleanly.
+
+        Write every file of the day into it (`df.write.mode("overwrite").parquet(str(path))` for
+        Spark). Writers of one day queue on a lock held for the whole block, so two of them never
+        interleave; an exception (or a killed process) leaves the current version as it was.
+        """
+        final = self.partition_dir(zone, table, day)
+        with _day_lock(final):
+            version = _new_version(final)
+            try:
+                yield version
+            except BaseException:
+                shutil.rmtree(version, ignore_errors=True)
+                raise
+            _swap_in(version, final)
 
     def write_partition(
         self,
@@ -35,25 +61,16 @@ class LakeResource(dg.ConfigurableResource):
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
     ) -> int:
-        """Replace one day of a table with `batches`; returns the rows written.
-
-        Writes into a staging directory and swaps it in, so a failed or repeated run never
-        leaves a half-written or doubled partition behind.
-        """
-        final = self.partition_dir(zone, table, day)
-        staging = Path(self.root) / "_staging" / f"{zone}.{table}.{day}.{uuid.uuid4().hex}"
-        staging.mkdir(parents=True)
+        """Replace one day of a table with `batches`; returns the rows written."""
         rows = 0
-        try:
-            with pq.ParquetWriter(staging / "part-0.parquet", schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-                    rows += batch.num_rows
-            _swap_in(staging, final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with (
+            self.staged_partition(zone, table, day) as staging,
+            pq.ParquetWriter(staging / "part-0.parquet", schema) as writer,
+        ):
+            for batch in batches:
+                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                rows += batch.num_rows
         return rows
-
 
     def write_file(
         self,
@@ -67,27 +84,72 @@ class LakeResource(dg.ConfigurableResource):
         """Write (or overwrite) one named file of a day partition, atomically; returns rows.
 
         Consumers that land a slice of a stream name the file after the slice, so a retry
-        replaces its own file and never adds a second copy.
+        replaces its own file and never adds a second copy. The file appears in the current
+        version by one rename, under the day's lock, so a concurrent swap cannot drop it.
         """
-        directory = self.partition_dir(zone, table, day)
-        directory.mkdir(parents=True, exist_ok=True)
-        temporary = directory / f".{name}.{uuid.uuid4().hex}.tmp"
-        rows = 0
-        try:
-            with pq.ParquetWriter(temporary, schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-                    rows += batch.num_rows
-            temporary.rename(directory / f"{name}.parquet")
-        finally:
-            temporary.unlink(missing_ok=True)
+        final = self.partition_dir(zone, table, day)
+        with _day_lock(final):
+            directory = _current_version(final)
+            temporary = directory / f".{name}.{uuid.uuid4().hex}.tmp"
+            rows = 0
+            try:
+                with pq.ParquetWriter(temporary, schema) as writer:
+                    for batch in batches:
+                        writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                        rows += batch.num_rows
+                os.replace(temporary, directory / f"{name}.parquet")
+            finally:
+                temporary.unlink(missing_ok=True)
         return rows
 
 
-def _swap_in(staging: Path, final: Path) -> None:
+@contextmanager
+def _day_lock(final: Path) -> Iterator[None]:
+    # flock, not a lock directory: the kernel releases it when its holder dies, so a killed
+    # writer never blocks the day. The lock file stays: deleting it would let two holders in.
     final.parent.mkdir(parents=True, exist_ok=True)
-    retired = staging.with_name(staging.name + ".retired")
-    if final.exists():
-        final.rename(retired)
-    staging.rename(final)
-    shutil.rmtree(retired, ignore_errors=True)
+    with open(final.parent / f".{final.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _new_version(final: Path) -> Path:
+    version = final.with_name(f".{final.name}.v-{uuid.uuid4().hex}")
+    version.mkdir()
+    return version
+
+
+def _current_version(final: Path) -> Path:
+    """The version the day points at; a new empty one (or one adopting a plain directory)."""
+    if final.is_symlink() and final.is_dir():  # a dangling link (version removed by hand) is replaced
+        return final.parent / os.readlink(final)
+    version = _new_version(final)
+    if final.is_dir():  # a day written before versions: its files are hard-linked, not copied
+        for path in final.iterdir():
+            if path.is_file():
+                os.link(path, version / path.name)
+    _swap_in(version, final)
+    return version
+
+
+def _swap_in(version: Path, final: Path) -> None:
+    """Point `final` at `version` with one atomic rename, then drop every other version.
+
+    Called under the day's lock, so any other version beside it is a retired one or the debris
+    of a writer that died: nobody is writing it.
+    """
+    link = final.with_name(f".{final.name}.link-{uuid.uuid4().hex}")
+    os.symlink(version.name, link)  # relative: the volume may be mounted elsewhere on workers
+    if final.is_dir() and not final.is_symlink():
+        # A plain directory cannot be replaced by a link in one rename: this one-time move of a
+        # day written before versions existed is the only non-atomic step.
+        final.rename(final.with_name(f".{final.name}.v-{uuid.uuid4().hex}"))
+    os.replace(link, final)
+    for sibling in final.parent.iterdir():
+        if sibling.name in (version.name, f".{final.name}.lock"):
+            continue
+        if sibling.name.startswith((f".{final.name}.v-", f".{final.name}.link-")):
+            if sibling.is_dir() and not sibling.is_symlink():
+                shutil.rmtree(sibling, ignore_errors=True)
+            else:
+                sibling.unlink(missing_ok=True)

@@ -14,12 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import dagster as dg
 import pymongo
 from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.errors import BulkWriteError
+
+from orchestration.resources.sqlite_store import open_store
 
 # The serving queries: one location, or one pollutant, over a time range.
 INDEXES = (("location_id", "period_end"), ("parameter_id", "period_end"), ("period_end",))
@@ -160,13 +161,13 @@ class EmbeddedMeasurementStore(MeasurementDocumentStore):
     path: str
 
     def _connect(self) -> sqlite3.Connection:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path)
-        con.execute("create table if not exists measurements (_id text primary key, location_id integer,"
-                    " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)")
-        for keys in INDEXES:
-            con.execute(f"create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})")
-        return con
+        indexes = "".join(
+            f"; create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})"
+            for keys in INDEXES
+        )
+        schema = ("create table if not exists measurements (_id text primary key, location_id integer,"
+                  " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)")
+        return open_store(self.path, schema + indexes, timeout_seconds=30.0)
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
         stored, rejected = self._split(docs)

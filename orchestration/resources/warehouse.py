@@ -5,6 +5,7 @@ delete the day, insert the files. A re-run of a day therefore replaces it, never
 """
 
 import io
+import threading
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,12 @@ class WarehouseResource(dg.ConfigurableResource):
         raise NotImplementedError
 
 
+# DuckDB lets one process at a time open a file for writing, so concurrent replaces can only
+# come from threads of one process. Their snapshots would let two first loads of a day both
+# insert (a delete of the same rows conflicts instead): one lock per file serializes them.
+_DUCKDB_LOCKS: dict[str, threading.Lock] = {}
+
+
 class DuckDBWarehouse(WarehouseResource):
     """A single DuckDB file; dbt-duckdb opens the same file after the load closes it."""
 
@@ -44,7 +51,8 @@ class DuckDBWarehouse(WarehouseResource):
         files = _parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with closing(duckdb.connect(self.path)) as con:
+        lock = _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
+        with lock, closing(duckdb.connect(self.path)) as con:
             con.execute(f"create schema if not exists {schema}")
             con.execute("begin")
             if files:
@@ -118,28 +126,44 @@ class PostgresWarehouse(WarehouseResource):
         files = _parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         dataset = pa_ds.dataset(files, format="parquet") if files else None
-        with closing(self._connect()) as conn, conn, conn.cursor() as cur:
-            cur.execute(f"create schema if not exists {schema}")
-            if dataset is not None:
-                columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in dataset.schema)
-                cur.execute(f"create table if not exists {target} ({columns})")
-            cur.execute("select to_regclass(%s)", [target])
-            if cur.fetchone()[0] is None:
-                return 0
-            cur.execute(f"delete from {target} where {partition_column} = %s", [day])
-            if dataset is None:
-                return 0
-            names = ", ".join(f'"{n}"' for n in dataset.schema.names)
-            rows = 0
-            for batch in dataset.to_batches():
-                buffer = io.BytesIO()
-                pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))
-                buffer.seek(0)
-                cur.copy_expert(f"copy {target} ({names}) from stdin with (format csv)", buffer)
-                rows += batch.num_rows
-            return rows
+        with closing(self._connect()) as conn:
+            # Two sessions running CREATE ... IF NOT EXISTS at once can both pass the check and
+            # collide in the catalogue: DDL is serialized per schema, in its own short transaction.
+            with conn, conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"airstream.ddl:{schema}"])
+                cur.execute(f"create schema if not exists {schema}")
+                if dataset is not None:
+                    columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in dataset.schema)
+                    cur.execute(f"create table if not exists {target} ({columns})")
+            with conn, conn.cursor() as cur:
+                # Under READ COMMITTED a second DELETE of the day cannot see rows a concurrent
+                # replace has inserted but not committed, so both inserts would survive: replaces
+                # of one day queue on a lock held until commit (other days run in parallel).
+                cur.execute(
+                    "select pg_advisory_xact_lock(hashtext(%s), %s)", [target, day.toordinal()]
+                )
+                cur.execute("select to_regclass(%s)", [target])
+                if cur.fetchone()[0] is None:
+                    return 0
+                cur.execute(f"delete from {target} where {partition_column} = %s", [day])
+                if dataset is None:
+                    return 0
+                return _copy_in(cur, target, dataset)
 
     def query(self, sql: str) -> list[tuple]:
         with closing(self._connect()) as conn, conn.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
+
+
+def _copy_in(cur, target: str, dataset: pa_ds.Dataset) -> int:
+    """COPY the dataset into `target`, batch by batch; returns the rows sent."""
+    names = ", ".join(f'"{n}"' for n in dataset.schema.names)
+    rows = 0
+    for batch in dataset.to_batches():
+        buffer = io.BytesIO()
+        pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        cur.copy_expert(f"copy {target} ({names}) from stdin with (format csv)", buffer)
+        rows += batch.num_rows
+    return rows

@@ -2,6 +2,10 @@
 PostgreSQL, where the clean tables are loaded with COPY and the dbt marts built and tested by
 dbt-postgres. Only Cassandra is the embedded stand-in: no CQL server runs on this machine."""
 
+import os
+import subprocess
+from pathlib import Path
+
 import dagster as dg
 import psycopg2
 import pytest
@@ -12,6 +16,7 @@ from orchestration.resources.cassandra import EmbeddedUserStore
 from orchestration.resources.mongo import MongoMeasurementStore
 
 DAYS = ("2026-11-19", "2026-11-20")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def pg_counts(db) -> dict[str, int]:
@@ -45,6 +50,10 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
         mp.setenv("WAREHOUSE_PORT", str(postgres_db["port"]))
         mp.setenv("WAREHOUSE_USER", postgres_db["user"])
         mp.setenv("WAREHOUSE_DB", postgres_db["dbname"])
+        mp.setenv("WAREHOUSE_READER_ROLE", reader_role(postgres_db))
+        # Before any mart exists, as on a new server: dbt grants on each mart it builds.
+        subprocess.run(["make", "-s", "reader-role"], cwd=REPO, check=True, env={
+            **os.environ, "WAREHOUSE_ADMIN_USER": postgres_db["user"]})
         resources = resources_for("prod")
         resources["user_store"] = EmbeddedUserStore(path=str(lake / "cassandra.sqlite"))
         assets = all_assets()
@@ -55,7 +64,14 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
             results[-1].counts["mongo"] = MongoMeasurementStore(
                 uri=mongo_uri, database=postgres_db["dbname"]
             ).count()
-    return results
+    yield results
+    with psycopg2.connect(**postgres_db) as conn, conn.cursor() as cur:  # roles outlive the database
+        cur.execute(f"drop owned by {reader_role(postgres_db)}")
+        cur.execute(f"drop role {reader_role(postgres_db)}")
+
+
+def reader_role(db) -> str:
+    return f"{db['dbname']}_reader"  # roles are per server: one per test database
 
 
 def test_marts_are_built_and_tested_on_postgres(prod_runs):
@@ -75,3 +91,55 @@ def test_each_day_adds_its_rows_and_a_rerun_adds_none(prod_runs, postgres_db):
         per_day = dict(cur.fetchall())
     assert sorted(per_day) == list(DAYS)
     assert sum(per_day.values()) == second["clean.openaq_measurements"]
+
+
+@pytest.fixture
+def consumer(prod_runs, postgres_db):
+    """A consumer's own login role, granted the reader role: how access is handed out."""
+    name = f"{postgres_db['dbname']}_consumer"
+    with psycopg2.connect(**postgres_db) as conn, conn.cursor() as cur:
+        cur.execute(f"create role {name} login")
+        cur.execute(f"grant {reader_role(postgres_db)} to {name}")
+    try:
+        yield {**postgres_db, "user": name}
+    finally:
+        with psycopg2.connect(**postgres_db) as conn, conn.cursor() as cur:
+            cur.execute(f"drop role {name}")
+
+
+def _refused(db, sql) -> bool:
+    with psycopg2.connect(**db) as conn, conn.cursor() as cur:
+        try:
+            cur.execute(sql)
+        except psycopg2.errors.InsufficientPrivilege:
+            return True
+        return False
+
+
+def test_the_reader_role_reads_every_mart_and_is_refused_everything_else(consumer, postgres_db):
+    with psycopg2.connect(**postgres_db) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema not in ('pg_catalog', 'information_schema') order by 1, 2"
+        )
+        relations = cur.fetchall()
+    marts = [f"{s}.{t}" for s, t in relations if s == "marts"]
+    others = [f"{s}.{t}" for s, t in relations if s != "marts"]
+    assert len(marts) >= 8 and {"clean", "staging"} <= {name.split(".")[0] for name in others}
+
+    with psycopg2.connect(**consumer) as conn, conn.cursor() as cur:
+        for mart in marts:
+            cur.execute(f"select count(*) from {mart}")
+            assert cur.fetchone()[0] > 0, mart
+    assert [name for name in others if not _refused(consumer, f"select 1 from {name} limit 1")] == []
+    writes = [
+        "insert into marts.dim_dates select * from marts.dim_dates limit 1",
+        "update marts.fct_measurements set value = 0",
+        "delete from marts.agg_air_quality_daily",
+        "truncate marts.dim_users",
+        "create table marts.mine (x int)",
+        "create table public.mine (x int)",
+        "create schema raw",
+        "drop table marts.dim_sensors",
+    ]
+    assert [sql for sql in writes if not _refused(consumer, sql)] == []

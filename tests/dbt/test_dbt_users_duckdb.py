@@ -200,7 +200,8 @@ class PostgresWarehouse(Warehouse):
     def env(self) -> dict[str, str]:
         return {"DATA_DIR": str(self.data_dir), "WAREHOUSE_HOST": self.params["host"],
                 "WAREHOUSE_PORT": str(self.params["port"]),
-                "WAREHOUSE_USER": self.params["user"], "WAREHOUSE_DB": self.params["dbname"]}
+                "WAREHOUSE_USER": self.params["user"], "WAREHOUSE_DB": self.params["dbname"],
+                "WAREHOUSE_READER_ROLE": f"{self.params['dbname']}_reader"}
 
     def execute(self, sql: str) -> None:
         with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
@@ -302,9 +303,11 @@ def postgres_params():
     try:
         with admin.cursor() as cur:
             cur.execute(f"create database {name}")
+            cur.execute(f"create role {name}_reader nologin")  # dbt grants SELECT on the marts to it
         yield {**params, "dbname": name}
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
+            cur.execute(f"drop role if exists {name}_reader")
     finally:
         admin.close()
 

@@ -1,5 +1,7 @@
 """Loading a day's clean partition into both warehouses: replace, never add."""
 
+import threading
+import time
 from datetime import date
 
 import pyarrow as pa
@@ -66,3 +68,58 @@ def test_a_day_with_no_files_empties_that_day(warehouse, tmp_path):
     empty.mkdir()
     assert warehouse.replace_partition("clean", "m", "measured_on", D1, empty) == 0
     assert warehouse.query("select count(*) from clean.m") == [(0,)]
+
+
+def _waiting_backends(cur, dbname) -> int:
+    # pg_locks, not pg_stat_activity: the latter can report a new backend late.
+    cur.execute(
+        "select count(distinct l.pid) from pg_locks l join pg_database d on d.oid = l.database"
+        " where not l.granted and d.datname = %s",
+        [dbname],
+    )
+    return cur.fetchone()[0]
+
+
+def test_two_overlapping_replaces_of_one_day_leave_exactly_that_day_on_postgres(postgres_db, tmp_path):
+    """READ COMMITTED alone lets the second DELETE miss the first's inserts: 100 rows became 200.
+
+    The test holds a SHARE lock on the table (it blocks every DELETE but no reader) until both
+    replaces are waiting inside the server, so the two transactions overlap on every run.
+    """
+    import psycopg2
+
+    warehouse = PostgresWarehouse(**postgres_db)
+    with warehouse._connect() as conn, conn.cursor() as cur:
+        cur.execute("drop schema if exists clean cascade")
+    day = write_day(tmp_path / "d1", D1, [float(v) for v in range(100)])
+    assert warehouse.replace_partition("clean", "m", "measured_on", D1, day) == 100
+
+    gate = psycopg2.connect(**postgres_db)
+    results, errors = [], []
+    try:
+        with gate.cursor() as cur:
+            cur.execute("lock table clean.m in share mode")
+
+            def replace():
+                try:
+                    results.append(warehouse.replace_partition("clean", "m", "measured_on", D1, day))
+                except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                    errors.append(error)
+
+            threads = [threading.Thread(target=replace) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            with psycopg2.connect(**postgres_db) as watcher, watcher.cursor() as watch:
+                watcher.autocommit = True
+                deadline = time.monotonic() + 30
+                while _waiting_backends(watch, postgres_db["dbname"]) < 2:
+                    assert time.monotonic() < deadline, "the two replaces never reached the server"
+                    time.sleep(0.05)
+        gate.rollback()
+        for thread in threads:
+            thread.join()
+    finally:
+        gate.close()
+    assert errors == []
+    assert results == [100, 100]
+    assert warehouse.query("select count(*), count(distinct sensor_id) from clean.m") == [(100, 100)]

@@ -158,7 +158,7 @@ def _names_the_code_reads() -> set[str]:
     pattern = re.compile(
         r"""(?:getenv|EnvVar|_optional_secret|_csv|environ\.get|environ\[|env_var)\(?\s*['"]([A-Z][A-Z0-9_]*)['"]""")
     files = [*REPO.glob("orchestration/**/*.py"), *REPO.glob("assets/**/*.py"), *REPO.glob("spark/**/*.py"),
-             REPO / "dbt/profiles.yml"]
+             REPO / "dbt/profiles.yml", REPO / "dbt/dbt_project.yml"]
     return {name for path in files for name in pattern.findall(path.read_text())}
 
 

@@ -56,25 +56,42 @@ def databases():
         "DAGSTER_PG_DB": f"airstream_test_dagster_{suffix}", "DAGSTER_PG_USER": f"airstream_test_dagster_{suffix}",
         "DAGSTER_PG_PASSWORD": "unused-trust-auth",
         "WAREHOUSE_DB": f"airstream_test_wh_{suffix}", "WAREHOUSE_USER": f"airstream_test_wh_{suffix}",
-        "WAREHOUSE_PASSWORD": "unused-trust-auth",
+        "WAREHOUSE_PASSWORD": "unused-trust-auth", "WAREHOUSE_READER_ROLE": f"airstream_test_reader_{suffix}",
     }
     admin = _admin()
-    with open(INSTANCE_DIR / "postgres-init.sql", "rb") as script:
-        done = subprocess.run(
-            ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-h", PG["host"], "-p", str(PG["port"]),
-             "-U", PG["user"], "-d", "postgres"],
-            stdin=script, capture_output=True, text=True, env={**os.environ, **names}, timeout=60,
-        )
+    runs = []
+    for init_script in ("postgres-init.sql", "warehouse-reader.sql"):  # the image's initdb.d order
+        with open(INSTANCE_DIR / init_script, "rb") as script:
+            runs.append(subprocess.run(
+                ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-h", PG["host"], "-p", str(PG["port"]),
+                 "-U", PG["user"], "-d", "postgres"],
+                stdin=script, capture_output=True, text=True, env={**os.environ, **names}, timeout=60,
+            ))
     try:
-        assert done.returncode == 0, done.stderr
+        assert [done.returncode for done in runs] == [0, 0], [done.stderr for done in runs]
         yield names
     finally:
         with admin.cursor() as cur:
             for key in ("DAGSTER_PG_DB", "WAREHOUSE_DB"):
                 cur.execute(f'drop database if exists "{names[key]}" with (force)')
-            for key in ("DAGSTER_PG_USER", "WAREHOUSE_USER"):
+            for key in ("DAGSTER_PG_USER", "WAREHOUSE_USER", "WAREHOUSE_READER_ROLE"):
                 cur.execute(f'drop role if exists "{names[key]}"')
         admin.close()
+
+
+def test_init_script_creates_the_marts_reader_role(databases):
+    with psycopg2.connect(dbname=databases["WAREHOUSE_DB"], connect_timeout=5, **PG) as conn, conn.cursor() as cur:
+        reader = databases["WAREHOUSE_READER_ROLE"]
+        cur.execute("select rolcanlogin from pg_roles where rolname = %s", [reader])
+        assert cur.fetchall() == [(False,)]  # a group role: consumers log in as members
+        cur.execute("select has_database_privilege(%s, current_database(), 'connect'),"
+                    " has_schema_privilege(%s, 'marts', 'usage'), has_schema_privilege(%s, 'marts', 'create')",
+                    [reader] * 3)
+        assert cur.fetchone() == (True, True, False)
+        cur.execute("select pg_get_userbyid(defaclrole), defaclacl::text from pg_default_acl"
+                    " where defaclnamespace = 'marts'::regnamespace")
+        assert cur.fetchall() == [(databases["WAREHOUSE_USER"], f"{{{reader}=r/{databases['WAREHOUSE_USER']}}}")]
+    conn.close()
 
 
 @pytest.fixture(scope="module")

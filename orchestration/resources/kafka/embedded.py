@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -24,6 +23,7 @@ from orchestration.resources.kafka.log import (
     OffsetRange, OutgoingMessage, ProduceResult, Record, decode, dlq_headers, dlq_topic, partition_for,
     prepare,
 )
+from orchestration.resources.sqlite_store import open_store
 
 _SCHEMA = """
 create table if not exists partitions (
@@ -51,13 +51,8 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None)
+        conn = open_store(self.path, _SCHEMA, self.busy_timeout_seconds, isolation_level=None)
         try:
-            # A read first: the DDL takes the write lock, so only a new (or wiped) file pays for it.
-            if conn.execute("select 1 from sqlite_master where name = 'commits'").fetchone() is None:
-                conn.execute("pragma journal_mode=wal")  # persistent; readers never wait for the writer
-                conn.executescript(_SCHEMA)
             yield conn
         finally:
             conn.close()
