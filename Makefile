@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup run test bench lint dev clean reader-role
+.PHONY: setup run test bench bench-committer lint dev clean reader-role
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -38,6 +38,9 @@ test: setup  ## the whole test suite
 
 bench: setup  ## benchmarks; figures printed as JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES)
 	$(BIN)/python tests/benchmarks/bench_openaq_day.py
+
+bench-committer: setup  ## offset-committer latency under a real daemon (BENCH_RANGES, default 500)
+	$(BIN)/python tests/benchmarks/bench_committer.py
 
 lint: setup  ## pyflakes-level checks of the Python tree
 	$(BIN)/ruff check --select F,E9 --line-length 130 orchestration assets spark tests

@@ -16,7 +16,8 @@ from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
-from orchestration.sensors import kafka_offset_committer, topic_sensor
+from orchestration.committer import kafka_offset_committer
+from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
 
