@@ -10,6 +10,8 @@ export DO_NOT_TRACK := 1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
+# Run-status sensors (the alerts) are handed 5 finished runs a tick by default: too few on a busy day.
+export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
 .PHONY: setup run test bench bench-committer lint dev clean reader-role
 

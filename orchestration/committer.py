@@ -13,6 +13,7 @@ offset through complete ranges, so a failed run holds its partition back until i
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -20,11 +21,9 @@ from dagster._core.event_api import RunStatusChangeRecordsFilter
 
 from assets.ports import KafkaRange
 from assets.topics import LANDING_GROUP
+from orchestration.held_back import TOPICS, held_back, held_back_evaluation, threshold_seconds
+from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog
-
-TAG_RANGE = "airstream/kafka_range"
-TAG_DAYS = "airstream/kafka_range_days"
-TAG_TOPIC_PARTITION = "airstream/kafka_topic_partition"
 
 # Run successes read per tick: thousands of runs a minute, within the tick's time limit.
 COMMIT_BATCH = 1000
@@ -35,6 +34,8 @@ class CommitState:
     """The cursor: the last run-status change read, and ranges seen succeeding but not committed."""
 
     after: int = -1
+    # topic -> the description of its last held-back evaluation, so a change is reported once
+    held: dict[str, str] = field(default_factory=dict)
     # range key (topic/partition/start-end) -> [days the range touches, days whose run succeeded]
     pending: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -43,10 +44,11 @@ class CommitState:
         if not cursor:
             return cls()
         raw = json.loads(cursor)
-        return cls(raw["after"], {k: (v[0], v[1]) for k, v in raw["pending"].items()})
+        pending = {k: (v[0], v[1]) for k, v in raw["pending"].items()}
+        return cls(raw["after"], raw.get("held", {}), pending)
 
     def dump(self) -> str:
-        return json.dumps({"after": self.after, "pending": self.pending}, sort_keys=True)
+        return json.dumps({"after": self.after, "held": self.held, "pending": self.pending}, sort_keys=True)
 
     def record_success(self, tags: dict[str, str]) -> str | None:
         """Note one successful run; returns its topic/partition, or None for a non-consumer run."""
@@ -133,8 +135,29 @@ def kafka_offset_committer(context: dg.SensorEvaluationContext, kafka: dg.Resour
         # Nothing is lost: the successes are in the cursor and are committed on a later tick.
         context.update_cursor(state.dump())
         return dg.SkipReason(f"Kafka unavailable, commits wait: {error}")
+    try:
+        evaluations = held_back_changes(context.instance, kafka, state)
+    except KafkaUnavailable as error:
+        evaluations = []
+        context.log.warning(f"held-back ranges not evaluated, Kafka unavailable: {error}")
     context.update_cursor(state.dump())
-    return dg.SkipReason(
+    summary = (
         f"{len(successes)} run success(es) read; committed {committed or 'nothing'}; "
         f"{len(state.pending)} range(s) waiting"
     )
+    if evaluations:
+        return dg.SensorResult(asset_events=evaluations, skip_reason=summary)
+    return dg.SkipReason(summary)
+
+
+def held_back_changes(instance, kafka: TopicLog, state: CommitState) -> list[dg.AssetCheckEvaluation]:
+    """The held-back check of every topic whose outcome changed since the last tick."""
+    threshold, now, changed = threshold_seconds(), time.time(), []
+    for topic in TOPICS:
+        ranges = held_back(instance, kafka, topic, threshold, now)
+        # The ranges and runs, not the minutes: a range still held back is not news every tick.
+        outcome = ",".join(f"{r.range}@{r.day}:{r.failed_run_id}" for r in ranges) or "passed"
+        if state.held.get(topic) != outcome:
+            state.held[topic] = outcome
+            changed.append(held_back_evaluation(topic, ranges, threshold))
+    return changed

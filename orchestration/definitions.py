@@ -17,6 +17,7 @@ from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
 from orchestration.committer import kafka_offset_committer
+from orchestration.held_back import held_back_checks
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
@@ -29,6 +30,7 @@ def all_assets() -> list:
 def build_definitions(profile: str) -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
+        asset_checks=held_back_checks,
         jobs=[daily_job],
         schedules=[daily_schedule],
         sensors=[

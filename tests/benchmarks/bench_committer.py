@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestration.committer import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION, kafka_offset_committer
+from orchestration.committer import kafka_offset_committer
+from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
 
 TOPIC, DAY, PER_RANGE = "openaq.measurements", "2026-11-20", 20
 

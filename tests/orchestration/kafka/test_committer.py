@@ -9,7 +9,8 @@ import pytest
 
 import orchestration.committer as committer
 from assets.topics import LANDING_GROUP
-from orchestration.committer import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION, CommitState, contiguous_end
+from orchestration.committer import CommitState, contiguous_end
+from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
 from orchestration.resources.kafka import KafkaResource
 
 TOPIC = "openaq.measurements"
@@ -108,3 +109,40 @@ def test_contiguous_end_stops_at_the_first_gap():
     assert contiguous_end(0, {0: 5, 5: 9, 10: 12}) == 9
     assert contiguous_end(3, {0: 5}) == 3
     assert contiguous_end(0, {0: 0}) == 0
+
+
+def held_back_checks(result) -> list:
+    events = result.asset_events if isinstance(result, dg.SensorResult) else []
+    return [e for e in events if isinstance(e, dg.AssetCheckEvaluation)]
+
+
+def test_a_range_failed_for_good_fails_the_held_back_check_until_its_replay_succeeds(log, monkeypatch):
+    monkeypatch.setenv("HELD_BACK_ALERT_MINUTES", "0")
+    with dg.instance_for_test() as instance:
+        assert run_range(instance, 0, 10, DAY_B, [DAY_B])
+        assert not run_range(instance, 10, 20, DAY_B, [DAY_B], fail=True)
+        assert run_range(instance, 20, 30, DAY_B, [DAY_B])
+        cursor, result = tick(instance, log, None)
+        assert committed(log) == 10
+        [check] = [c for c in held_back_checks(result) if c.asset_key.path == ["kafka", "openaq_measurements"]]
+        assert not check.passed and check.check_name == "no_range_held_back"
+        failed_run = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))[0]
+        [held] = check.metadata["held_back"].data
+        assert held["range"] == f"{TOPIC}/0/10-20" and held["failed_run_id"] == failed_run.run_id
+
+        _, again = tick(instance, log, cursor)  # unchanged: not reported again
+        assert held_back_checks(again) == []
+
+        assert run_range(instance, 10, 20, DAY_B, [DAY_B])  # the replay
+        cursor, result = tick(instance, log, cursor)
+        assert committed(log) == 30
+        [check] = [c for c in held_back_checks(result) if c.asset_key.path == ["kafka", "openaq_measurements"]]
+        assert check.passed
+
+
+def test_a_failure_younger_than_the_threshold_is_not_held_back_yet(log, monkeypatch):
+    monkeypatch.setenv("HELD_BACK_ALERT_MINUTES", "30")
+    with dg.instance_for_test() as instance:
+        assert not run_range(instance, 0, 10, DAY_B, [DAY_B], fail=True)
+        _, result = tick(instance, log, None)
+        assert all(c.passed for c in held_back_checks(result))
