@@ -179,4 +179,6 @@ def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic
     partition = int(requests[0].tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 2, "the future event is not committed"
     assert landed_rows(tmp_path) == {"day=2024-01-01": 1, "day=2026-11-20": 1}
-    assert json.loads(first.cursor)[str(partition)] == 2
+    cursor = json.loads(first.cursor)
+    assert cursor["offsets"][str(partition)] == 3, "the future event does not hold the cursor"
+    assert [entry[:5] for entry in cursor["deferred"]] == [[partition, 2, 3, future.date().isoformat(), 1]]
