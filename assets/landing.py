@@ -88,8 +88,10 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
     after the day's start to the end of each partition (event times are not ordered within a
     partition, so a later offset can still belong to the day)."""
     start, _ = day_window(day)
-    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
     ends = kafka.end_offsets(topic)
+    if not ends:  # no such topic (any more)
+        return []
+    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
     return [
         KafkaRange(topic, p, lower, min(lower + chunk, ends[p]))
         for p in sorted(ends)
