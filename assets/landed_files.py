@@ -54,7 +54,9 @@ def locked(lake: Lake, table: str, day: date, name: str) -> Iterator[None]:
 
 def read_block(lake: Lake, table: str, day: date, name: str, schema: pa.Schema) -> pa.Table:
     path = lake.partition_dir("raw", table, day) / f"{name}.parquet"
-    return pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
+    if not path.exists():
+        return schema.empty_table()
+    return pq.read_table(path, columns=schema.names, schema=schema)
 
 
 def merge_new(lake: Lake, table: str, day: date, name: str, new: pa.Table) -> int:

@@ -3,23 +3,25 @@
 A tick reads the topic's end offsets (bounded; a broker that is down gives a SkipReason in
 seconds), cuts the new messages into ranges of at most `max_batch`, and requests one run per
 range and event day: `run_key` = topic/partition/range@day, so each range is consumed once.
-Run config names offsets, never payloads. The cursor holds the next offset per partition.
+Run config names offsets, never payloads. The cursor holds the next offset per partition and
+the ranges whose messages of a future day wait for that day to become a partition.
 
-The sensor never commits. `kafka_offset_committer` commits a partition's group offset only
-once every run of a range has succeeded, and only contiguously from the committed offset, so
-a failed run holds the group's offset back until its retry succeeds, and lag tools tell the truth.
+The sensor never commits. Commits follow one rule (assets/offsets.py): contiguously through
+what the raw zone holds, after a run succeeded, so a failed landing holds its partition back
+until its retry lands it, and Kafka's lag tools tell the truth.
 """
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from assets.landing import record_day
-from assets.ports import KafkaRange
-from assets.topics import LANDING_GROUP, topic_key
+from assets.landing import openaq_measurements_landing, randomuser_users_landing, record_day
+from assets.offsets import commit_landed
+from assets.ports import KafkaRange, Lake
+from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
 from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
@@ -139,45 +141,26 @@ def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 1
     return _sensor
 
 
-def completed_ranges(runs) -> dict[int, int]:
-    """start -> end of every range whose runs (one per day it touches) have all succeeded."""
-    ranges: dict[str, tuple[set, set]] = {}
-    for run in runs:
-        days, done = ranges.setdefault(run.tags[TAG_RANGE], (set(run.tags[TAG_DAYS].split(",")), set()))
-        if run.status == dg.DagsterRunStatus.SUCCESS:
-            done.add(run.tags.get("dagster/partition"))
-    complete = {}
-    for key, (days, done) in ranges.items():
-        if days <= done:
-            start, end = key.rsplit("/", 1)[1].split("-")
-            complete[int(start)] = int(end)
-    return complete
+def offset_committer(landings: Mapping[str, dg.AssetsDefinition]) -> dg.SensorDefinition:
+    """After every successful run, advance the landing group through what the raw zone holds
+    (assets/offsets.py); a run's own last step does the same, this covers runs that selected
+    the landing without it."""
+
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name="kafka_offset_committer",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=10,
+        monitor_all_code_locations=False,
+    )
+    def _committer(context: dg.RunStatusSensorContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]):
+        for topic, landing in landings.items():
+            committed = commit_landed(kafka, lake, landing.key.path[-1], topic)
+            context.log.info(f"{topic}: committed {committed}")
+
+    return _committer
 
 
-def commit_contiguous(kafka, topic: str, partition: int, complete: dict[int, int]) -> int | None:
-    """Advance the group's offset over the completed ranges that follow it; returns the new offset."""
-    committed = kafka.committed(LANDING_GROUP, topic).get(partition, 0)
-    offset = committed
-    while offset in complete and complete[offset] > offset:
-        offset = complete[offset]
-    if offset == committed:
-        return None
-    kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, committed, offset))
-    return offset
-
-
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    name="kafka_offset_committer",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
+kafka_offset_committer = offset_committer(
+    {OPENAQ_TOPIC: openaq_measurements_landing, USERS_TOPIC: randomuser_users_landing}
 )
-def kafka_offset_committer(context: dg.RunStatusSensorContext, kafka: dg.ResourceParam[TopicLog]):
-    """Commits the landing group's offsets once the runs that consumed them have all succeeded."""
-    topic_partition = context.dagster_run.tags.get(TAG_TOPIC_PARTITION)
-    if not topic_partition:
-        return dg.SkipReason("not a Kafka consumer run")
-    topic, partition = topic_partition.rsplit("/", 1)
-    runs = context.instance.get_runs(filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: topic_partition}))
-    new_offset = commit_contiguous(kafka, topic, int(partition), completed_ranges(runs))
-    context.log.info(f"{topic_partition}: committed {new_offset}" if new_offset else f"{topic_partition}: nothing to commit yet")

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from assets.landing import land_whole_day, openaq_measurements_landing
+from assets.offsets import committed_asset
 from assets.ports import KafkaRange
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
@@ -186,7 +187,7 @@ def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make
     result = land(kafka, lake, request.partition_key, instance, request.run_config, request.tags)
     assert result.success and len(raw_offsets(tmp_path)) == 5
     assert result.get_asset_materialization_events()[0].materialization.metadata["deferred"].value == 1
-    commit(instance, kafka, result)
+    commit(instance, kafka, lake, result)
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 0, "never past the unlanded event"
 
     # Nothing new: the cursor is past the range, the deferred day still waits.
@@ -204,13 +205,32 @@ def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make
         counts = land_whole_day(kafka, lake, "openaq_measurements", OPENAQ_TOPIC, date(2099, 1, 1))
     assert counts["landed"] == 1 and counts["added"] == 0
     assert sorted(raw_offsets(tmp_path)) == [(partition, o) for o in range(6)]
+    commit(instance, kafka, lake, result)
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 6, "landed: committed, lag 0"
 
 
-def commit(instance, kafka, result: dg.ExecuteInProcessResult):
+def test_whole_day_runs_commit_as_their_last_step_and_the_committer_agrees(produced, tmp_path):
+    kafka, lake, instance = produced, LakeResource(root=str(tmp_path)), dg.DagsterInstance.ephemeral()
+    committed = committed_asset(OPENAQ_TOPIC, "openaq_measurements", "openaq", [openaq_measurements_landing.key])
+    ends = kafka.end_offsets(OPENAQ_TOPIC)
+    day_one = dg.materialize([openaq_measurements_landing, committed], resources={"kafka": kafka, "lake": lake},
+                             partition_key=DAYS[1], instance=instance)
+    # The 20th alone: its messages follow the 19th's in every partition, so nothing moves yet.
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == {p: 0 for p in ends}
+    assert day_one.asset_materializations_for_node(committed.op.name)[0].metadata["consumer_lag"].value == 42
+    dg.materialize([openaq_measurements_landing, committed], resources={"kafka": kafka, "lake": lake},
+                   partition_key=DAYS[0], instance=instance)
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends, "both days landed: lag 0"
+    result = land(kafka, lake, DAYS[0], instance)
+    commit(instance, kafka, lake, result)
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends
+
+
+def commit(instance, kafka, lake, result: dg.ExecuteInProcessResult):
     with dg.build_run_status_sensor_context(
         sensor_name="kafka_offset_committer", dagster_event=result.get_run_success_event(),
         dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id),
-        resources={"kafka": kafka},
+        resources={"kafka": kafka, "lake": lake},
     ) as context:
         return kafka_offset_committer(context)
 
