@@ -99,6 +99,12 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
     ]
 
 
+def json_text(value: bytes) -> str:
+    """The JSON text of a decoded value: as received, without the Schema Registry framing
+    (magic byte 0 and the schema id; JSON text never starts with a NUL byte)."""
+    return (value[5:] if value[:1] == b"\x00" else value).decode("utf-8")
+
+
 def landed_table(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> pa.Table:
     return pa.Table.from_pydict(
         {
@@ -138,7 +144,7 @@ def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: KafkaRange
             continue
         _, reason = kafka.decode(record)
         if reason is None:
-            good.append((record, record.value.decode("utf-8")))
+            good.append((record, json_text(record.value)))
         else:
             bad.append((record, reason))
             counts[f"reason:{reason.split(':')[0]}"] += 1
