@@ -12,6 +12,7 @@ original_* headers) and publishes only what is not there, so each one reaches th
 """
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
@@ -114,3 +115,34 @@ def in_dlq(kafka: TopicLog, topic: str) -> set[tuple[int, int]]:
             if h.get("original_topic") == topic and "original_offset" in h:
                 found.add((int(h["original_partition"]), int(h["original_offset"])))
     return found
+
+
+# Files of this layout; anything else in a raw day is from the layout before it (files named
+# by range, `part-0`) and is folded into the blocks by the next landing of the day.
+_CURRENT = re.compile(r".+-p\d+-b\d{7}\.parquet|.+-empty\.parquet")
+
+
+def fold_legacy(lake: Lake, table: str, day: date, schema: pa.Schema) -> int:
+    """Merge the day's files of the earlier layout into the blocks and remove them; returns
+    the rows they held. Their rejects were dead-lettered before they were written."""
+    rows = 0
+    for path in sorted(lake.partition_dir("raw", table, day).glob("*.parquet")):
+        if _CURRENT.fullmatch(path.name):
+            continue
+        try:
+            old = pq.read_table(path)
+        except FileNotFoundError:  # another run of the day folded it first
+            continue
+        if "dead_lettered" in schema.names and "dead_lettered" not in old.column_names:
+            old = old.append_column("dead_lettered", pa.array([True] * old.num_rows))
+        old = old.select(schema.names).cast(schema)
+        rows += old.num_rows
+        blocks = pc.divide(old["kafka_offset"], BLOCK).to_pylist()
+        for topic, partition, block in sorted(set(zip(old["kafka_topic"].to_pylist(), old["kafka_partition"].to_pylist(), blocks, strict=True))):
+            mask = pc.and_(pc.equal(old["kafka_topic"], topic), pc.equal(old["kafka_partition"], partition))
+            part = old.filter(pc.and_(mask, pc.equal(pc.divide(old["kafka_offset"], BLOCK), block)))
+            name = block_name(topic, partition, block)
+            with locked(lake, table, day, name):
+                merge_new(lake, table, day, name, part)
+        path.unlink(missing_ok=True)
+    return rows

@@ -17,7 +17,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.landed_files import BLOCK, block_name, block_ranges, dead_letter_once, locked, merge_new
+from assets.landed_files import (
+    BLOCK, block_name, block_ranges, dead_letter_once, fold_legacy, locked, merge_new,
+)
 from assets.partitions import daily_partitions, day_window, partition_days, single_run
 from assets.ports import KafkaRange, KafkaRecord, Lake, TopicLog
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
@@ -222,6 +224,8 @@ def landing_asset(topic: str, table: str, group: str, description: str) -> dg.As
     ) -> dg.MaterializeResult:
         per_day = {}
         for day in partition_days(context):
+            fold_legacy(lake, table, day, LANDED)
+            fold_legacy(lake, f"{table}_rejected", day, REJECTED)
             if config.ranges:
                 counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config))
             else:

@@ -276,3 +276,21 @@ def test_a_broker_that_dies_mid_tick_skips_the_tick(own_tansu, make_measurement)
     result = sensor_tick(instance, Proxy(kafka, read_range=die_then_read), cursor)
     assert result.run_requests == [] and result.skip_message.startswith("Kafka unavailable")
     assert result.cursor == cursor, "the next tick starts where this one did"
+
+
+def test_files_of_the_layout_by_range_are_folded_in_once(produced, tmp_path):
+    """A raw day written before this layout (files named by range, rejects without the DLQ
+    flag) is folded into the blocks by the next landing: nothing doubled, nothing dead-lettered again."""
+    kafka, lake = produced, LakeResource(root=str(tmp_path))
+    assert land(kafka, lake, DAYS[0]).success
+    for table in ("openaq_measurements", "openaq_measurements_rejected"):
+        for block in lake.partition_dir("raw", table, date(2026, 11, 19)).glob("*-b*.parquet"):
+            old = pq.read_table(block)
+            if "dead_lettered" in old.column_names:
+                old = old.drop_columns(["dead_lettered"])
+            pq.write_table(old, block.with_name(block.name.replace("-b0000000", "-000000000000-000000000100")))
+            block.unlink()
+    assert land(kafka, lake, DAYS[0]).success
+    assert land(kafka, lake, DAYS[1]).success
+    assert_each_once(tmp_path, kafka)
+    assert not list(tmp_path.glob("raw/*/day=*/*-000000000100.parquet"))
