@@ -1,6 +1,6 @@
 """Through the Schema Registry (confluent-kafka's in-process mock) on Tansu: produce -> land ->
-clean gives the same rows as the plain JSON of the embedded log, and a framed record whose schema id is unknown, or
-one without the wire format, is dead-lettered with that reason (issue 9, item 1)."""
+clean gives the same rows as the plain JSON of the embedded log, and a framed record whose schema
+id is unknown, or one without the wire format, is dead-lettered with that reason (issue 9, item 1)."""
 
 import json
 from datetime import date, datetime, timedelta, timezone
