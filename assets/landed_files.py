@@ -15,8 +15,8 @@ import fcntl
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import pairwise
 from datetime import date
+from itertools import pairwise
 
 import pyarrow as pa
 import pyarrow.compute as pc

@@ -14,38 +14,24 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.landed_files import (
-    BLOCK, block_name, block_ranges, dead_letter_once, fold_legacy, locked, merge_new,
+    BLOCK,
+    block_name,
+    block_ranges,
+    dead_letter_once,
+    fold_legacy,
+    locked,
+    merge_new,
 )
 from assets.partitions import daily_partitions, day_window, partition_days, single_run
-from assets.ports import KafkaRange, KafkaRecord, Lake, TopicLog
+from assets.ports import KafkaRange, Lake, TopicLog
+
+# LANDED is imported from here by other modules too.
+from assets.raw_records import LANDED, REJECTED, json_text, landed_table, record_day, rejected_table
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
-LANDED = pa.schema(
-    [
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_key", pa.string()),
-        ("payload", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-REJECTED = pa.schema(
-    [
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("reason", pa.string()),
-        # False between recording the reject and its DLQ publish: see landed_files.
-        ("dead_lettered", pa.bool_()),
-    ]
-)
-FIRST_DAY = daily_partitions.start.date()
 # Records read at once in whole-day mode: bounds memory on million-message days.
 CHUNK = 100_000
 
@@ -66,25 +52,6 @@ class LandingConfig(dg.Config):
     ranges: list[OffsetRangeConfig] = []
 
 
-def record_day(record: KafkaRecord) -> date:
-    """The UTC day of a message's event time (its header, else its timestamp).
-
-    An event older than the first partition has no day of its own; it lands in the first
-    one, where the clean step quarantines it as outside its partition day: kept, with a
-    reason, and its range can still be committed.
-    """
-    day = None
-    header = record.headers.get("partition_day")
-    if header:
-        try:
-            day = date.fromisoformat(header)
-        except ValueError:
-            pass
-    if day is None:
-        day = datetime.fromtimestamp(record.timestamp_ms / 1000, timezone.utc).date()
-    return max(day, FIRST_DAY)
-
-
 def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK) -> list[KafkaRange]:
     """Every offset that may hold a message of `day`: from the first message stamped at or
     after the day's start to the end of each partition (event times are not ordered within a
@@ -99,40 +66,6 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
         for p in sorted(ends)
         for lower in range(firsts.get(p, ends[p]), ends[p], chunk)
     ]
-
-
-def json_text(value: bytes) -> str:
-    """The JSON text of a decoded value: as received, without the Schema Registry framing
-    (magic byte 0 and the schema id; JSON text never starts with a NUL byte)."""
-    return (value[5:] if value[:1] == b"\x00" else value).decode("utf-8")
-
-
-def landed_table(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> pa.Table:
-    return pa.Table.from_pydict(
-        {
-            "kafka_topic": [r.topic for r, _ in good],
-            "kafka_partition": [r.partition for r, _ in good],
-            "kafka_offset": [r.offset for r, _ in good],
-            "kafka_key": [r.key for r, _ in good],
-            "payload": [text for _, text in good],
-            "event_time": [r.timestamp_ms for r, _ in good],
-            "ingested_at": [ingested_at] * len(good),
-        },
-        schema=LANDED,
-    )
-
-
-def rejected_table(bad: list[tuple[KafkaRecord, str]]) -> pa.Table:
-    return pa.Table.from_pydict(
-        {
-            "kafka_topic": [r.topic for r, _ in bad],
-            "kafka_partition": [r.partition for r, _ in bad],
-            "kafka_offset": [r.offset for r, _ in bad],
-            "reason": [reason for _, reason in bad],
-            "dead_lettered": [False] * len(bad),
-        },
-        schema=REJECTED,
-    )
 
 
 def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: KafkaRange, last_day: date) -> Counter:

@@ -15,9 +15,9 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.landed_files import BLOCK, block_name, read_block
-from assets.landing import LANDED, REJECTED, record_day
 from assets.partitions import daily_partitions, single_run
 from assets.ports import KafkaRange, Lake, TopicLog
+from assets.raw_records import LANDED, REJECTED, record_day
 from assets.topics import LANDING_GROUP, topic_key
 
 # Messages read per step of the scan: a gap near the committed offset costs one small read.

@@ -18,9 +18,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from assets.landing import openaq_measurements_landing, randomuser_users_landing, record_day
+from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.offsets import commit_landed
 from assets.ports import KafkaRange, Lake
+from assets.raw_records import record_day
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
 from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
