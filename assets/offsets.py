@@ -48,14 +48,20 @@ def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partitio
     return end
 
 
-def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str) -> dict[int, int]:
+def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None) -> dict[int, int]:
     """Advance the group's offset of every partition of `topic`; returns the committed offsets."""
     ends = kafka.end_offsets(topic)
     committed = kafka.committed(LANDING_GROUP, topic)
-    for partition, end in sorted(ends.items()):
-        start = committed.get(partition, 0)
+    behind = {p: end for p, end in ends.items() if committed.get(p, 0) < end}
+    # Where each partition still starts: offsets below it were deleted by retention unread,
+    # so nothing can land them; the scan starts there (and says so) rather than failing forever.
+    firsts = kafka.offsets_for_time(topic, 0) if behind else {}
+    for partition, end in sorted(behind.items()):
+        start = max(committed.get(partition, 0), firsts.get(partition, 0))
+        if start > committed.get(partition, 0) and log is not None:
+            log.warning(f"{topic}/{partition}: offsets {committed.get(partition, 0)}-{start} expired before they landed")
         through = landed_through(kafka, lake, table, topic, partition, start, end)
-        if through > start:
+        if through > committed.get(partition, 0):
             kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, start, through))
             committed[partition] = through
     return committed
@@ -74,8 +80,10 @@ def committed_asset(topic: str, table: str, group: str, deps: list[dg.AssetKey])
         backfill_policy=single_run,
         kinds={"kafka"},
     )
-    def _commit(kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]) -> dg.MaterializeResult:
-        committed = commit_landed(kafka, lake, table, topic)
+    def _commit(
+        context: dg.AssetExecutionContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]
+    ) -> dg.MaterializeResult:
+        committed = commit_landed(kafka, lake, table, topic, context.log)
         ends = kafka.end_offsets(topic)
         lag = sum(end - committed.get(p, 0) for p, end in ends.items())
         return dg.MaterializeResult(

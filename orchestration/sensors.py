@@ -156,7 +156,7 @@ def offset_committer(landings: Mapping[str, dg.AssetsDefinition]) -> dg.SensorDe
     )
     def _committer(context: dg.RunStatusSensorContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]):
         for topic, landing in landings.items():
-            committed = commit_landed(kafka, lake, landing.key.path[-1], topic)
+            committed = commit_landed(kafka, lake, landing.key.path[-1], topic, context.log)
             context.log.info(f"{topic}: committed {committed}")
 
     return _committer

@@ -294,3 +294,18 @@ def test_files_of_the_layout_by_range_are_folded_in_once(produced, tmp_path):
     assert land(kafka, lake, DAYS[1]).success
     assert_each_once(tmp_path, kafka)
     assert not list(tmp_path.glob("raw/*/day=*/*-000000000100.parquet"))
+
+
+def test_offsets_that_expired_before_they_landed_do_not_hold_the_group_forever(tmp_path, make_measurement):
+    """Retention deleted the first two messages unread: the commit starts where the partition
+    now starts (with a warning), and still stops at the first message not landed."""
+    from assets.offsets import commit_landed
+    from orchestration.resources.kafka import EmbeddedTopicLogResource
+
+    kafka, lake = EmbeddedTopicLogResource(path=str(tmp_path / "t.sqlite"), partitions=1), LakeResource(root=str(tmp_path))
+    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(4)], "openaq")
+    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(days=1))], "openaq")
+    with kafka._write() as conn:
+        conn.execute("delete from records where topic = ? and offset < 2", (OPENAQ_TOPIC,))
+    assert land(kafka, lake, DAYS[1]).success
+    assert commit_landed(kafka, lake, "openaq_measurements", OPENAQ_TOPIC) == {0: 4}, "not past the 21st's message"
