@@ -2,10 +2,11 @@
 
 A run lands either the offset ranges its sensor named (run config) or, when started without
 ranges (CLI, schedule, UI), every message of the day that the topic holds, found by
-timestamp. Files are named after the range they hold, so a retry or a replay overwrites its
-own file instead of adding a copy. A message that does not decode or validate is
-dead-lettered with its reason once (the first time its range lands) and recorded in a
-rejects file beside the landed ones, so landed + rejected accounts for every message.
+timestamp. Landing is keyed by message identity (assets/landed_files.py): whatever the cuts,
+retries and replays, each offset is one raw row, and each message that does not decode or
+validate is one rejects row (with its reason) and one DLQ message, so landed + rejected
+accounts for every message. Landing only adds: a whole-day run that reads nothing for a day
+whose raw partition holds rows (retention passed, a recreated topic) fails instead of emptying it.
 """
 
 from collections import Counter
@@ -13,34 +14,30 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
 import dagster as dg
-import pyarrow as pa
+import pyarrow.parquet as pq
 
+from assets.landed_files import (
+    BLOCK,
+    block_name,
+    block_ranges,
+    dead_letter_once,
+    fold_legacy,
+    locked,
+    merge_new,
+)
 from assets.partitions import daily_partitions, day_window, partition_days, single_run
-from assets.ports import KafkaRange, Lake, KafkaRecord, TopicLog
+from assets.ports import KafkaRange, Lake, TopicLog
+
+# LANDED is imported from here by other modules too.
+from assets.raw_records import LANDED, REJECTED, json_text, landed_table, record_day, rejected_table
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
-LANDED = pa.schema(
-    [
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_key", pa.string()),
-        ("payload", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-REJECTED = pa.schema(
-    [
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("reason", pa.string()),
-    ]
-)
-FIRST_DAY = daily_partitions.start.date()
-# Records read and written per file in whole-day mode: bounds memory on million-message days.
+# Records read at once in whole-day mode: bounds memory on million-message days.
 CHUNK = 100_000
+
+
+class NothingToLand(Exception):
+    """A whole-day read found none of a day's messages although the day has landed rows."""
 
 
 class OffsetRangeConfig(dg.Config):
@@ -55,32 +52,15 @@ class LandingConfig(dg.Config):
     ranges: list[OffsetRangeConfig] = []
 
 
-def record_day(record: KafkaRecord) -> date:
-    """The UTC day of a message's event time (its header, else its timestamp).
-
-    An event older than the first partition has no day of its own; it lands in the first
-    one, where the clean step quarantines it as outside its partition day: kept, with a
-    reason, and its range can still be committed.
-    """
-    day = None
-    header = record.headers.get("partition_day")
-    if header:
-        try:
-            day = date.fromisoformat(header)
-        except ValueError:
-            pass
-    if day is None:
-        day = datetime.fromtimestamp(record.timestamp_ms / 1000, timezone.utc).date()
-    return max(day, FIRST_DAY)
-
-
 def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK) -> list[KafkaRange]:
     """Every offset that may hold a message of `day`: from the first message stamped at or
     after the day's start to the end of each partition (event times are not ordered within a
     partition, so a later offset can still belong to the day)."""
     start, _ = day_window(day)
-    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
     ends = kafka.end_offsets(topic)
+    if not ends:  # no such topic (any more)
+        return []
+    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
     return [
         KafkaRange(topic, p, lower, min(lower + chunk, ends[p]))
         for p in sorted(ends)
@@ -88,70 +68,69 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
     ]
 
 
-def split_records(
-    records: Iterable[KafkaRecord], day: date, kafka: TopicLog
-) -> tuple[list[tuple[KafkaRecord, str]], list[tuple[KafkaRecord, str]], int]:
-    """(good records of `day` with their text, bad records of `day` with a reason, other days)."""
-    good, bad, other_days = [], [], 0
-    for record in records:
-        if record_day(record) != day:
-            other_days += 1
+def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: KafkaRange, last_day: date) -> Counter:
+    """Land the `day` records of `r` (within one block); counts of what was seen and added."""
+    counts: Counter = Counter(ranges=1)
+    good, bad = [], []
+    for record in kafka.read_range(r):
+        record_day_ = record_day(record)
+        if record_day_ != day:
+            counts["deferred" if record_day_ > last_day else "other_days"] += 1
             continue
         _, reason = kafka.decode(record)
         if reason is None:
-            good.append((record, record.value.decode("utf-8")))
+            good.append((record, json_text(record.value)))
         else:
             bad.append((record, reason))
-    return good, bad, other_days
-
-
-def landed_batch(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict(
-        {
-            "kafka_topic": [r.topic for r, _ in good],
-            "kafka_partition": [r.partition for r, _ in good],
-            "kafka_offset": [r.offset for r, _ in good],
-            "kafka_key": [r.key for r, _ in good],
-            "payload": [text for _, text in good],
-            "event_time": [r.timestamp_ms for r, _ in good],
-            "ingested_at": [ingested_at] * len(good),
-        },
-        schema=LANDED,
-    )
-
-
-def rejected_batch(bad: list[tuple[KafkaRecord, str]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict(
-        {
-            "kafka_topic": [r.topic for r, _ in bad],
-            "kafka_partition": [r.partition for r, _ in bad],
-            "kafka_offset": [r.offset for r, _ in bad],
-            "reason": [reason for _, reason in bad],
-        },
-        schema=REJECTED,
-    )
+            counts[f"reason:{reason.split(':')[0]}"] += 1
+    name = block_name(r.topic, r.partition, r.start // BLOCK)
+    if good:
+        with locked(lake, table, day, name):
+            counts["added"] += merge_new(lake, table, day, name, landed_table(good, datetime.now(timezone.utc)))
+    if bad:
+        rejects = f"{table}_rejected"
+        with locked(lake, rejects, day, name):
+            counts["dead_lettered"] += dead_letter_once(
+                kafka, lake, rejects, day, name, rejected_table(bad), {r.offset: (r, why) for r, why in bad}
+            )
+    counts.update(landed=len(good), rejected=len(bad))
+    return counts
 
 
 def land_ranges(
-    kafka: TopicLog, lake: Lake, table: str, day: date, ranges: Iterable[KafkaRange]
+    kafka: TopicLog, lake: Lake, table: str, day: date, ranges: Iterable[KafkaRange],
+    last_day: date | None = None,
 ) -> dict:
-    """Land the `day` records of each range; returns counts for the materialization."""
+    """Land the `day` records of each range; returns counts for the materialization: `landed`
+    and `rejected` are the day's messages seen in the ranges, `added` and `dead_lettered` what
+    this call wrote for the first time, `deferred` messages of days that are not partitions yet."""
+    last_day = last_day or last_partition_day()
     counts: Counter = Counter()
-    reasons: Counter = Counter()
-    rejects_table = f"{table}_rejected"
     for r in ranges:
-        good, bad, other_days = split_records(kafka.read_range(r), day, kafka)
-        if bad:
-            rejects_file = lake.partition_dir("raw", rejects_table, day) / f"{r.file_name()}.parquet"
-            if not rejects_file.exists():  # dead-letter once, not on every replay
-                for record, reason in bad:
-                    kafka.dead_letter(record, reason)
-            lake.write_file("raw", rejects_table, day, r.file_name(), REJECTED, [rejected_batch(bad)])
-        ingested_at = datetime.now(timezone.utc)
-        lake.write_file("raw", table, day, r.file_name(), LANDED, [landed_batch(good, ingested_at)])
-        counts.update(landed=len(good), dead_lettered=len(bad), other_days=other_days, ranges=1)
-        reasons.update(reason.split(":")[0] for _, reason in bad)
-    return {**counts, "dead_letter_reasons": dict(reasons)}
+        for piece in block_ranges(r):
+            counts.update(land_block(kafka, lake, table, day, piece, last_day))
+    reasons = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("reason:")}
+    totals = {k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")}
+    return {**totals, "dead_letter_reasons": reasons}
+
+
+def last_partition_day() -> date:
+    return date.fromisoformat(daily_partitions.get_last_partition_key())
+
+
+def raw_rows(lake: Lake, table: str, day: date) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in lake.partition_dir("raw", table, day).glob("*.parquet"))
+
+
+def land_whole_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date) -> dict:
+    before = raw_rows(lake, table, day)
+    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day))
+    if counts["landed"] + counts["rejected"] == 0 and before:
+        raise NothingToLand(
+            f"{topic} holds no message of {day} (retention passed, or the topic was recreated), but"
+            f" raw/{table}/day={day} holds {before} rows: kept as they are, nothing downstream rebuilt"
+        )
+    return counts
 
 
 def ranges_from_config(topic: str, config: LandingConfig) -> list[KafkaRange]:
@@ -178,23 +157,32 @@ def landing_asset(topic: str, table: str, group: str, description: str) -> dg.As
     ) -> dg.MaterializeResult:
         per_day = {}
         for day in partition_days(context):
+            fold_legacy(lake, table, day, LANDED)
+            fold_legacy(lake, f"{table}_rejected", day, REJECTED)
             if config.ranges:
-                ranges = ranges_from_config(topic, config)
+                counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config))
             else:
-                # The whole day is authoritative: start the day's directory afresh (an empty
-                # file, so a day without messages still reads as an empty table).
-                lake.write_partition("raw", table, day, LANDED, [])
-                ranges = whole_day_ranges(kafka, topic, day)
-            per_day[day.isoformat()] = land_ranges(kafka, lake, table, day, ranges)
-            context.log.info(f"landed {topic} {day}: {per_day[day.isoformat()]}")
+                try:
+                    counts = land_whole_day(kafka, lake, table, topic, day)
+                except NothingToLand as error:
+                    raise dg.Failure(str(error)) from error
+            if not any(lake.partition_dir("raw", table, day).glob("*.parquet")):
+                # A day without a valid message still reads as an empty table downstream.
+                lake.write_file("raw", table, day, f"{topic}-empty", LANDED, [])
+            per_day[day.isoformat()] = counts
+            context.log.info(f"landed {topic} {day}: {counts}")
         totals = Counter()
         for counts in per_day.values():
             totals.update({k: v for k, v in counts.items() if isinstance(v, int)})
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": totals["landed"],
+                # Counted from the files: the day's rows, whatever earlier runs already landed.
+                "dagster/row_count": sum(raw_rows(lake, table, date.fromisoformat(d)) for d in per_day),
                 "landed": totals["landed"],
+                "added": totals["added"],
+                "rejected": totals["rejected"],
                 "dead_lettered": totals["dead_lettered"],
+                "deferred": totals["deferred"],
                 "mode": "ranges" if config.ranges else "whole day",
                 "ranges": [r.run_key() for r in ranges_from_config(topic, config)],
                 "per_day": per_day,

@@ -5,6 +5,7 @@ import dagster as dg
 from assets import (
     dbt_models,
     landing,
+    offsets,
     openaq_catalogue,
     openaq_clean,
     producers,
@@ -24,7 +25,24 @@ ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean
 
 
 def all_assets() -> list:
-    return dg.load_assets_from_modules(ASSET_MODULES)
+    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    return [*assets, *committed_assets(assets)]
+
+
+def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
+    """Per topic, the run's last step: commit the landing group once every asset the landing
+    feeds (the ends of its downstream graph) has succeeded in the run."""
+    flows = [
+        (OPENAQ_TOPIC, landing.openaq_measurements_landing, "openaq"),
+        (USERS_TOPIC, landing.randomuser_users_landing, "users"),
+    ]
+    return [
+        offsets.committed_asset(
+            topic, asset.key.path[-1], group,
+            sorted(dg.AssetSelection.assets(asset).downstream().sinks().resolve(assets)),
+        )
+        for topic, asset, group in flows
+    ]
 
 
 def build_definitions(profile: str) -> dg.Definitions:

@@ -1,4 +1,4 @@
-"""Ranges held back: a partition whose committed offset sits at a range whose runs failed for good.
+"""Ranges held back: a partition whose committed offset sits in a range whose runs failed for good.
 
 The committer never commits past a failed range (correctly), and the topic sensor's cursor has
 moved on, so nothing would request it again and the partition's lag would only grow. This makes
@@ -38,8 +38,9 @@ class HeldBack:
     held_minutes: float
 
 
-def _range_start(key: str) -> int:
-    return int(key.rsplit("/", 1)[1].split("-")[0])
+def _range_holds(key: str, offset: int) -> bool:
+    start, end = key.rsplit("/", 1)[1].split("-")
+    return int(start) <= offset < int(end)
 
 
 def held_back(instance: dg.DagsterInstance, kafka: TopicLog, topic: str, threshold: float, now: float) -> list[HeldBack]:
@@ -58,7 +59,7 @@ def held_back(instance: dg.DagsterInstance, kafka: TopicLog, topic: str, thresho
         for record in failures:
             run = record.dagster_run
             key, day = run.tags.get(TAG_RANGE, ""), run.tags.get("dagster/partition", "")
-            if not key or _range_start(key) != offset:
+            if not key or not _range_holds(key, offset):
                 continue
             same = {TAG_RANGE: key, "dagster/partition": day}
             recovered = instance.get_run_records(

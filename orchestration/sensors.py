@@ -3,37 +3,47 @@
 A tick reads the topic's end offsets (bounded; a broker that is down gives a SkipReason in
 seconds), cuts the new messages into ranges of at most `max_batch`, and requests one run per
 range and event day: `run_key` = topic/partition/range@day, so each range is consumed once.
-Run config names offsets, never payloads. The cursor holds the next offset per partition.
+Run config names offsets, never payloads. The cursor holds the next offset per partition and
+the ranges whose messages of a future day wait for that day to become a partition.
 
-The sensor never commits. `kafka_offset_committer` commits a partition's group offset only
-once every run of a range has succeeded, and only contiguously from the committed offset, so
-a failed run holds the group's offset back until its retry succeeds, and lag tools tell the truth.
+The sensor never commits. Commits follow one rule (assets/offsets.py): contiguously through
+what the raw zone holds, after a run succeeded, so a failed landing holds its partition back
+until its retry lands it, and Kafka's lag tools tell the truth.
 """
 
 import json
+from collections import Counter
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from assets.landing import record_day
 from assets.ports import KafkaRange
+from assets.raw_records import record_day
 from assets.topics import LANDING_GROUP, topic_key
 from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
-TAG_RANGE = "airstream/kafka_range"
-TAG_DAYS = "airstream/kafka_range_days"
-TAG_TOPIC_PARTITION = "airstream/kafka_topic_partition"
+from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
 
 
-def record_days(records, partitions_def: dg.PartitionsDefinition) -> tuple[list[str], list[str]]:
-    """(partition days the records belong to, days that are not partitions yet)."""
-    days = sorted({record_day(r).isoformat() for r in records})
-    valid = set(partitions_def.get_partition_keys())
-    return [d for d in days if d in valid], [d for d in days if d not in valid]
+def record_days(records, last_day: date) -> tuple[list[str], dict[str, int]]:
+    """(partition days the records belong to, {day that is not a partition yet: messages})."""
+    days = Counter(record_day(r) for r in records)
+    return sorted(d.isoformat() for d in days if d <= last_day), {
+        d.isoformat(): n for d, n in sorted(days.items()) if d > last_day
+    }
 
 
-def run_requests_for_range(r: KafkaRange, days: Sequence[str], op_name: str) -> list[dg.RunRequest]:
+def last_complete_day(now: datetime | None) -> date:
+    """The newest daily partition: the last UTC day that has ended."""
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date() - timedelta(days=1)
+
+
+def run_requests_for_range(
+    r: KafkaRange, days: Sequence[str], op_name: str, requested: Sequence[str]
+) -> list[dg.RunRequest]:
+    """Runs of `r` for the `requested` days; every one is tagged with all the range's `days`."""
     config = {"ops": {op_name: {"config": {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end}]}}}}
     tags = {
         TAG_RANGE: r.run_key(),
@@ -43,11 +53,11 @@ def run_requests_for_range(r: KafkaRange, days: Sequence[str], op_name: str) -> 
     }
     return [
         dg.RunRequest(run_key=f"{r.run_key()}@{day}", partition_key=day, run_config=config, tags=tags)
-        for day in days
+        for day in requested
     ]
 
 
-def topic_observation(kafka, topic: str, ends: dict[int, int]) -> dg.AssetObservation:
+def topic_observation(kafka, topic: str, ends: dict[int, int], deferred: list) -> dg.AssetObservation:
     committed = kafka.committed(LANDING_GROUP, topic)
     lag = {p: end - committed.get(p, 0) for p, end in ends.items()}
     return dg.AssetObservation(
@@ -57,34 +67,59 @@ def topic_observation(kafka, topic: str, ends: dict[int, int]) -> dg.AssetObserv
             "committed_offsets": {str(p): o for p, o in sorted(committed.items())},
             "consumer_lag": sum(lag.values()),
             "dlq_size": kafka.topic_size(dlq_topic(topic)),
+            # Messages of days that are not partitions yet, waiting in the cursor.
+            "deferred_messages": sum(entry[4] for entry in deferred),
+            "deferred_days": sorted({entry[3] for entry in deferred}),
         },
     )
 
 
+def read_cursor(cursor: str | None) -> tuple[dict[int, int] | None, list]:
+    """(next offset per partition, deferred [partition, start, end, day, messages, days])."""
+    if not cursor:
+        return None, []
+    state = json.loads(cursor)
+    if "offsets" not in state:  # the cursor before deferral: offsets only
+        return {int(p): o for p, o in state.items()}, []
+    return {int(p): o for p, o in state["offsets"].items()}, state["deferred"]
+
+
 def evaluate_topic(
-    cursor: str | None, kafka, topic: str, landing: dg.AssetsDefinition, max_batch: int, max_runs: int
+    cursor: str | None, kafka, topic: str, landing: dg.AssetsDefinition, max_batch: int, max_runs: int,
+    now: datetime | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
+    """One tick. A range's messages of a day that is not a partition yet (a clock in the future,
+    or just past midnight) are deferred: the range's other days are requested now, and the
+    deferred day's run of the same range once the day is a partition. Every run of a range
+    carries all its days, so the committer holds the partition's offset until the last one."""
+    last_day = last_complete_day(now)
+    op_name = landing.op.name
     try:
         ends = kafka.end_offsets(topic)
-        starts = {int(p): o for p, o in json.loads(cursor).items()} if cursor else kafka.committed(LANDING_GROUP, topic)
+        starts, deferred = read_cursor(cursor)
+        starts = starts if starts is not None else kafka.committed(LANDING_GROUP, topic)
+        requests: list[dg.RunRequest] = []
+        waiting = []
+        for p, start, end, day, messages, days in deferred:
+            if date.fromisoformat(day) <= last_day and len(requests) < max_runs:
+                requests.extend(run_requests_for_range(KafkaRange(topic, p, start, end), days, op_name, [day]))
+            else:
+                waiting.append([p, start, end, day, messages, days])
+        next_offsets = {p: starts.get(p, 0) for p in ends}
+        for r in split_ranges(topic, starts, ends, max_batch):
+            if len(requests) >= max_runs or r.start != next_offsets[r.partition]:
+                continue  # the rest waits for the next tick; the cursor stops before it
+            days, future = record_days(kafka.read_range(r), last_day)
+            every_day = sorted([*days, *future])
+            requests.extend(run_requests_for_range(r, every_day, op_name, days))
+            waiting.extend([r.partition, r.start, r.end, day, n, every_day] for day, n in future.items())
+            next_offsets[r.partition] = r.end
+        observation = topic_observation(kafka, topic, ends, waiting)
     except KafkaUnavailable as error:
+        # Also when the broker dies mid-tick: nothing requested, the cursor stays, the next tick redoes it.
         return dg.SkipReason(f"Kafka unavailable, nothing requested: {error}")
-    next_offsets = {p: starts.get(p, 0) for p in ends}
-    requests: list[dg.RunRequest] = []
-    for r in split_ranges(topic, starts, ends, max_batch):
-        if len(requests) >= max_runs or r.start != next_offsets[r.partition]:
-            continue  # the rest waits for the next tick; the cursor stops before it
-        days, future = record_days(kafka.read_range(r), landing.partitions_def)
-        if future:
-            continue  # a day that is not a partition yet: retry this range when it is
-        requests.extend(run_requests_for_range(KafkaRange(r.topic, r.partition, r.start, r.end), days, landing.op.name))
-        next_offsets[r.partition] = r.end
-    observation = topic_observation(kafka, topic, ends)
-    return dg.SensorResult(
-        run_requests=requests,
-        cursor=json.dumps({str(p): o for p, o in sorted(next_offsets.items())}),
-        asset_events=[observation],
-    )
+    state = {"offsets": {str(p): o for p, o in sorted(next_offsets.items())}, "deferred": waiting}
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state), asset_events=[observation])
 
 
 def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 10_000, max_runs: int = 20):
@@ -101,47 +136,3 @@ def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 1
         return evaluate_topic(context.cursor, kafka, topic, landing, max_batch, max_runs)
 
     return _sensor
-
-
-def completed_ranges(runs) -> dict[int, int]:
-    """start -> end of every range whose runs (one per day it touches) have all succeeded."""
-    ranges: dict[str, tuple[set, set]] = {}
-    for run in runs:
-        days, done = ranges.setdefault(run.tags[TAG_RANGE], (set(run.tags[TAG_DAYS].split(",")), set()))
-        if run.status == dg.DagsterRunStatus.SUCCESS:
-            done.add(run.tags.get("dagster/partition"))
-    complete = {}
-    for key, (days, done) in ranges.items():
-        if days <= done:
-            start, end = key.rsplit("/", 1)[1].split("-")
-            complete[int(start)] = int(end)
-    return complete
-
-
-def commit_contiguous(kafka, topic: str, partition: int, complete: dict[int, int]) -> int | None:
-    """Advance the group's offset over the completed ranges that follow it; returns the new offset."""
-    committed = kafka.committed(LANDING_GROUP, topic).get(partition, 0)
-    offset = committed
-    while offset in complete and complete[offset] > offset:
-        offset = complete[offset]
-    if offset == committed:
-        return None
-    kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, committed, offset))
-    return offset
-
-
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    name="kafka_offset_committer",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
-)
-def kafka_offset_committer(context: dg.RunStatusSensorContext, kafka: dg.ResourceParam[TopicLog]):
-    """Commits the landing group's offsets once the runs that consumed them have all succeeded."""
-    topic_partition = context.dagster_run.tags.get(TAG_TOPIC_PARTITION)
-    if not topic_partition:
-        return dg.SkipReason("not a Kafka consumer run")
-    topic, partition = topic_partition.rsplit("/", 1)
-    runs = context.instance.get_runs(filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: topic_partition}))
-    new_offset = commit_contiguous(kafka, topic, int(partition), completed_ranges(runs))
-    context.log.info(f"{topic_partition}: committed {new_offset}" if new_offset else f"{topic_partition}: nothing to commit yet")

@@ -121,3 +121,15 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):
     assert len(evaluations) > 10
     failed = [e.check_name for e in evaluations if not e.passed]
     assert not failed
+
+
+def test_after_the_day_the_consumer_group_has_no_lag(local_run):
+    """Runs without a sensor (CLI, schedule) commit too: Kafka's lag tools read 0."""
+    from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+
+    resources, first, _, _ = local_run
+    kafka = resources["kafka"]
+    for topic in (OPENAQ_TOPIC, USERS_TOPIC):
+        ends = kafka.end_offsets(topic)
+        assert sum(ends.values()) > 0
+        assert kafka.committed(LANDING_GROUP, topic) == ends, topic

@@ -1,5 +1,6 @@
 """The code location of the committer benchmark: the real committer over an embedded topic log
-at BENCH_TOPICS_PATH, and nothing else, so the daemon evaluates only the sensor being measured."""
+at BENCH_TOPICS_PATH and a lake at BENCH_LAKE, and nothing else, so the daemon evaluates only
+the sensor being measured."""
 
 import os
 
@@ -7,8 +8,12 @@ import dagster as dg
 
 from orchestration.committer import kafka_offset_committer
 from orchestration.resources.kafka import EmbeddedTopicLogResource
+from orchestration.resources.lake import LakeResource
 
 defs = dg.Definitions(
     sensors=[kafka_offset_committer],
-    resources={"kafka": EmbeddedTopicLogResource(path=os.environ["BENCH_TOPICS_PATH"])},
+    resources={
+        "kafka": EmbeddedTopicLogResource(path=os.environ["BENCH_TOPICS_PATH"]),
+        "lake": LakeResource(root=os.environ["BENCH_LAKE"]),
+    },
 )

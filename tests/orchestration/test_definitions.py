@@ -28,6 +28,22 @@ def test_definitions_load_and_resolve(defs):
     }
 
 
+def test_the_schedule_and_the_sensors_run_by_default(defs):
+    repo = defs.get_repository_def()
+    assert [s.default_status for s in repo.schedule_defs] == [dg.DefaultScheduleStatus.RUNNING]
+    assert {s.default_status for s in repo.sensor_defs} == {dg.DefaultSensorStatus.RUNNING}
+
+
+def test_each_flow_commits_its_offsets_after_every_asset_its_landing_feeds(defs):
+    graph = defs.resolve_asset_graph()
+    for topic, ends in (
+        ("openaq_measurements", {("marts", "agg_air_quality_daily"), ("mongo", "openaq_measurements")}),
+        ("randomuser_users", {("cassandra", "created_users"), ("marts", "dim_users")}),
+    ):
+        parents = graph.get(dg.AssetKey(["kafka", f"{topic}_committed"])).parent_keys
+        assert {dg.AssetKey(list(key)) for key in ends} <= parents
+
+
 def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     graph = defs.resolve_asset_graph()
     upstream = lambda key: graph.get(dg.AssetKey(key)).parent_keys  # noqa: E731

@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import Field, PrivateAttr
 
 from orchestration.resources.kafka.contracts import contract_for
+from orchestration.resources.kafka.registry import decode_registered
 from orchestration.resources.kafka.log import (
     KafkaUnavailable, OffsetRange, OutgoingMessage, ProduceResult, Record, decode, dlq_headers, dlq_topic,
     prepare,
@@ -264,7 +265,10 @@ class KafkaResource(dg.ConfigurableResource):
         return consumer.get_watermark_offsets(TopicPartition(topic, partition), self.timeout_seconds, False)
 
     def decode(self, record: Record) -> tuple[dict | None, str | None]:
-        """Parse and validate a consumed record against its topic's contract."""
+        """Parse and validate a consumed record against its topic's contract; with a registry,
+        through its wire format (registry.py), the writer's schema id checked against the contract."""
+        if self.schema_registry_url:
+            return decode_registered(record, registry_client(self.schema_registry_url))
         return decode(record, contract_for(record.topic))
 
     def read_range(self, r: OffsetRange) -> list[Record]:

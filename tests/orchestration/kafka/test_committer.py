@@ -1,6 +1,7 @@
-"""The offset committer run through Dagster's sensor evaluation on a real instance, with real
-successful and failed runs: contiguous commits, a failed range holding its partition back until
-its retry, a tick that reads more runs than a run-status sensor would, and a broker that is down."""
+"""The offset committer run through Dagster's sensor evaluation on a real instance, after real
+landing runs: it commits through what the raw zone holds, reads run successes in bounded
+batches, stops at a range whose run failed (and reports it held back until its replay), and
+waits while the broker is down."""
 
 from datetime import datetime, timezone
 
@@ -8,43 +9,62 @@ import dagster as dg
 import pytest
 
 import orchestration.committer as committer
+from assets.landing import openaq_measurements_landing
 from assets.topics import LANDING_GROUP
-from orchestration.committer import CommitState, contiguous_end
+from orchestration.committer import CommitterCursor
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
-from orchestration.resources.kafka import KafkaResource
+from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
+from orchestration.resources.lake import LakeResource
 
 TOPIC = "openaq.measurements"
-DAY_A, DAY_B = "2026-11-19", "2026-11-20"
+DAY = "2026-11-20"
+STAMP = int(datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp() * 1000)
 days = dg.DailyPartitionsDefinition(start_date="2026-11-01")
 
 
 @dg.asset(partitions_def=days)
-def landed_range(context: dg.AssetExecutionContext) -> None:
-    if context.run.tags.get("fail") == "yes":
-        raise RuntimeError("the warehouse went away")
-
-
-def run_range(instance, start: int, end: int, day: str, range_days: list[str], fail: bool = False) -> bool:
-    tags = {
-        TAG_RANGE: f"{TOPIC}/0/{start}-{end}",
-        TAG_DAYS: ",".join(range_days),
-        TAG_TOPIC_PARTITION: f"{TOPIC}/0",
-        **({"fail": "yes"} if fail else {}),
-    }
-    result = dg.materialize([landed_range], partition_key=day, instance=instance, tags=tags, raise_on_error=False)
-    return result.success
+def broken_landing() -> None:
+    raise RuntimeError("the lake went away")
 
 
 @pytest.fixture
-def log(topic_log, write_raw):
-    stamp = int(datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp() * 1000)
-    for i in range(40):
-        write_raw(topic_log, TOPIC, f"k{i}", b"{}", stamp)
-    return topic_log
+def log(tmp_path):
+    """40 messages on partition 0 of the embedded log; not contract-valid, so landing
+    dead-letters each once: a dead-lettered reject counts as held by the raw zone."""
+    log = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    log.ensure_topic(TOPIC)
+    with log._write() as conn:
+        for i in range(40):
+            log._append(conn, TOPIC, f"k{i}", b"{}", {}, STAMP, partition=0)
+    return log
 
 
-def tick(instance, log, cursor):
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": log}) as context:
+@pytest.fixture
+def lake(tmp_path):
+    return LakeResource(root=str(tmp_path / "lake"))
+
+
+def tags(start: int, end: int) -> dict[str, str]:
+    return {TAG_RANGE: f"{TOPIC}/0/{start}-{end}", TAG_DAYS: DAY, TAG_TOPIC_PARTITION: f"{TOPIC}/0"}
+
+
+def land(instance, log, lake, start: int, end: int) -> bool:
+    config = {"ranges": [{"partition": 0, "start": start, "end": end}]}
+    return dg.materialize(
+        [openaq_measurements_landing], partition_key=DAY, instance=instance, tags=tags(start, end),
+        resources={"kafka": log, "lake": lake},
+        run_config={"ops": {openaq_measurements_landing.op.name: {"config": config}}},
+    ).success
+
+
+def fail(instance, start: int, end: int) -> None:
+    result = dg.materialize([broken_landing], partition_key=DAY, instance=instance, tags=tags(start, end),
+                            raise_on_error=False)
+    assert not result.success
+
+
+def tick(instance, log, lake, cursor):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": log, "lake": lake}) as context:
         result = committer.kafka_offset_committer(context)
         return context.cursor, result
 
@@ -53,96 +73,74 @@ def committed(log) -> int:
     return log.committed(LANDING_GROUP, TOPIC).get(0, 0)
 
 
-def test_commits_contiguously_and_a_failed_range_holds_its_partition_until_its_retry(log):
-    with dg.instance_for_test() as instance:
-        assert run_range(instance, 0, 10, DAY_A, [DAY_A])
-        assert run_range(instance, 10, 20, DAY_A, [DAY_A, DAY_B])  # the range's other day is still to come
-        assert run_range(instance, 30, 40, DAY_B, [DAY_B])
-        cursor, _ = tick(instance, log, None)
-        assert committed(log) == 10
-
-        assert run_range(instance, 10, 20, DAY_B, [DAY_A, DAY_B])
-        assert not run_range(instance, 20, 30, DAY_B, [DAY_B], fail=True)
-        cursor, _ = tick(instance, log, cursor)
-        assert committed(log) == 20  # never past the failed range
-        cursor, _ = tick(instance, log, cursor)
-        assert committed(log) == 20 and f"{TOPIC}/0/30-40" in CommitState.load(cursor).pending
-
-        assert run_range(instance, 20, 30, DAY_B, [DAY_B])  # the retry
-        cursor, _ = tick(instance, log, cursor)
-        assert committed(log) == 40
-        assert CommitState.load(cursor).pending == {}
-
-
-def test_one_tick_commits_more_runs_than_a_run_status_sensor_is_handed(log):
-    with dg.instance_for_test() as instance:
-        for start in range(0, 40, 4):
-            assert run_range(instance, start, start + 4, DAY_B, [DAY_B])
-        tick(instance, log, None)
-        assert committed(log) == 40  # 10 runs in one tick; a run-status sensor gets 5
-
-
-def test_a_backlog_drains_over_ticks_of_bounded_reads(log, monkeypatch):
-    monkeypatch.setattr(committer, "COMMIT_BATCH", 3)
-    with dg.instance_for_test() as instance:
-        for start in range(0, 40, 5):
-            assert run_range(instance, start, start + 5, DAY_B, [DAY_B])
-        cursor, seen = None, []
-        for _ in range(3):
-            cursor, _ = tick(instance, log, cursor)
-            seen.append(committed(log))
-        assert seen == [15, 30, 40]
-
-
-def test_a_broker_that_is_down_skips_the_tick_and_loses_no_success(log):
-    with dg.instance_for_test() as instance:
-        assert run_range(instance, 0, 10, DAY_B, [DAY_B])
-        down = KafkaResource(bootstrap_servers="127.0.0.1:9", timeout_seconds=2)  # nothing listens
-        cursor, result = tick(instance, down, None)
-        assert isinstance(result, dg.SkipReason) and "Kafka unavailable" in result.skip_message
-        assert f"{TOPIC}/0/0-10" in CommitState.load(cursor).pending
-        cursor, _ = tick(instance, log, cursor)
-        assert committed(log) == 10
-
-
-def test_contiguous_end_stops_at_the_first_gap():
-    assert contiguous_end(0, {0: 5, 5: 9, 10: 12}) == 9
-    assert contiguous_end(3, {0: 5}) == 3
-    assert contiguous_end(0, {0: 0}) == 0
-
-
 def held_back_checks(result) -> list:
     events = result.asset_events if isinstance(result, dg.SensorResult) else []
-    return [e for e in events if isinstance(e, dg.AssetCheckEvaluation)]
+    return [e for e in events if isinstance(e, dg.AssetCheckEvaluation) and e.asset_key.path[-1] == "openaq_measurements"]
 
 
-def test_a_range_failed_for_good_fails_the_held_back_check_until_its_replay_succeeds(log, monkeypatch):
+def test_commits_through_what_the_landing_runs_landed(log, lake):
+    with dg.instance_for_test() as instance:
+        for start in range(0, 40, 5):  # more runs than the 5 a run-status sensor is handed per tick
+            assert land(instance, log, lake, start, start + 5)
+        assert committed(log) == 0  # the runs selected the landing alone: nothing committed yet
+        tick(instance, log, lake, None)
+        assert committed(log) == 40
+
+
+def test_successes_are_read_in_bounded_batches(log, lake, monkeypatch):
+    monkeypatch.setattr(committer, "COMMIT_BATCH", 2)
+    with dg.instance_for_test() as instance:
+        for start in range(0, 40, 8):
+            assert land(instance, log, lake, start, start + 8)
+        ids = committer.successes_after(instance, -1, limit=100)
+        cursor, seen = None, []
+        for _ in range(3):
+            cursor, _ = tick(instance, log, lake, cursor)
+            seen.append(CommitterCursor.load(cursor).after)
+        assert seen == [ids[1], ids[3], ids[4]]
+        assert committed(log) == 40
+
+
+def test_a_failed_range_holds_its_partition_and_is_reported_until_its_replay(log, lake, monkeypatch):
     monkeypatch.setenv("HELD_BACK_ALERT_MINUTES", "0")
     with dg.instance_for_test() as instance:
-        assert run_range(instance, 0, 10, DAY_B, [DAY_B])
-        assert not run_range(instance, 10, 20, DAY_B, [DAY_B], fail=True)
-        assert run_range(instance, 20, 30, DAY_B, [DAY_B])
-        cursor, result = tick(instance, log, None)
-        assert committed(log) == 10
-        [check] = [c for c in held_back_checks(result) if c.asset_key.path == ["kafka", "openaq_measurements"]]
+        assert land(instance, log, lake, 0, 10)
+        fail(instance, 10, 20)
+        assert land(instance, log, lake, 20, 40)
+        cursor, result = tick(instance, log, lake, None)
+        assert committed(log) == 10  # never past the range that did not land
+        [check] = held_back_checks(result)
         assert not check.passed and check.check_name == "no_range_held_back"
         failed_run = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))[0]
         [held] = check.metadata["held_back"].data
         assert held["range"] == f"{TOPIC}/0/10-20" and held["failed_run_id"] == failed_run.run_id
 
-        _, again = tick(instance, log, cursor)  # unchanged: not reported again
-        assert held_back_checks(again) == []
+        cursor, again = tick(instance, log, lake, cursor)
+        assert held_back_checks(again) == []  # unchanged: not reported again
 
-        assert run_range(instance, 10, 20, DAY_B, [DAY_B])  # the replay
-        cursor, result = tick(instance, log, cursor)
-        assert committed(log) == 30
-        [check] = [c for c in held_back_checks(result) if c.asset_key.path == ["kafka", "openaq_measurements"]]
+        assert land(instance, log, lake, 10, 20)  # the replay
+        cursor, result = tick(instance, log, lake, cursor)
+        assert committed(log) == 40
+        [check] = held_back_checks(result)
         assert check.passed
 
 
-def test_a_failure_younger_than_the_threshold_is_not_held_back_yet(log, monkeypatch):
+def test_a_failure_younger_than_the_threshold_is_not_held_back_yet(log, lake, monkeypatch):
     monkeypatch.setenv("HELD_BACK_ALERT_MINUTES", "30")
     with dg.instance_for_test() as instance:
-        assert not run_range(instance, 0, 10, DAY_B, [DAY_B], fail=True)
-        _, result = tick(instance, log, None)
+        fail(instance, 0, 10)
+        _, result = tick(instance, log, lake, None)
         assert all(c.passed for c in held_back_checks(result))
+
+
+def test_a_broker_that_is_down_skips_the_tick_and_loses_no_success(log, lake):
+    with dg.instance_for_test() as instance:
+        assert land(instance, log, lake, 0, 10)
+        cursor, _ = tick(instance, log, lake, None)
+        assert land(instance, log, lake, 10, 20)
+        down = KafkaResource(bootstrap_servers="127.0.0.1:9", timeout_seconds=2)  # nothing listens
+        same, result = tick(instance, down, lake, cursor)
+        assert isinstance(result, dg.SkipReason) and "Kafka unavailable" in result.skip_message
+        assert same == cursor  # the success is read again on the next tick
+        tick(instance, log, lake, same)
+        assert committed(log) == 20

@@ -16,12 +16,8 @@ from assets.landing import openaq_measurements_landing
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.lake import LakeResource
-from orchestration.sensors import (
-    TAG_TOPIC_PARTITION,
-    commit_contiguous,
-    completed_ranges,
-    evaluate_topic,
-)
+from assets.offsets import commit_landed
+from orchestration.sensors import TAG_TOPIC_PARTITION, evaluate_topic
 
 D1 = datetime(2026, 11, 19, tzinfo=timezone.utc)
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -64,12 +60,8 @@ def run(request: dg.RunRequest, kafka, lake, instance) -> dg.ExecuteInProcessRes
     )
 
 
-def commit_all(kafka, instance) -> None:
-    for partition in kafka.end_offsets(OPENAQ_TOPIC):
-        runs = instance.get_runs(
-            filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: f"{OPENAQ_TOPIC}/{partition}"})
-        )
-        commit_contiguous(kafka, OPENAQ_TOPIC, partition, completed_ranges(runs))
+def commit_all(kafka, lake) -> None:
+    commit_landed(kafka, lake, "openaq_measurements", OPENAQ_TOPIC)
 
 
 def landed_rows(root: Path) -> dict[str, int]:
@@ -113,7 +105,7 @@ def test_every_message_is_consumed_exactly_once_and_committed(produced, tmp_path
 
     instance = dg.DagsterInstance.ephemeral()
     assert all(run(r, kafka, lake, instance).success for r in requests)
-    commit_all(kafka, instance)
+    commit_all(kafka, lake)
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends, "lag 0"
 
     landed = landed_rows(tmp_path)
@@ -137,13 +129,13 @@ def test_a_failed_run_commits_nothing_and_its_retry_completes(produced, tmp_path
     failing, rest = requests[0], requests[1:]
     assert not run(failing, kafka, FailingLake(root=str(tmp_path)), instance).success
     assert all(run(r, kafka, lake, instance).success for r in rest)
-    commit_all(kafka, instance)
+    commit_all(kafka, lake)
     failed_partition = int(failing.tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
     committed = kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)
     assert committed.get(failed_partition, 0) == 0, "the failed range holds its partition back"
 
     assert run(failing, kafka, lake, instance).success  # the retry
-    commit_all(kafka, instance)
+    commit_all(kafka, lake)
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends
     assert sum(landed_rows(tmp_path).values()) + rejected_rows(tmp_path) == N + 2
 
@@ -175,8 +167,10 @@ def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic
 
     instance = dg.DagsterInstance.ephemeral()
     assert all(run(r, kafka, lake, instance).success for r in requests)
-    commit_all(kafka, instance)
+    commit_all(kafka, lake)
     partition = int(requests[0].tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 2, "the future event is not committed"
     assert landed_rows(tmp_path) == {"day=2024-01-01": 1, "day=2026-11-20": 1}
-    assert json.loads(first.cursor)[str(partition)] == 2
+    cursor = json.loads(first.cursor)
+    assert cursor["offsets"][str(partition)] == 3, "the future event does not hold the cursor"
+    assert [entry[:5] for entry in cursor["deferred"]] == [[partition, 2, 3, future.date().isoformat(), 1]]

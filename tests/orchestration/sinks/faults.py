@@ -14,7 +14,7 @@ import dagster as dg
 import pymongo
 
 from assets.topics import LANDING_GROUP
-from orchestration.sensors import TAG_TOPIC_PARTITION, commit_contiguous, completed_ranges
+from orchestration.committer import kafka_offset_committer
 
 
 def free_port() -> int:
@@ -172,9 +172,14 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(str(event.step_failure_data.error) for event in result.all_events if event.is_step_failure)
 
 
-def commit_completed(kafka, topic: str, instance) -> dict[int, int]:
-    """The offset committer's own path, for every partition; returns the group's offsets."""
-    for partition in kafka.end_offsets(topic):
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={TAG_TOPIC_PARTITION: f"{topic}/{partition}"}))
-        commit_contiguous(kafka, topic, partition, completed_ranges(runs))
+_cursors: dict[int, str | None] = {}
+
+
+def commit_completed(kafka, topic: str, instance, lake) -> dict[int, int]:
+    """One tick of the offset committer sensor on this instance (it acts only after new run
+    successes); returns the group's offsets."""
+    resources = {"kafka": kafka, "lake": lake}
+    with dg.build_sensor_context(instance=instance, cursor=_cursors.get(id(instance)), resources=resources) as context:
+        kafka_offset_committer(context)
+        _cursors[id(instance)] = context.cursor
     return kafka.committed(LANDING_GROUP, topic)

@@ -75,7 +75,7 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
         for request in requests[:-1]:
             assert run_range(assets, selection, resources, request, instance).success
         kafka = resources["kafka"]
-        before = commit_completed(kafka, OPENAQ_TOPIC, instance)
+        before = commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"])
         stored_before = store.count()
 
         # The server dies between two bulk writes of the last range's run.
@@ -97,7 +97,7 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
         message = failure_message(failed)
         assert f"127.0.0.1:{port}" in message
         assert "pymongo.errors.AutoReconnect" in message or "pymongo.errors.ServerSelectionTimeoutError" in message
-        assert commit_completed(kafka, OPENAQ_TOPIC, instance) == before  # the failed range holds its partition
+        assert commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == before  # the failed range holds its partition
 
         server = start_secantus(tmp_path / "mongo", port)  # back, with what it had written
         landed = {}
@@ -115,7 +115,7 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
             ids = {d["_id"] for d in client["faults"][store.collection].find({}, {"_id": 1})}
         expected = set(landed)
         assert ids == expected and store.count() == len(expected)
-        assert commit_completed(kafka, OPENAQ_TOPIC, instance) == kafka.end_offsets(OPENAQ_TOPIC)
+        assert commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == kafka.end_offsets(OPENAQ_TOPIC)
     finally:
         server.kill()
         server.wait()
@@ -134,7 +134,7 @@ def test_broker_gone_mid_run(resources, broker, monkeypatch):
     lake, kafka = resources["lake"], resources["kafka"]
     for request in requests[:-1]:
         assert run_range(assets, selection, resources, request, instance).success
-    before = commit_completed(kafka, OPENAQ_TOPIC, instance)
+    before = commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"])
     day_dir = lake.partition_dir("raw", "openaq_measurements", dg_day())
     files_before = sorted(p.name for p in day_dir.glob("*.parquet"))
 
@@ -151,12 +151,12 @@ def test_broker_gone_mid_run(resources, broker, monkeypatch):
     assert f"KafkaUnavailable: Kafka at 127.0.0.1:{broker.port}" in failure_message(failed)
     assert sorted(p.name for p in day_dir.glob("*.parquet")) == files_before  # nothing landed
     broker.restore()
-    assert commit_completed(kafka, OPENAQ_TOPIC, instance) == before
+    assert commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == before
 
     assert run_range(assets, selection, resources, requests[-1], instance).success
     landed = sum(pyarrow_rows(p) for p in day_dir.glob("*.parquet"))
     assert landed == sum(kafka.end_offsets(OPENAQ_TOPIC).values())
-    assert commit_completed(kafka, OPENAQ_TOPIC, instance) == kafka.end_offsets(OPENAQ_TOPIC)
+    assert commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == kafka.end_offsets(OPENAQ_TOPIC)
 
 
 def pyarrow_rows(path) -> int:
@@ -193,7 +193,7 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
         for request in requests[:-1]:
             assert run_range(assets, selection, resources, request, instance).success
         kafka, lake = resources["kafka"], resources["lake"]
-        before = commit_completed(kafka, USERS_TOPIC, instance)
+        before = commit_completed(kafka, USERS_TOPIC, instance, resources["lake"])
         rows_before = direct.query("select count(*) from clean.randomuser_users")[0][0]
         clean_dir = lake.partition_dir("clean", "randomuser_users", dg_day())
         version_before = clean_dir.resolve()
@@ -204,7 +204,7 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
         assert proxy.cuts == 1 and not failed.success
         assert "server closed the connection" in failure_message(failed)
         proxy.restore()
-        assert commit_completed(kafka, USERS_TOPIC, instance) == before
+        assert commit_completed(kafka, USERS_TOPIC, instance, resources["lake"]) == before
         # The delete and the partial COPY rolled back together; the lake kept its version too.
         assert direct.query("select count(*) from clean.randomuser_users")[0][0] == rows_before
         assert clean_dir.resolve() == version_before
@@ -216,6 +216,6 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
         clean_rows = sum(pyarrow_rows(p) for p in clean_dir.glob("*.parquet"))
         assert counts[0] == counts[1] == clean_rows > rows_before  # every user once, as in the lake
         assert counts[0] + quarantined == raw_rows  # the sample publishes each user once
-        assert commit_completed(kafka, USERS_TOPIC, instance) == kafka.end_offsets(USERS_TOPIC)
+        assert commit_completed(kafka, USERS_TOPIC, instance, resources["lake"]) == kafka.end_offsets(USERS_TOPIC)
     finally:
         proxy.close()

@@ -1,0 +1,97 @@
+"""The landing consumer group's committed offsets: advanced through what the raw zone holds.
+
+The raw zone is the ledger: a message is consumed once its offset is a row of its day's landed
+file, or of its rejects file with its DLQ publish done. The group's offset of a partition moves
+from where it is, message by message, and stops at the first one the raw zone does not hold (a
+failed landing, a day not landed yet, a deferred future event), so it never passes a gap.
+
+Who advances it, and when: the last step of every run that lands (`kafka/<topic>_committed`,
+after every asset fed by the landing succeeded: CLI, schedule, backfill and sensor runs), and
+the `kafka_offset_committer` sensor after every successful run (for runs that selected the
+landing alone). Both apply this one rule, so any order of runs gives the same offsets.
+"""
+
+import dagster as dg
+import pyarrow as pa
+
+from assets.landed_files import BLOCK, block_name, read_block
+from assets.partitions import daily_partitions, single_run
+from assets.ports import KafkaRange, Lake, TopicLog
+from assets.raw_records import LANDED, REJECTED, record_day
+from assets.topics import LANDING_GROUP, topic_key
+
+# Messages read per step of the scan: a gap near the committed offset costs one small read.
+STEP = 1_000
+
+
+def held_offsets(lake: Lake, table: str, topic: str, partition: int, day, block: int) -> set[int]:
+    name = block_name(topic, partition, block)
+    landed = read_block(lake, table, day, name, pa.schema([LANDED.field("kafka_offset")]))
+    rejects = read_block(lake, f"{table}_rejected", day, name, pa.schema([REJECTED.field("kafka_offset"), REJECTED.field("dead_lettered")]))
+    done = rejects.filter(rejects["dead_lettered"])["kafka_offset"]
+    return set(landed["kafka_offset"].to_pylist()) | set(done.to_pylist())
+
+
+def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partition: int, start: int, end: int) -> int:
+    """The first offset in [start, end) whose message the raw zone does not hold, else `end`."""
+    held: dict[tuple, set[int]] = {}
+    offset = start
+    while offset < end:
+        step = KafkaRange(topic, partition, offset, min(offset + STEP, end))
+        for record in kafka.read_range(step):
+            key = (record_day(record), record.offset // BLOCK)
+            if key not in held:
+                held[key] = held_offsets(lake, table, topic, partition, *key)
+            if record.offset not in held[key]:
+                return record.offset
+        offset = step.end
+    return end
+
+
+def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None) -> dict[int, int]:
+    """Advance the group's offset of every partition of `topic`; returns the committed offsets."""
+    ends = kafka.end_offsets(topic)
+    committed = kafka.committed(LANDING_GROUP, topic)
+    behind = {p: end for p, end in ends.items() if committed.get(p, 0) < end}
+    # Where each partition still starts: offsets below it were deleted by retention unread,
+    # so nothing can land them; the scan starts there (and says so) rather than failing forever.
+    firsts = kafka.offsets_for_time(topic, 0) if behind else {}
+    for partition, end in sorted(behind.items()):
+        start = max(committed.get(partition, 0), firsts.get(partition, 0))
+        if start > committed.get(partition, 0) and log is not None:
+            log.warning(f"{topic}/{partition}: offsets {committed.get(partition, 0)}-{start} expired before they landed")
+        through = landed_through(kafka, lake, table, topic, partition, start, end)
+        if through > committed.get(partition, 0):
+            kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, start, through))
+            committed[partition] = through
+    return committed
+
+
+def committed_asset(topic: str, table: str, group: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """`kafka/<topic>_committed`: the run's last step for the topic, after `deps` (every asset
+    the landing feeds) have succeeded."""
+
+    @dg.asset(
+        key=[*topic_key(topic).path[:-1], f"{topic_key(topic).path[-1]}_committed"],
+        deps=deps,
+        description=f"The consumer group `{LANDING_GROUP}` on `{topic}`, committed through what the raw zone holds.",
+        group_name=group,
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        kinds={"kafka"},
+    )
+    def _commit(
+        context: dg.AssetExecutionContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]
+    ) -> dg.MaterializeResult:
+        committed = commit_landed(kafka, lake, table, topic, context.log)
+        ends = kafka.end_offsets(topic)
+        lag = sum(end - committed.get(p, 0) for p, end in ends.items())
+        return dg.MaterializeResult(
+            metadata={
+                "committed_offsets": {str(p): o for p, o in sorted(committed.items())},
+                "end_offsets": {str(p): o for p, o in sorted(ends.items())},
+                "consumer_lag": lag,
+            }
+        )
+
+    return _commit
