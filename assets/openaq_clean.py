@@ -29,19 +29,22 @@ CLEAN_LOCATIONS = ["clean", "openaq_locations"]
 CLEAN_SENSORS = ["clean", "openaq_sensors"]
 RAW_MEASUREMENTS = ["raw", "openaq_measurements"]
 RAW_LOCATIONS = ["raw", "openaq_locations"]
+# The dbt seeds holding the plausibility rules: the step reads their files (SEEDS_DIR), and
+# the edge says a change of the rules re-cleans the measurements.
+RULES = [["reference", "measurement_bounds"], ["reference", "measurement_sentinels"]]
 
 
 @dg.multi_asset(
     specs=[
         clean_spec(
             CLEAN_MEASUREMENTS,
-            [RAW_MEASUREMENTS],
+            [RAW_MEASUREMENTS, *RULES],
             "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
             "openaq",
         ),
         clean_spec(
             QUARANTINE,
-            [RAW_MEASUREMENTS],
+            [RAW_MEASUREMENTS, *RULES],
             "Landed measurement messages that failed validation, as received, with the reason.",
             "openaq",
         ),
