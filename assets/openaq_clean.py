@@ -4,9 +4,12 @@ then loaded into the warehouse's `clean` schema where dbt reads them.
 Both steps replace the day, so re-running a partition gives the same tables.
 """
 
+from functools import partial
+
 import dagster as dg
 
 from assets.clean_zone import clean_day, clean_results, clean_spec, publish
+from assets.dbt_project import DBT_PROJECT_DIR
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
@@ -15,6 +18,10 @@ from spark.transforms.measurements import (
     flag_measurements,
     quarantined_measurements,
 )
+from spark.transforms.plausibility import read_plausibility
+
+# The plausibility rules are dbt seeds: the warehouse tests the marts against the same files.
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 CLEAN_MEASUREMENTS = ["clean", "openaq_measurements"]
 QUARANTINE = ["clean", "openaq_measurements_quarantine"]
@@ -22,19 +29,22 @@ CLEAN_LOCATIONS = ["clean", "openaq_locations"]
 CLEAN_SENSORS = ["clean", "openaq_sensors"]
 RAW_MEASUREMENTS = ["raw", "openaq_measurements"]
 RAW_LOCATIONS = ["raw", "openaq_locations"]
+# The dbt seeds holding the plausibility rules: the step reads their files (SEEDS_DIR), and
+# the edge says a change of the rules re-cleans the measurements.
+RULES = [["reference", "measurement_bounds"], ["reference", "measurement_sentinels"]]
 
 
 @dg.multi_asset(
     specs=[
         clean_spec(
             CLEAN_MEASUREMENTS,
-            [RAW_MEASUREMENTS],
+            [RAW_MEASUREMENTS, *RULES],
             "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
             "openaq",
         ),
         clean_spec(
             QUARANTINE,
-            [RAW_MEASUREMENTS],
+            [RAW_MEASUREMENTS, *RULES],
             "Landed measurement messages that failed validation, as received, with the reason.",
             "openaq",
         ),
@@ -49,11 +59,12 @@ def clean_openaq_measurements(
     warehouse: dg.ResourceParam[Warehouse],
 ):
     session = spark.get_session()
+    flag = partial(flag_measurements, rules=read_plausibility(session, SEEDS_DIR))
     per_day = {}
     for day in partition_days(context):
         per_day[day.isoformat()] = clean_day(
             session, lake, warehouse, day, RAW_MEASUREMENTS,
-            flag_measurements, clean_measurements, quarantined_measurements,
+            flag, clean_measurements, quarantined_measurements,
             ("openaq_measurements", "openaq_measurements_quarantine"), "measured_on",
         )
         context.log.info(f"clean OpenAQ {day}: {per_day[day.isoformat()]}")

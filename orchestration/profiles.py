@@ -102,6 +102,9 @@ def resources_for(profile: str) -> dict:
         "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
     }
     if profile == "local":
+        # DuckDB creates its file but not the folder, and on a fresh clone dbt's seeds (the
+        # plausibility rules) can be the first thing built, before any lake write made it.
+        lake_root.mkdir(parents=True, exist_ok=True)
         # Embedded stand-ins with the same interfaces: a laptop runs the whole flow, sensors
         # included (the SQLite files are safe across the daemon's and the runs' processes).
         return {

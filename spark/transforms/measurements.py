@@ -14,10 +14,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
-
-# Quantities that are physically allowed below zero; for concentrations a negative value
-# is a sensor fault or a provider's -999 sentinel.
-SIGNED_PARAMETERS = ("temperature",)
+from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
 
 CLEAN_COLUMNS = [
     "sensor_id",
@@ -81,7 +78,7 @@ def parse_measurements(raw: DataFrame) -> DataFrame:
     )
 
 
-def _reject_reason(day: date) -> Column:
+def _reject_reason(day: date, rules: Plausibility) -> Column:
     """The first rule a row breaks, or null for a valid row."""
     message = F.col("message")
     rules = [
@@ -106,10 +103,7 @@ def _reject_reason(day: date) -> Column:
             F.lit("invalid_period"),
         ),
         (F.col("measured_on") != F.lit(day), F.lit("outside_partition_day")),
-        (
-            (F.col("value") < 0) & ~F.col("parameter_name").isin(*SIGNED_PARAMETERS),
-            F.lit("negative_value"),
-        ),
+        *plausibility_rules(rules),
     ]
     reason = F.lit(None).cast("string")
     for condition, label in reversed(rules):
@@ -117,8 +111,9 @@ def _reject_reason(day: date) -> Column:
     return reason
 
 
-def flag_measurements(raw: DataFrame, day: date) -> DataFrame:
-    """Typed rows of one partition day with `reason` set on every row that must not pass.
+def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFrame:
+    """Typed rows of one partition day with `reason` set on every row that must not pass;
+    `rules` are the physical bounds and sentinels (spark.transforms.plausibility).
 
     The parsed document is dropped here: callers cache this frame, and the nested copy of
     every payload doubled its size (a million-row day ran the JVM out of heap). Rejected rows
@@ -128,10 +123,10 @@ def flag_measurements(raw: DataFrame, day: date) -> DataFrame:
         F.col("reason").isNotNull(), F.coalesce(F.to_json("doc"), F.col("payload"))
     )
     return (
-        parse_measurements(raw)
-        .withColumn("reason", _reject_reason(day))
+        with_bounds(parse_measurements(raw), rules)
+        .withColumn("reason", _reject_reason(day, rules))
         .withColumn("_measurement", rejected_key)
-        .drop("message", "doc")
+        .drop("message", "doc", "_min_value", "_max_value")
     )
 
 

@@ -2,7 +2,7 @@
 log -> lake -> Spark -> DuckDB marts, MongoDB and Cassandra stand-ins."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
@@ -74,7 +74,7 @@ def test_the_day_reaches_every_table(local_run):
         ).fetchall())
     assert flagged[0] > 0, "some pm25 rows carry the WHO flag"
     assert after["marts.fct_measurements"] == after["clean.openaq_measurements"]
-    assert {"missing_value", "non_numeric_value", "negative_value", "invalid_period"} <= set(reasons)
+    assert {"missing_value", "non_numeric_value", "sentinel_value", "implausible_value", "invalid_period"} <= set(reasons)
     assert after["cassandra"] == after["clean.randomuser_users"]
 
 
@@ -133,3 +133,30 @@ def test_after_the_day_the_consumer_group_has_no_lag(local_run):
         ends = kafka.end_offsets(topic)
         assert sum(ends.values()) > 0
         assert kafka.committed(LANDING_GROUP, topic) == ends, topic
+
+
+def test_no_fact_or_aggregate_holds_an_implausible_value_or_a_sentinel(local_run):
+    resources, _, _, _ = local_run
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
+        outside = con.execute("""
+            select count(*) from marts.fct_measurements f
+            join marts.dim_parameters p using (parameter_id)
+            left join reference.measurement_bounds b
+                on b.parameter_name = p.parameter_name and b.units = f.units
+            where b.min_value is null or f.value not between b.min_value and b.max_value
+               or f.value in (select sentinel_value from reference.measurement_sentinels)""").fetchone()
+        extremes = con.execute("""
+            select count(*) from marts.agg_air_quality_daily a
+            join reference.measurement_bounds b using (parameter_name, units)
+            where a.min_value < b.min_value or a.max_value > b.max_value""").fetchone()
+        hours = con.execute("""
+            select min(hours_covered), max(hours_covered), max(sensor_count), max(measurement_count),
+                   count(*) filter (where exceeds_who_pm25_guideline is not null and not meets_coverage)
+            from marts.agg_air_quality_daily""").fetchone()
+        steps = {r[0] for r in con.execute(
+            "select distinct period_end_utc - period_start_utc from marts.fct_measurements").fetchall()}
+    assert outside == (0,) and extremes == (0,)
+    low, high, sensors, values, judged_uncovered = hours
+    assert 1 <= low <= high <= 24 and judged_uncovered == 0
+    assert sensors == 2 and values > 24, "two PM2.5 sensors, and more than one value an hour"
+    assert {timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1)} <= steps

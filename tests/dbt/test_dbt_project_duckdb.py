@@ -35,15 +35,16 @@ LOCATIONS = {
 # sensor_id -> (location_id, parameter_id, parameter_name, units, display name)
 SENSORS = {
     3917: (2178, 2, "pm25", UGM3, "PM2.5"),
+    3918: (2178, 2, "pm25", UGM3, "PM2.5"),  # a second PM2.5 sensor, every 10 minutes
     25010: (8118, 5, "no2", UGM3, "NO₂ mass"),
     25011: (8118, 7, "no2", "ppm", "NO₂"),
     40001: (9001, 100, "temperature", "c", "Temperature (C)"),
 }
-# (sensor_id, day) -> hourly values from 00:00 UTC. PM2.5 averages 17 on D1 (above the WHO
-# guideline of 15) and 10 on D2; its D1 series includes the 23:00-24:00 period, which ends on
-# D2 but belongs to D1. Temperature is negative: value >= 0 must not apply to it.
+# (sensor_id, day) -> hourly values from 00:00 UTC. PM2.5 covers all 24 hours of D1 with a mean
+# of 17 (above the WHO guideline of 15), including the 23:00-24:00 period, which ends on D2 but
+# belongs to D1. Temperature is negative: value >= 0 must not apply to it.
 VALUES = {
-    (3917, D1): {0: 12.0, 1: 16.0, 2: 20.0, 3: 22.0, 4: 18.0, 5: 14.0, 23: 17.0},
+    (3917, D1): {h: 15.0 if h % 2 else 19.0 for h in range(24)},
     (3917, D2): {0: 8.0, 1: 10.0, 2: 12.0, 3: 9.0, 4: 11.0, 5: 10.0},
     (25010, D1): dict(enumerate([31.2, 35.0, 40.5, 38.1, 33.3, 29.8])),
     (25010, D2): dict(enumerate([28.0, 30.4, 32.2, 36.9, 34.0, 31.5])),
@@ -52,22 +53,30 @@ VALUES = {
     (40001, D1): dict(enumerate([-3.5, -3.1, -2.4, -1.8, -1.2, -0.5])),
     (40001, D2): dict(enumerate([-1.0, -0.6, 0.0, 0.4, 1.1, 1.6])),
 }
+# (sensor_id, day) -> 10-minute values: sensor 3918 reports 20.0 from 00:00 to 18:00 on D2.
+# With 3917's six hours (mean 10) the location's D2 hours are (v + 20) / 2 for hours 0-5 and
+# 20 for hours 6-17: 18 hours covered, mean (90 + 240) / 18.
+TEN_MINUTES = {(3918, D2): {m: 20.0 for m in range(0, 18 * 60, 10)}}
 ROWS_D1 = sum(len(v) for (_, day), v in VALUES.items() if day == D1)
-ROWS_D2 = sum(len(v) for (_, day), v in VALUES.items() if day == D2)
+ROWS_D2 = sum(len(v) for (_, day), v in [*VALUES.items(), *TEN_MINUTES.items()] if day == D2)
+AGG_ROWS_PER_DAY = len({(loc, parameter) for loc, parameter, *_ in SENSORS.values()})
 
 
 def _create_sources(db_path: Path) -> None:
     """The three clean tables as the Spark step writes them."""
     ingested_at = dt.datetime(2024, 5, 3, 6, 0)
     measurements, locations, sensors = [], [], []
-    for (sensor_id, day), hours in VALUES.items():
+    periods = [(key, 60, {hour * 60: v for hour, v in values.items()}) for key, values in VALUES.items()]
+    periods += [(key, 10, values) for key, values in TEN_MINUTES.items()]
+    for (sensor_id, day), minutes, values in periods:
         location_id, parameter_id, parameter_name, units, _ = SENSORS[sensor_id]
         lat, lon = LOCATIONS[location_id][-2:]
-        for hour, value in hours.items():
-            start = dt.datetime.combine(day, dt.time(hour))
+        for minute, value in values.items():
+            start = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute)
+            hour = minute // 60
             measurements.append((
                 sensor_id, location_id, parameter_id, parameter_name, units, value,
-                start, start + dt.timedelta(hours=1), day,
+                start, start + dt.timedelta(minutes=minutes), day,
                 hour == 3,                       # a flagged value
                 None if hour == 4 else 100.0,    # coverage is nullable
                 None if sensor_id == 40001 and hour == 5 else lat,
@@ -189,7 +198,7 @@ def test_every_build_passes_all_tests_and_unit_tests(built):
     for run, _, _ in steps.values():
         _assert_succeeded(run)
         kinds = {r["unique_id"].split(".")[0] for r in run.results}
-        assert kinds == {"model", "test", "unit_test"}
+        assert kinds == {"model", "seed", "test", "unit_test"}
         print(f"dbt build: {run.seconds:.1f}s, {len(run.results)} nodes")
     assert list(steps) == ["d1", "d2", "d1_again"]
 
@@ -215,7 +224,7 @@ def test_each_build_loads_only_its_window(built):
     _, fct_d2, agg_d2 = steps["d2"]
     assert len(fct_d1) == ROWS_D1 and {r[3] for r in fct_d1} == {D1}
     assert len(fct_d2) == ROWS_D1 + ROWS_D2
-    assert (len(agg_d1), len(agg_d2)) == (len(SENSORS), 2 * len(SENSORS))
+    assert (len(agg_d1), len(agg_d2)) == (AGG_ROWS_PER_DAY, 2 * AGG_ROWS_PER_DAY)
 
 
 def test_rerunning_a_day_replaces_it(built):
@@ -236,16 +245,19 @@ def test_period_ending_at_midnight_belongs_to_the_day_it_starts(built):
 def test_exceedance_of_the_who_pm25_guideline_per_day(built):
     data_dir, _ = built
     flags = {
-        (parameter_id, day): (mean, count, flag)
-        for parameter_id, day, mean, count, flag in _query(data_dir, """
-            select parameter_id, measured_on, mean_value, measurement_count,
-                   exceeds_who_pm25_guideline
+        (parameter_id, day): (mean, hours, sensors, count, flag)
+        for parameter_id, day, mean, hours, sensors, count, flag in _query(data_dir, """
+            select parameter_id, measured_on, mean_value, hours_covered, sensor_count,
+                   measurement_count, exceeds_who_pm25_guideline
             from marts.agg_air_quality_daily""")
     }
-    assert flags[(2, D1)] == (pytest.approx(17.0), 7, True)
-    assert flags[(2, D2)] == (pytest.approx(10.0), 6, False)
-    # no2 in µg/m³ (5) and in ppm (7) and temperature: the guideline does not apply
-    assert {flags[(p, d)][2] for p in (5, 7, 100) for d in (D1, D2)} == {None}
+    assert flags[(2, D1)] == (pytest.approx(17.0), 24, 1, 24, True)
+    # Two sensors, one every 10 minutes: hours first, each sensor weighing the same.
+    assert flags[(2, D2)] == (pytest.approx(330 / 18), 18, 2, 6 + 18 * 6, True)
+    # no2 in µg/m³ (5) and in ppm (7) and temperature: the guideline does not apply; the no2
+    # days have 6 hours, too few to judge anyway.
+    assert {flags[(p, d)][4] for p in (5, 7, 100) for d in (D1, D2)} == {None}
+    assert {flags[(p, d)][1] for p in (5, 7, 100) for d in (D1, D2)} == {6}
 
 
 def test_dimensions(built):
@@ -295,7 +307,34 @@ def test_rows_gone_from_the_source_window_vanish_on_rerun(built, tmp_path):
     assert _query(tmp_path, """
         select measured_on, measurement_count from marts.agg_air_quality_daily
         where parameter_id in (2, 100) order by parameter_id, measured_on""") == [
-        (D1, 6), (D2, 6), (D2, 6)]
+        (D1, 23), (D2, 6 + 18 * 6), (D2, 6)]
     # D2 is outside the window: untouched
     fct_d2_before = [r for r in steps["d2"][1] if r[3] == D2]
     assert [r for r in _query(tmp_path, FCT) if r[3] == D2] == fct_d2_before
+
+
+def test_a_sentinel_or_implausible_value_in_the_fact_fails_the_build(built, tmp_path):
+    """The dbt side of the plausibility rules: were the Spark step to let a sentinel or an
+    out-of-bounds value through, the test on fct_measurements fails with its reason."""
+    data_dir, _ = built
+    shutil.copy(data_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        con.execute("""
+            update clean.openaq_measurements set value = case sensor_id when 40001 then -999
+                                                                         else 2500 end
+            where measured_on = ? and sensor_id in (40001, 3917) and period_start_utc = ?""",
+                    [D1, dt.datetime(2024, 5, 1, 1)])
+    finally:
+        con.close()
+
+    run = _dbt_build(tmp_path, D1)
+
+    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in run.results
+              if r["status"] == "fail"}
+    assert {k for k in failed if k.startswith("measurement_is_plausible")} == set(failed)
+    assert list(failed.values()) == [2]
+    # The two failures are these rows: PM2.5 above its 2,000 µg/m³ bound, a -999 temperature.
+    assert _query(tmp_path, """
+        select sensor_id, value from marts.fct_measurements
+        where value not between -90 and 2000 order by sensor_id""") == [(3917, 2500.0), (40001, -999.0)]

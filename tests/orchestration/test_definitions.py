@@ -56,12 +56,18 @@ def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     assert dg.AssetKey(["clean", "openaq_sensors"]) in upstream(["staging", "stg_openaq__sensors"])
     assert dg.AssetKey(["staging", "stg_openaq__measurements"]) in upstream(["marts", "fct_measurements"])
     assert dg.AssetKey(["marts", "fct_measurements"]) in upstream(["marts", "agg_air_quality_daily"])
-    # Nothing dangles: the graph starts at the API pulls (and the generated date spine).
+    # The plausibility rules (dbt seeds) feed the Spark step that quarantines by them.
+    rules = {dg.AssetKey(["reference", "measurement_bounds"]), dg.AssetKey(["reference", "measurement_sentinels"])}
+    assert rules <= upstream(["clean", "openaq_measurements"])
+    assert rules <= upstream(["clean", "openaq_measurements_quarantine"])
+    # Nothing dangles: the graph starts at the API pulls, the generated date spine and the
+    # plausibility rules.
     roots = {k for k in graph.materializable_asset_keys if not graph.get(k).parent_keys}
     assert roots == {
         dg.AssetKey(["raw", "openaq_locations"]),
         dg.AssetKey(["api", "randomuser_users"]),
         dg.AssetKey(["marts", "dim_dates"]),
+        *rules,
     }
 
 

@@ -56,7 +56,9 @@ class OpenAQResource(dg.ConfigurableResource):
         default=None, description="SQLite file holding the quota's budget, shared by every process; None: no limiter."
     )
     sample_locations: int = 20
-    sample_interval_minutes: int = 60
+    sample_interval_minutes: int = Field(
+        default=60, description="Monitors' interval; low-cost sample sensors report every 10 or 1 minutes."
+    )
     sample_bad_row_ratio: float = 0.002
 
     @contextmanager
@@ -133,6 +135,8 @@ class OpenAQResource(dg.ConfigurableResource):
             page_limit=self.page_limit,
             location_ids=self.location_ids,
             period_label="1hour" if hourly else "raw",
+            # Raw data comes at each sensor's own cadence: low-cost ones every 10 or 1 minutes.
+            native_intervals=not hourly,
         )
 
     def _check_live_config(self) -> None:

@@ -42,8 +42,19 @@ PARAMETERS = {
 }
 GASES = {"no2": (5, 7), "o3": (3, 10), "co": (4, 8), "so2": (6, 9)}  # (µg/m³ id, ppm id)
 LOW_COST = [1, 19, 98, 100]  # besides pm25, what a low-cost sensor measures
-QUIRKS = ("null", "negative", "string", "no_period", "duplicate")
-QUIRK_VALUES = {"null": None, "negative": -999.0, "string": "n/a"}
+QUIRKS = ("null", "sentinel", "string", "no_period", "duplicate", "implausible")
+QUIRK_VALUES = {"null": None, "string": "n/a"}
+# Providers' "no data" values, on any parameter (a -999 °C reached the marts once), and values
+# no sensor can measure: RH over 100 %, a sun-baked 85 °C, a concentration drifted below zero.
+SENTINELS = (-999.0, -9999.0, 9999.0)
+IMPLAUSIBLE = {98: 104.0, 100: 85.0}
+# Low-cost sensors report raw data at their own cadence, whatever the monitors do; some of
+# their locations carry two PM2.5 sensors (PurpleAir-style channels A and B).
+LOW_COST_INTERVAL_MINUTES, CHANNEL_B_INTERVAL_MINUTES = 10, 1
+
+
+def has_two_pm25_sensors(location_id: int) -> bool:
+    return location_id % 8 == 5
 
 
 def sample_location(location_id: int) -> dict:
@@ -60,10 +71,12 @@ def sample_location(location_id: int) -> dict:
         extra = rng.sample(LOW_COST, rng.randint(1, 4))
     lat, lon = round(lat + rng.uniform(-0.2, 0.2), 5), round(lon + rng.uniform(-0.2, 0.2), 5)
     coordinates = None if rng.random() < 0.05 else {"latitude": lat, "longitude": lon}
+    channel_b = not monitor and has_two_pm25_sensors(location_id)
+    pids = [2, *extra][:5] + [2] if channel_b else [2, *extra][:6]
     sensors = [
-        {"id": location_id * 10 + k, "name": f"{name} {units}",
+        {"id": location_id * 10 + k, "name": f"{name} {units}" + (" (B)" if channel_b and k == len(pids) - 1 else ""),
          "parameter": {"id": pid, "name": name, "units": units, "displayName": None}}
-        for k, (pid, (name, units, *_)) in enumerate((pid, PARAMETERS[pid]) for pid in [2, *extra][:6])
+        for k, (pid, (name, units, *_)) in enumerate((pid, PARAMETERS[pid]) for pid in pids)
     ]
     first = datetime(2016 + rng.randint(0, 8), rng.randint(1, 12), 1, tzinfo=timezone.utc)
     last = datetime(2026, 1, 1, tzinfo=timezone.utc)  # fixed, or the catalogue would change daily
@@ -84,14 +97,24 @@ def sample_location(location_id: int) -> dict:
     }
 
 
+def native_interval_minutes(location: dict, sensor_id: int) -> int | None:
+    """The sensor's own raw cadence, or None where the configured interval applies (monitors)."""
+    if location["isMonitor"]:
+        return None
+    sensor = next(s for s in location["sensors"] if s["id"] == sensor_id)
+    return CHANNEL_B_INTERVAL_MINUTES if sensor["name"].endswith("(B)") else LOW_COST_INTERVAL_MINUTES
+
+
 class SampleOpenAQClient:
     mode = "sample"
 
     def __init__(self, *, locations: int = 20, interval_minutes: int = 60, bad_row_ratio: float = 0.002,
-                 page_limit: int = 1000, location_ids: Sequence[int] = (), period_label: str = "raw"):
+                 page_limit: int = 1000, location_ids: Sequence[int] = (), period_label: str = "raw",
+                 native_intervals: bool = False):
+        """native_intervals: low-cost sensors keep their own cadence (native_interval_minutes);
+        otherwise every sensor reports every interval_minutes."""
         self._ids = sorted(set(location_ids)) or range(FIRST_LOCATION_ID, FIRST_LOCATION_ID + locations)
-        self._step = timedelta(minutes=interval_minutes)
-        self._interval = f"{interval_minutes // 60:02d}:{interval_minutes % 60:02d}:00"
+        self._minutes, self._native = interval_minutes, native_intervals
         self._ratio, self._limit, self._label = bad_row_ratio, page_limit, period_label
 
     def list_locations(self) -> list[dict]:
@@ -123,7 +146,9 @@ class SampleOpenAQClient:
         level, amplitude, additive = _day_level(rng, pid, location, start)
         daily = [amplitude * math.cos(2 * math.pi * (h - peak) / 24) for h in range(24)]
         coords = location["coordinates"] if sensor.location_id % 4 == 0 else None
-        step, label, interval, ratio = self._step, self._label, self._interval, self._ratio
+        minutes = (self._native and native_interval_minutes(location, sensor.sensor_id)) or self._minutes
+        step, interval = timedelta(minutes=minutes), f"{minutes // 60:02d}:{minutes % 60:02d}:00"
+        label, ratio = self._label, self._ratio
         zone, hour_ends = ZoneInfo(location["timezone"]), start.replace(tzinfo=None)
         t, stop, index, t_iso = hour_ends, end.replace(tzinfo=None), 0, hour_ends.isoformat()
         while t + step <= stop:
@@ -142,7 +167,12 @@ class SampleOpenAQClient:
             else:
                 value = round(level * (1 + daily[hour]) * noise, decimals)
             quirk = QUIRKS[int(u / ratio * len(QUIRKS))] if u < ratio else None
-            value = QUIRK_VALUES.get(quirk, value)
+            if quirk == "sentinel":
+                value = SENTINELS[index % len(SENTINELS)]
+            elif quirk == "implausible":
+                value = IMPLAUSIBLE.get(pid, -2.5)
+            else:
+                value = QUIRK_VALUES.get(quirk, value)
             utc = "Z" if index % 2 == 0 else "+00:00"  # both spellings occur in the real API
             start_stamp, end_stamp = t_iso + utc, next_iso + utc
             for _ in range(2 if quirk == "duplicate" else 1):  # an exact duplicate: same period, value

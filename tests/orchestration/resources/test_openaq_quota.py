@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import dagster as dg
 import pytest
 
 from orchestration.resources.openaq import OpenAQResource

@@ -3,6 +3,7 @@
 import json
 import logging
 import statistics
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from orchestration.resources.openaq import (
     parse_measurement_page,
     sensors_of,
 )
-from orchestration.resources.openaq.sample import PARAMETERS
+from orchestration.resources.openaq.sample import PARAMETERS, SENTINELS, has_two_pm25_sensors
 
 DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
 NEXT_DAY = DAY + timedelta(days=1)
@@ -123,10 +124,11 @@ def test_quirks_appear_at_about_the_configured_ratio():
     periods = len(rows) - sum(a == b for a, b in zip(rows, rows[1:]))
     counts = {
         "null": sum(row["value"] is None for row in rows),
-        "negative": sum(row["value"] == -999 for row in rows),
+        "sentinel": sum(row["value"] in SENTINELS for row in rows),
         "string": sum(isinstance(row["value"], str) for row in rows),
         "no_period": sum("period" not in row for row in rows),
         "duplicate": sum(a == b and "period" in a for a, b in zip(rows, rows[1:])),
+        "implausible": sum(row["value"] in (-2.5, 104.0, 85.0) for row in rows),
     }
     expected = periods * ratio / len(counts)
     assert all(0.6 * expected < count < 1.4 * expected for count in counts.values()), (expected, counts)
@@ -135,7 +137,8 @@ def test_quirks_appear_at_about_the_configured_ratio():
 def test_default_ratio_is_rare_but_present():
     client = SampleOpenAQClient(locations=10, interval_minutes=1)  # bad_row_ratio=0.002
     rows = day_rows(client, all_sensors(client))
-    odd = sum(not isinstance(row["value"], float) or row["value"] == -999 or "period" not in row for row in rows)
+    odd = sum(not isinstance(row["value"], float) or row["value"] in (*SENTINELS, -2.5, 104.0, 85.0)
+              or "period" not in row for row in rows)
     odd += sum(a == b for a, b in zip(rows, rows[1:]))
     assert 0.7 * 0.002 < odd / len(rows) < 1.3 * 0.002
 
@@ -186,3 +189,34 @@ def test_resource_sample_mode_says_so_loudly(caplog):
         row = next(client.iter_measurement_pages(all_sensors(client)[0], DAY, NEXT_DAY)).results[0]
     assert (row["period"]["label"], row["period"]["interval"]) == ("1hour", "01:00:00")
     assert "SAMPLE mode" in caplog.text
+
+
+def test_sentinels_and_implausible_values_reach_signed_parameters_too():
+    client = SampleOpenAQClient(locations=20, interval_minutes=1, bad_row_ratio=0.05)
+    sensors = [s for s in all_sensors(client) if s.parameter_id in (98, 100)]
+    rows = day_rows(client, sensors)
+    temperatures = {row["value"] for row in rows if row["parameter"]["id"] == 100}
+    assert set(SENTINELS) <= temperatures and 85.0 in temperatures
+    assert 104.0 in {row["value"] for row in rows if row["parameter"]["id"] == 98}
+
+
+def test_the_default_day_has_sub_hourly_sensors_and_two_pm25_sensors_at_one_location():
+    resource = OpenAQResource()  # the defaults `make run` uses
+    with resource.get_client() as client:
+        locations = client.list_locations()
+        steps = {}
+        for location in locations:
+            for sensor in sensors_of(location):
+                page = next(client.iter_measurement_pages(sensor, DAY, NEXT_DAY))
+                period = page.results[0]["period"]
+                start, end = (datetime.fromisoformat(period[k]["utc"]) for k in ("datetimeFrom", "datetimeTo"))
+                steps[sensor] = (end - start, period["interval"])
+    assert set(steps.values()) == {
+        (timedelta(minutes=1), "00:01:00"), (timedelta(minutes=10), "00:10:00"), (timedelta(hours=1), "01:00:00")
+    }
+    pm25_per_location = Counter(s.location_id for s in steps if s.parameter_id == 2)
+    two = [loc for loc, n in pm25_per_location.items() if n == 2]
+    assert two and all(has_two_pm25_sensors(loc) for loc in two)
+    # Channel B is the one-minute sensor: 1,440 periods a day.
+    b = [s for s in steps if s.location_id == two[0] and s.parameter_id == 2 and steps[s][0] == timedelta(minutes=1)]
+    assert len(b) == 1 and len(day_rows(SampleOpenAQClient(native_intervals=True, bad_row_ratio=0), b)) == 1440
