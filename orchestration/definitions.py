@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets import (
+    accounting,
     dbt_models,
     landing,
     openaq_catalogue,
@@ -22,7 +23,8 @@ ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean
 
 
 def all_assets() -> list:
-    return dg.load_assets_from_modules(ASSET_MODULES)
+    """Every asset, with the Python asset checks (the dbt tests come with their assets)."""
+    return [*dg.load_assets_from_modules(ASSET_MODULES), *accounting.checks]
 
 
 def build_definitions(profile: str) -> dg.Definitions:
