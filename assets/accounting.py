@@ -8,9 +8,10 @@ fail (a row lost anywhere breaks it):
     so        in   = clean + quarantined + duplicates + dead-lettered
 
 - topic messages: messages in the topic whose event day is D (the landing's own rule and
-  offsets), below the landing frontier: per partition, one past the highest offset of the day
-  found in the raw zone or its rejects. Later ones have not been landed yet (a sensor run
-  lands a day range by range); they are shown as `not_yet_landed`, outside the identity.
+  offsets), below the landing frontier: per partition, the end of the last range landed for
+  the day (its file name), at least one past every offset of the day in the raw zone or its
+  rejects. Later ones have not been landed yet (a sensor run lands a day range by range);
+  they are shown as `not_yet_landed`, outside the identity.
 - landed: rows of `raw/<table>/day=D`; dead-lettered: distinct messages (partition, offset)
   of `raw/<table>_rejected/day=D`, the landing's record of what it sent to the DLQ.
 - clean, quarantined: rows of the day in the clean zone's two tables (Parquet footers).
@@ -19,6 +20,7 @@ fail (a row lost anywhere breaks it):
 """
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -69,6 +71,23 @@ def stored_messages(directory: Path) -> tuple[int, set[tuple[int, int]]]:
     return len(pairs), set(pairs)
 
 
+# A landed range's file name ends with its partition and offsets (KafkaRange.file_name).
+RANGE_FILE = re.compile(r"-p(\d+)-(\d+)-(\d+)\.parquet$")
+
+
+def landing_frontier(directory: Path, stored: set[tuple[int, int]]) -> Counter:
+    """Per partition, one past the last offset landing has read for the day: the end of every
+    range file written (so a lost last message still counts), at least past every stored one."""
+    frontier: Counter = Counter()
+    for partition, offset in stored:
+        frontier[partition] = max(frontier[partition], offset + 1)
+    for path in directory.glob("*.parquet") if directory.is_dir() else []:
+        if match := RANGE_FILE.search(path.name):
+            partition, end = int(match[1]), int(match[3])
+            frontier[partition] = max(frontier[partition], end)
+    return frontier
+
+
 def topic_messages(kafka: TopicLog, topic: str, day: date, frontier: dict[int, int]) -> tuple[int, int]:
     """(messages of `day` below the landing frontier, messages of `day` at or beyond it)."""
     within = beyond = 0
@@ -98,9 +117,7 @@ def day_accounts(kafka: TopicLog, lake: Lake, flow: Flow, day: date, duplicates:
     """Every term of the day's identity, counted, and whether both boundaries balance."""
     landed, landed_ids = stored_messages(lake.partition_dir("raw", flow.table, day))
     _, rejected_ids = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
-    frontier: Counter = Counter()
-    for partition, offset in landed_ids | rejected_ids:
-        frontier[partition] = max(frontier[partition], offset + 1)
+    frontier = landing_frontier(lake.partition_dir("raw", flow.table, day), landed_ids | rejected_ids)
     in_topic, not_yet_landed = topic_messages(kafka, flow.topic, day, frontier)
     clean = parquet_rows(lake.partition_dir("clean", flow.table, day))
     quarantined = parquet_rows(lake.partition_dir("clean", f"{flow.table}_quarantine", day))
