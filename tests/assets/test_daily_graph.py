@@ -156,23 +156,29 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):
     assert not failed
 
 
-@pytest.mark.parametrize("zone, table", [("clean", "openaq_measurements"), ("raw", "randomuser_users")])
-def test_a_lost_row_fails_the_accounting(local_run, instance, zone, table):
-    """One row deleted from a stored day: the blocking check of that flow must fail, with the numbers."""
-    resources, _, _, _ = local_run
-    directory = resources["lake"].partition_dir(zone, table, date.fromisoformat(DAY))
+def test_a_row_lost_by_the_clean_step_fails_the_accounting(local_run, instance, monkeypatch):
+    """A transform that drops one valid row: the blocking check fails its run, with the numbers."""
+    from assets import openaq_clean
+
+    keep = openaq_clean.clean_measurements
+    monkeypatch.setattr(openaq_clean, "clean_measurements", lambda flagged: keep(flagged).exceptAll(keep(flagged).limit(1)))
+    numbers, success = rerun_clean(local_run, instance, "openaq_measurements")
+    assert not success, "a failed blocking check fails its run"
+    assert not numbers["passed"] and numbers["missing_at_clean"] == 1 and numbers["missing_at_landing"] == 0, numbers
+
+
+def test_a_row_lost_from_the_raw_zone_fails_the_accounting(local_run, instance):
+    resources = local_run[0]
+    directory = resources["lake"].partition_dir("raw", "randomuser_users", date.fromisoformat(DAY))
     victim = next(p for p in sorted(directory.glob("*.parquet")) if pq.ParquetFile(p).metadata.num_rows > 1)
-    original = victim.read_bytes()
-    try:
-        pq.write_table(pq.read_table(victim).slice(1), victim)
-        check = dg.AssetCheckKey(dg.AssetKey(["clean", "openaq_measurements" if zone == "clean" else table]),
-                                 "messages_accounted_for")
-        result = dg.materialize(all_assets(), selection=dg.AssetSelection.checks(check), resources=resources,
-                                partition_key=DAY, instance=instance, raise_on_error=False)
-    finally:
-        victim.write_bytes(original)
-    assert not result.success, "a failed blocking check fails its run"
-    numbers = accounting(result, check.asset_key.path[-1])
-    assert not numbers["passed"]
-    missing = "missing_at_clean" if zone == "clean" else "missing_at_landing"
-    assert numbers[missing] == 1, numbers
+    pq.write_table(pq.read_table(victim).slice(1), victim)  # its first row, not a partition's last
+    numbers, success = rerun_clean(local_run, instance, "randomuser_users")
+    assert not success
+    assert not numbers["passed"] and numbers["missing_at_landing"] == 1 and numbers["missing_at_clean"] == 0, numbers
+
+
+def rerun_clean(local_run, instance, table: str) -> tuple[dict, bool]:
+    selection = dg.AssetSelection.assets(["clean", table], ["clean", f"{table}_quarantine"])
+    result = dg.materialize(all_assets(), selection=selection, resources=local_run[0], partition_key=DAY,
+                            instance=instance, raise_on_error=False)
+    return accounting(result, table), result.success
