@@ -86,13 +86,14 @@ def texts_of(path: Path) -> tuple[str, list[str]]:
     DuckDB blocks may not hold a value's bytes verbatim."""
     head = path.read_bytes()[:16]
     if head.startswith(b"PAR1"):
-        return "parquet", [json.dumps(pq.read_table(path).to_pylist(), default=str)]
+        return "parquet", [json.dumps(pq.read_table(path).to_pylist(), default=str, ensure_ascii=False)]
     if head.startswith(b"SQLite format 3\0"):
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
             tables = [t for (t,) in con.execute("select name from sqlite_master where type = 'table'")]
-            rows = [repr(row) for t in tables for row in con.execute(f'select * from "{t}"')]
+            rows = [row for t in tables for row in con.execute(f'select * from "{t}"')]
         # Values stored as BLOBs come out as bytes: decode them, as a reader would.
-        return "sqlite", [r.encode().decode("unicode_escape", "replace") for r in rows] + rows
+        return "sqlite", [repr([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row])
+                          for row in rows] + [repr(row) for row in rows]
     if head[8:12] == b"DUCK":
         with duckdb.connect(str(path), read_only=True) as con:
             tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
