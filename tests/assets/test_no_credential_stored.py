@@ -6,7 +6,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
