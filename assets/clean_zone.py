@@ -1,6 +1,6 @@
 """Writing a Spark result as a day of the clean zone, and making it readable by dbt."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +39,12 @@ def reason_counts(flagged: DataFrame) -> dict[str, int]:
     return {row["reason"]: row["count"] for row in rows}
 
 
+def rows_and_keys(rows: DataFrame, key: Sequence[str]) -> tuple[int, int]:
+    """(rows, distinct keys), both counted; `distinct` treats null keys as equal, as the
+    dedupe (`dropDuplicates`) does, where countDistinct would skip them."""
+    return rows.count(), rows.select(*key).distinct().count()
+
+
 def clean_day(
     session: SparkSession,
     lake: Lake,
@@ -50,16 +56,22 @@ def clean_day(
     quarantine: Callable[[DataFrame, date], DataFrame],
     tables: tuple[str, str],
     clean_column: str,
+    keys: tuple[Sequence[str], Sequence[str]],
 ) -> dict:
     """Validate one raw day with Spark and publish both outcomes; returns the day's counts.
 
     `flag` sets a reason on every row that must not pass; `keep` folds the valid rows to one
-    per key; `quarantine` keeps the rejected ones. raw = clean + rejected + duplicates folded.
+    per clean key; `quarantine` keeps one rejected row per quarantine key. Duplicates are
+    counted from the flagged rows (rows - distinct keys), never derived from what was
+    written, so the loss accounting (assets/accounting.py) can find a row gone missing.
     """
     clean_table, quarantine_table = tables
+    clean_key, quarantine_key = keys
     raw_dir = lake.partition_dir(*raw, day)
     flagged = flag(session.read.parquet(str(raw_dir)), day).persist()
     try:
+        valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), clean_key)
+        rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), quarantine_key)
         clean_rows = publish(keep(flagged), lake, warehouse, clean_table, clean_column, day)
         quarantined = publish(
             quarantine(flagged, day), lake, warehouse, quarantine_table, "partition_day", day
@@ -67,21 +79,22 @@ def clean_day(
         reasons = reason_counts(flagged)
     finally:
         flagged.unpersist()
-    raw_rows, rejected = parquet_rows(raw_dir), sum(reasons.values())
     return {
-        "raw_rows": raw_rows,
+        "raw_rows": parquet_rows(raw_dir),
+        "valid_rows": valid_rows,
+        "valid_keys": valid_keys,
+        "rejected_rows": rejected_rows,
+        "rejected_keys": rejected_keys,
+        "duplicates": (valid_rows - valid_keys) + (rejected_rows - rejected_keys),
         "clean_rows": clean_rows,
         "quarantined_rows": quarantined,
-        "duplicates_removed": raw_rows - clean_rows - rejected,
-        "quarantine_duplicates_removed": rejected - quarantined,
         "quarantine_reasons": reasons,
     }
 
 
 def clean_results(clean_key: list[str], quarantine_key: list[str], per_day: dict):
     """The two materializations of a clean step, with totals over its days."""
-    counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates_removed",
-               "quarantine_duplicates_removed")
+    counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates")
     totals = {k: sum(d[k] for d in per_day.values()) for k in counted}
     yield dg.MaterializeResult(
         asset_key=clean_key,

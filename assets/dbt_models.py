@@ -35,4 +35,26 @@ def air_quality_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
         "--vars", json.dumps(dbt_vars(context.partition_time_window)),
         "--indirect-selection", "cautious",
     ]
-    yield from dbt.cli(args, context=context).stream()
+    # Row counts: dagster-dbt queries each built relation after the build, so every model's
+    # materialization carries `dagster/row_count` (DuckDB and PostgreSQL alike).
+    try:
+        yield from dbt.cli(args, context=context).stream().fetch_row_counts()
+    finally:
+        release_duckdb()
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB file dbt-duckdb keeps open in this process after the row-count queries.
+
+    They run through a dbt adapter inside this process, opened read-only, and neither dbt's
+    `reset_adapters` nor dagster-dbt closes dbt-duckdb's process-wide environment: the next
+    writer in this process (a range run, an in-process test) would be refused the file.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # a PostgreSQL-only install
+        return
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if env is not None:
+        env.close()

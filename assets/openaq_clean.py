@@ -14,6 +14,8 @@ from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
 from spark.transforms.measurements import (
+    CLEAN_KEY,
+    QUARANTINE_KEY,
     clean_measurements,
     flag_measurements,
     quarantined_measurements,
@@ -66,6 +68,7 @@ def clean_openaq_measurements(
             session, lake, warehouse, day, RAW_MEASUREMENTS,
             flag, clean_measurements, quarantined_measurements,
             ("openaq_measurements", "openaq_measurements_quarantine"), "measured_on",
+            (CLEAN_KEY, QUARANTINE_KEY),
         )
         context.log.info(f"clean OpenAQ {day}: {per_day[day.isoformat()]}")
     yield from clean_results(CLEAN_MEASUREMENTS, QUARANTINE, per_day)

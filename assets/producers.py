@@ -143,10 +143,25 @@ def openaq_measurements_pull(
     yield from _published(OPENAQ_PULL, OPENAQ_TOPIC, openaq.mode, per_day)
 
 
+# randomuser.me serves every user's password, its salt and three hashes of it. No consumer
+# needs them, so the pull drops them before anything is validated or written (data
+# minimisation): no topic, DLQ, lake file, table or sink ever holds one.
+CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
+
+
+def without_credentials(user):
+    """The user object minus `login`'s credential keys (a copy; anything else as received)."""
+    login = user.get("login") if isinstance(user, dict) else None
+    if not isinstance(login, dict) or not login.keys() & set(CREDENTIAL_KEYS):
+        return user
+    return {**user, "login": {k: v for k, v in login.items() if k not in CREDENTIAL_KEYS}}
+
+
 def user_messages(users: Iterable[dict], day_start: datetime) -> Iterator[TopicMessage]:
-    """One message per user, keyed by login.uuid; every user of a day's pull belongs to that day."""
+    """One message per user, keyed by login.uuid, credentials dropped; every user of a day's
+    pull belongs to that day."""
     fetched_at = datetime.now(timezone.utc).isoformat()
-    for user in users:
+    for user in map(without_credentials, users):
         login = user.get("login") if isinstance(user, dict) else None
         key = str((login or {}).get("uuid") or "") if isinstance(login, dict) else ""
         yield TopicMessage(key=key, value={"fetched_at": fetched_at, "user": user}, event_time=day_start)
@@ -156,7 +171,7 @@ def user_messages(users: Iterable[dict], day_start: datetime) -> Iterator[TopicM
     specs=[
         dg.AssetSpec(
             USERS_PULL,
-            description="The randomuser.me pull of the day's users (seeded by the day).",
+            description="The randomuser.me pull of the day's users (seeded by the day), credentials dropped.",
             group_name="users",
             kinds={"api", "python"},
         ),

@@ -6,7 +6,7 @@ import dagster as dg
 from assets.clean_zone import clean_day, clean_results, clean_spec
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
-from spark.transforms.users import clean_users, flag_users, quarantined_users
+from spark.transforms.users import CLEAN_KEY, QUARANTINE_KEY, clean_users, flag_users, quarantined_users
 
 CLEAN_USERS = ["clean", "randomuser_users"]
 QUARANTINE = ["clean", "randomuser_users_quarantine"]
@@ -43,7 +43,7 @@ def clean_randomuser_users(
     for day in partition_days(context):
         per_day[day.isoformat()] = clean_day(
             session, lake, warehouse, day, RAW_USERS, flag_users, clean_users, quarantined_users,
-            ("randomuser_users", "randomuser_users_quarantine"), "ingested_on",
+            ("randomuser_users", "randomuser_users_quarantine"), "ingested_on", (CLEAN_KEY, QUARANTINE_KEY),
         )
         context.log.info(f"clean users {day}: {per_day[day.isoformat()]}")
     yield from clean_results(CLEAN_USERS, QUARANTINE, per_day)

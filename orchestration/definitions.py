@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets import (
+    accounting,
     dbt_models,
     landing,
     offsets,
@@ -25,8 +26,9 @@ ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean
 
 
 def all_assets() -> list:
+    """Every asset, with the Python asset checks (the dbt tests come with their assets)."""
     assets = dg.load_assets_from_modules(ASSET_MODULES)
-    return [*assets, *committed_assets(assets)]
+    return [*assets, *committed_assets(assets), *accounting.checks]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:

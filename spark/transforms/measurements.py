@@ -33,6 +33,11 @@ CLEAN_COLUMNS = [
     "ingested_at",
 ]
 
+# What makes two rows the same: the clean table keeps one valid row per CLEAN_KEY, the
+# quarantine one rejected row per QUARANTINE_KEY; the loss accounting counts both from the data.
+CLEAN_KEY = ("sensor_id", "period_end_utc")
+QUARANTINE_KEY = ("sensor_id", "_measurement")
+
 QUARANTINE_COLUMNS = [
     "location_id",
     "sensor_id",
@@ -132,7 +137,7 @@ def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFra
 
 def clean_measurements(flagged: DataFrame) -> DataFrame:
     """Valid rows, one per sensor x period end; the latest fetch wins a duplicate."""
-    latest_first = Window.partitionBy("sensor_id", "period_end_utc").orderBy(
+    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
         F.col("ingested_at").desc(), F.col("kafka_partition").desc(), F.col("kafka_offset").desc()
     )
     return (
@@ -152,6 +157,6 @@ def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(["sensor_id", "_measurement"])
+        .dropDuplicates(list(QUARANTINE_KEY))
         .select(*QUARANTINE_COLUMNS)
     )

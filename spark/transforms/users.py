@@ -58,6 +58,10 @@ QUARANTINE_COLUMNS = [
     "partition_day",
 ]
 
+# One valid row per CLEAN_KEY, one rejected row per QUARANTINE_KEY (see measurements.py).
+CLEAN_KEY = ("user_id",)
+QUARANTINE_KEY = ("_user",)
+
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
 # A credential key and its value: a JSON string (also one cut off by a truncated payload) or a
@@ -149,13 +153,23 @@ def _reject_reason() -> Column:
 
 
 def flag_users(raw: DataFrame, day: date) -> DataFrame:
-    """Typed users of one partition day with `reason` set on every row that must not pass."""
-    return parse_users(raw).withColumn("ingested_on", F.lit(day)).withColumn("reason", _reject_reason())
+    """Typed users of one partition day with `reason` set on every row that must not pass.
+
+    A rejected row keeps its user object as text (`_user`): the key that folds a re-pulled
+    copy in quarantine, whose fetch time and Kafka coordinates differ, the user does not.
+    """
+    same_user = F.when(F.col("reason").isNotNull(), F.coalesce(F.to_json("doc.user"), F.col("payload")))
+    return (
+        parse_users(raw)
+        .withColumn("ingested_on", F.lit(day))
+        .withColumn("reason", _reject_reason())
+        .withColumn("_user", same_user)
+    )
 
 
 def clean_users(flagged: DataFrame) -> DataFrame:
     """Valid users, one per user_id: the latest message wins a duplicate (a re-sent day)."""
-    latest_first = Window.partitionBy("user_id").orderBy(
+    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
         F.col("ingested_at").desc(), F.col("kafka_offset").desc(), F.col("kafka_partition").desc()
     )
     return (
@@ -167,16 +181,11 @@ def clean_users(flagged: DataFrame) -> DataFrame:
 
 
 def quarantined_users(flagged: DataFrame, day: date) -> DataFrame:
-    """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates.
-
-    A user pulled twice (a re-run of the day) is quarantined once: the fetch time and Kafka
-    coordinates differ, the user object does not.
-    """
-    same_user = F.coalesce(F.to_json("doc.user"), F.col("payload"))
+    """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates;
+    a user pulled twice (a re-run of the day) is quarantined once."""
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .withColumn("_user", same_user)
-        .dropDuplicates(["_user"])
+        .dropDuplicates(list(QUARANTINE_KEY))
         .select(*QUARANTINE_COLUMNS)
     )

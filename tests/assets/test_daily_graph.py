@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.definitions import all_assets
@@ -41,7 +42,13 @@ def counts(resources) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def local_run(spark, tmp_path_factory):
+def instance():
+    """One instance for the module: a check run later reads the runs' materializations."""
+    return dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="module")
+def local_run(spark, tmp_path_factory, instance):
     """Materialize one day twice on the local profile; returns the resources, the first
     result and the counts after each run."""
     data_dir = tmp_path_factory.mktemp("data")
@@ -52,10 +59,10 @@ def local_run(spark, tmp_path_factory):
         # More quirks than the defaults, so every quarantine rule and the dedupe have work.
         resources["openaq"] = OpenAQResource(mode="sample", sample_bad_row_ratio=0.02)
         resources["randomuser"] = RandomUserResource(mode="sample", users_per_day=300, sample_bad_row_ratio=0.02)
-        first = dg.materialize(all_assets(), resources=resources, partition_key=DAY)
+        first = dg.materialize(all_assets(), resources=resources, partition_key=DAY, instance=instance)
         assert first.success
         after_first = counts(resources)
-        assert dg.materialize(all_assets(), resources=resources, partition_key=DAY).success
+        assert dg.materialize(all_assets(), resources=resources, partition_key=DAY, instance=instance).success
         after_second = counts(resources)
     return resources, first, after_first, after_second
 
@@ -83,24 +90,52 @@ def test_rerunning_the_day_changes_no_count(local_run):
     assert after_first == after_second
 
 
+def accounting(result, table: str) -> dict:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations()
+                     if e.asset_key == dg.AssetKey(["clean", table]) and e.check_name == "messages_accounted_for"]
+    return {"passed": evaluation.passed, **{k: v.value for k, v in evaluation.metadata.items()}}
+
+
 def test_every_message_is_accounted_for(local_run):
     resources, result, after, _ = local_run
     meta = lambda node: result.asset_materializations_for_node(node)[0].metadata  # noqa: E731
-    published = meta("openaq_measurements_pull")["messages_written"].value
-    landed = meta("raw__openaq_measurements")
-    assert landed["landed"].value + landed["dead_lettered"].value == published
-    cleaned = meta("clean_openaq_measurements")
-    assert cleaned["raw_rows"].value == landed["landed"].value
-    assert cleaned["raw_rows"].value == (
-        cleaned["clean_rows"].value + cleaned["quarantined_rows"].value
-        + cleaned["duplicates_removed"].value + cleaned["quarantine_duplicates_removed"].value
-    )
-    assert cleaned["duplicates_removed"].value > 0, "the sample's duplicate rows were removed"
+    openaq = accounting(result, "openaq_measurements")
+    assert openaq["passed"], openaq
+    assert openaq["topic_messages"] == meta("openaq_measurements_pull")["messages_written"].value
+    assert openaq["landed"] == meta("raw__openaq_measurements")["landed"].value
+    assert openaq["clean_rows"] == after["clean.openaq_measurements"]
+    assert openaq["quarantined_rows"] == after["clean.openaq_measurements_quarantine"]
+    assert openaq["duplicates"] > 0, "the sample's duplicate rows were folded, and counted"
+    assert openaq["topic_messages"] == (openaq["clean_rows"] + openaq["quarantined_rows"]
+                                        + openaq["duplicates"] + openaq["dead_lettered"])
+    users = accounting(result, "randomuser_users")
+    assert users["passed"], users
+    # Bad sample users break the contract at the pull: they never reach the topic.
     pulled = meta("randomuser_users_pull")
     assert 0 < pulled["dead_lettered"].value < 300
-    users = meta("raw__randomuser_users")
-    assert users["landed"].value + pulled["dead_lettered"].value == 300
-    assert after["clean.randomuser_users"] == users["landed"].value
+    assert users["topic_messages"] == 300 - pulled["dead_lettered"].value == users["clean_rows"]
+    assert users["not_yet_landed"] == openaq["not_yet_landed"] == 0
+
+
+def test_quarantine_share_is_checked(local_run):
+    _, result, after, _ = local_run
+    (share,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "quarantine_share"
+                and e.asset_key == dg.AssetKey(["clean", "openaq_measurements"])]
+    expected = after["clean.openaq_measurements_quarantine"] / accounting(result, "openaq_measurements")["landed"]
+    assert share.metadata["quarantine_share"].value == pytest.approx(expected, abs=1e-6)
+    assert share.severity == dg.AssetCheckSeverity.WARN and share.passed == (expected <= 0.05)
+
+
+def test_dbt_materializations_carry_row_counts(local_run):
+    _, result, after, _ = local_run
+    # The seeds sit upstream of the Spark step, so the dbt assets run as more than one step.
+    rows = {e.asset_key.to_user_string(): e.materialization.metadata.get("dagster/row_count")
+            for e in result.get_asset_materialization_events()
+            if e.step_key.startswith("air_quality_dbt_models")}
+    assert rows["marts/fct_measurements"].value == after["marts.fct_measurements"]
+    assert rows["marts/dim_users"].value == after["marts.dim_users"]
+    # Every table; staging views are not counted by dagster-dbt (counting a view re-runs it).
+    assert all(value is not None for key, value in rows.items() if key.startswith("marts/")), rows
 
 
 def test_no_credential_leaves_the_raw_zone(local_run):
@@ -160,3 +195,31 @@ def test_no_fact_or_aggregate_holds_an_implausible_value_or_a_sentinel(local_run
     assert 1 <= low <= high <= 24 and judged_uncovered == 0
     assert sensors == 2 and values > 24, "two PM2.5 sensors, and more than one value an hour"
     assert {timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1)} <= steps
+
+
+def test_a_row_lost_by_the_clean_step_fails_the_accounting(local_run, instance, monkeypatch):
+    """A transform that drops one valid row: the blocking check fails its run, with the numbers."""
+    from assets import openaq_clean
+
+    keep = openaq_clean.clean_measurements
+    monkeypatch.setattr(openaq_clean, "clean_measurements", lambda flagged: keep(flagged).exceptAll(keep(flagged).limit(1)))
+    numbers, success = rerun_clean(local_run, instance, "openaq_measurements")
+    assert not success, "a failed blocking check fails its run"
+    assert not numbers["passed"] and numbers["missing_at_clean"] == 1 and numbers["missing_at_landing"] == 0, numbers
+
+
+def test_a_row_lost_from_the_raw_zone_fails_the_accounting(local_run, instance):
+    resources = local_run[0]
+    directory = resources["lake"].partition_dir("raw", "randomuser_users", date.fromisoformat(DAY))
+    victim = next(p for p in sorted(directory.glob("*.parquet")) if pq.ParquetFile(p).metadata.num_rows > 1)
+    pq.write_table(pq.read_table(victim).slice(1), victim)  # its first row, not a partition's last
+    numbers, success = rerun_clean(local_run, instance, "randomuser_users")
+    assert not success
+    assert not numbers["passed"] and numbers["missing_at_landing"] == 1 and numbers["missing_at_clean"] == 0, numbers
+
+
+def rerun_clean(local_run, instance, table: str) -> tuple[dict, bool]:
+    selection = dg.AssetSelection.assets(["clean", table], ["clean", f"{table}_quarantine"])
+    result = dg.materialize(all_assets(), selection=selection, resources=local_run[0], partition_key=DAY,
+                            instance=instance, raise_on_error=False)
+    return accounting(result, table), result.success

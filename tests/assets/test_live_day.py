@@ -136,5 +136,5 @@ def test_the_repeated_rows_were_pulled_and_folded(live_day):
     meta = result.asset_materializations_for_node("clean_openaq_measurements")[0].metadata
     # 30-s sensor: pages of 1,000, 1,000 and 881 rows; its 1,000th row is served twice.
     assert meta["raw_rows"].value == 2880 + 1 + 24 + 144
-    assert meta["duplicates_removed"].value == 1
+    assert meta["duplicates"].value == 1
     assert meta["quarantined_rows"].value == 1

@@ -77,3 +77,15 @@ def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     metadata = result.asset_materializations_for_node("openaq_measurements_pull")[0].metadata
     assert metadata["messages_written"].value == 3
     assert metadata["dead_lettered"].value == 1
+
+
+def test_the_pull_publishes_no_credential():
+    from assets.producers import user_messages
+
+    login = {"uuid": "155e77ee-ba6d-486f-95ce-0e0c0fb4b919", "username": "silverswan131", "password": "gator",
+             "salt": "ptNDb0sF", "md5": "m", "sha1": "s1", "sha256": "s2"}
+    served = {"email": "ana@example.com", "login": login}
+    (message,) = user_messages([served], datetime(2026, 11, 20, tzinfo=timezone.utc))
+    assert message.value["user"] == {"email": "ana@example.com",
+                                     "login": {"uuid": login["uuid"], "username": "silverswan131"}}
+    assert message.key == login["uuid"] and "password" in served["login"]  # a copy: the input is untouched

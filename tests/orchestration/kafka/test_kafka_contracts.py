@@ -43,11 +43,6 @@ USER = {
         "login": {
             "uuid": "155e77ee-ba6d-486f-95ce-0e0c0fb4b919",
             "username": "silverswan131",
-            "password": "gator",
-            "salt": "ptNDb0sF",
-            "md5": "b7f1e2a2b0b7a2c3",
-            "sha1": "f1e2",
-            "sha256": "a1b2",
         },
         "dob": {"date": "1993-07-20T09:44:18.674Z", "age": 33},
         "registered": {"date": "2002-05-21T10:59:49.966Z", "age": 24},
@@ -79,6 +74,7 @@ def changed(document: dict, path: str, new=..., drop=False) -> dict:
 def test_every_topic_has_a_versioned_contract():
     assert set(contracts()) == {"openaq.measurements", "randomuser.users"}
     assert schema_version("openaq.measurements") == "1"
+    assert schema_version("randomuser.users") == "2"  # v2: credentials may not be published
     assert contract_for("randomuser.users").schema["$schema"].endswith("2020-12/schema")
     with pytest.raises(KeyError, match="no contract"):
         contract_for("unknown.topic")
@@ -135,6 +131,11 @@ def test_user_contract_accepts_randomuser_variants(value):
         (changed(USER, "user.dob.date", drop=True), "at $.user.dob"),
         (changed(USER, "user.registered", drop=True), "'registered' is a required property at $.user"),
         (changed(USER, "user.location.coordinates.latitude", -41.1), "at $.user.location.coordinates"),
+        (changed(USER, "user.login.password", "gator"), "at $.user.login"),
+        (changed(USER, "user.login.salt", "ptNDb0sF"), "at $.user.login"),
+        (changed(USER, "user.login.md5", "b7f1e2a2"), "at $.user.login"),
+        (changed(USER, "user.login.sha1", "f1e2"), "at $.user.login"),
+        (changed(USER, "user.login.sha256", "a1b2"), "at $.user.login"),
     ],
 )
 def test_user_contract_rejects(value, where):

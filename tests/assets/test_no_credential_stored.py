@@ -1,0 +1,121 @@
+"""No served credential is stored: a randomuser look-alike serves known passwords, salts and
+hashes; after the whole day graph ran (local profile, DATA_DIR in tmp) every store under
+DATA_DIR is searched, decoded, for each of them."""
+
+import hashlib
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.definitions import all_assets
+from orchestration.profiles import resources_for
+from orchestration.resources.randomuser import RandomUserResource, UserCall
+from orchestration.resources.randomuser.sample import SampleRandomUserClient
+
+DAY = "2026-11-20"
+PATH = "/api/1.4/"
+USERS = 40
+SECRETS: set[str] = set()
+
+
+def served_page(query: dict) -> dict:
+    """Realistic users with credentials nothing else could contain; user 0 breaks the contract
+    (no dob: dead-lettered at the pull), user 1 a clean rule (no email: quarantined)."""
+    seed, page, count = query["seed"], int(query["page"]), int(query["results"])
+    users = SampleRandomUserClient().fetch_page(seed, UserCall(page, count))
+    for n, user in enumerate(users):
+        password, salt = f"Pw{n:03d}-xylophone-{page}", f"Sq{n:03d}zvKw"
+        secret = (password + salt).encode()
+        credentials = {"password": password, "salt": salt, "md5": hashlib.md5(secret).hexdigest(),
+                       "sha1": hashlib.sha1(secret).hexdigest(), "sha256": hashlib.sha256(secret).hexdigest()}
+        user["login"].update(credentials)
+        SECRETS.update(credentials.values())
+    del users[0]["dob"]
+    del users[1]["email"]
+    return {"results": users, "info": {"seed": seed, "results": count, "page": page, "version": "1.4"}}
+
+
+@pytest.fixture(scope="module")
+def randomuser_api():
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlsplit(self.path)
+            body = json.dumps(served_page({k: v[0] for k, v in parse_qs(url.query).items()})).encode()
+            self.send_response(200 if url.path == PATH else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}{PATH}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def data_dir(spark, tmp_path_factory, randomuser_api) -> Path:
+    data_dir = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATA_DIR", str(data_dir))
+        mp.setenv("SOURCES_MODE", "sample")
+        resources = resources_for("local")
+        resources["randomuser"] = RandomUserResource(
+            mode="live", base_url=randomuser_api, users_per_day=USERS, max_retries=0, request_timeout_seconds=5.0
+        )
+        result = dg.materialize(all_assets(), resources=resources, partition_key=DAY)
+    assert result.success
+    return data_dir
+
+
+def texts_of(path: Path) -> tuple[str, list[str]]:
+    """(kind of store, every value it holds as text), decoded: compressed Parquet pages and
+    DuckDB blocks may not hold a value's bytes verbatim."""
+    head = path.read_bytes()[:16]
+    if head.startswith(b"PAR1"):
+        return "parquet", [json.dumps(pq.read_table(path).to_pylist(), default=str, ensure_ascii=False)]
+    if head.startswith(b"SQLite format 3\0"):
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            tables = [t for (t,) in con.execute("select name from sqlite_master where type = 'table'")]
+            rows = [row for t in tables for row in con.execute(f'select * from "{t}"')]
+        # Values stored as BLOBs come out as bytes: decode them, as a reader would.
+        return "sqlite", [repr([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row])
+                          for row in rows] + [repr(row) for row in rows]
+    if head[8:12] == b"DUCK":
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+            return "duckdb", [str(con.execute(f'select * from "{s}"."{t}"').fetchall()) for s, t in tables]
+    return "bytes", [path.read_bytes().decode("utf-8", "replace")]
+
+
+def test_no_served_credential_is_stored_anywhere(data_dir):
+    stores = {p: texts_of(p) for p in sorted(data_dir.rglob("*")) if p.is_file()}
+    kinds = {kind for kind, _ in stores.values()}
+    assert {"parquet", "sqlite", "duckdb"} <= kinds, kinds
+    assert len(SECRETS) == 5 * USERS
+    found = {(secret, str(p.relative_to(data_dir))) for p, (_, texts) in stores.items()
+             for text in texts for secret in SECRETS if secret in text}
+    assert not found, sorted(found)[:10]
+
+
+def test_the_search_finds_what_was_served(data_dir):
+    """The control: a served, non-secret value is found in every kind of store that holds users."""
+    page = served_page({"seed": f"airstream-{DAY}", "page": "1", "results": str(USERS)})["results"]
+    username, email = page[5]["login"]["username"], page[5]["email"]
+    holding = {str(p.relative_to(data_dir)).split("/")[0] for p in sorted(data_dir.rglob("*")) if p.is_file()
+               if any(username in t and email in t for t in texts_of(p)[1])}
+    assert {"topics.sqlite", "raw", "clean", "warehouse.duckdb", "cassandra.sqlite"} <= holding, holding
+    dead = [t for t in texts_of(data_dir / "topics.sqlite")[1] if page[0]["login"]["uuid"] in t]
+    assert dead, "the contract-breaking user was dead-lettered, so the DLQ was searched"
