@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup run test bench lint dev clean reader-role
+.PHONY: setup run test bench lint dev clean reader-role serve bench-api
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -44,6 +44,12 @@ lint: setup  ## pyflakes-level checks of the Python tree
 
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev
+
+serve: setup  ## the marts API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} (REDIS_URL turns the cache on)
+	$(BIN)/python -m orchestration.serving.api
+
+bench-api: setup  ## API load on loopback: requests/s, p50, p99, cached and uncached (BENCH_SECONDS, BENCH_CONNECTIONS)
+	$(BIN)/python tests/benchmarks/bench_api.py
 
 reader-role:  ## create or refresh the warehouse's read-only role (WAREHOUSE_READER_ROLE) on an existing server
 	PGHOST=$${WAREHOUSE_HOST:-127.0.0.1} PGPORT=$${WAREHOUSE_PORT:-5432} PGUSER=$${WAREHOUSE_ADMIN_USER:-postgres} \

@@ -143,6 +143,9 @@ class PostgresReader:
             self._pool.putconn(conn, close=True)
             conn = None
             raise WarehouseUnavailable(str(error)) from error
+        except psycopg2.Error:
+            conn.rollback()  # a pooled connection must not go back inside a failed transaction
+            raise
         finally:
             if conn is not None:
                 self._pool.putconn(conn)

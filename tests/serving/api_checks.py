@@ -54,7 +54,7 @@ def check_every_endpoint(client, query) -> None:
         assert pages == -(-len(expected) // 3), path  # the extra row read says when to stop
 
 
-def check_filters(client, query, placeholder: str) -> None:
+def check_filters(client, query) -> None:
     rows = as_json(query(EXPECTED["/v1/air-quality/daily"]))
     first = rows[len(rows) // 2]
     for params, keep in [
