@@ -42,7 +42,7 @@ class Listing:
 
 AIR_QUALITY_DAILY = Listing(
     name="air_quality_daily",
-    source="marts.agg_air_quality_daily a join marts.dim_locations l on l.location_id = a.location_id",
+    source="marts.agg_air_quality_daily a left join marts.dim_locations l on l.location_id = a.location_id",
     # The columns agg_air_quality_daily has today; a column it gains is one line here.
     columns={
         "measured_on": ("a.measured_on", date),
