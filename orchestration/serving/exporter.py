@@ -8,6 +8,7 @@ that fails is reported as `airstream_exporter_source_up{source} 0`; the others s
 """
 
 import logging
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -19,6 +20,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
 from orchestration.serving import platform_metrics as pm
 from orchestration.serving.readers import reader_for
 from orchestration.serving.settings import ServingSettings, from_env
@@ -31,11 +33,17 @@ MATERIALIZATIONS_PER_ASSET = 500
 
 
 def topic_log(settings: ServingSettings):
-    from orchestration.resources.kafka import EmbeddedTopicLogResource, dlq_topic  # noqa: F401
+    """The topics as the runs see them; built from plain values, since outside a Dagster run
+    an `EnvVar` field would not be resolved."""
     if settings.profile == "local":
         return EmbeddedTopicLogResource(path=str(settings.data_dir / "topics.sqlite"))
-    from orchestration.profiles import kafka_resource
-    return kafka_resource()
+    return KafkaResource(
+        bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        security_protocol=os.getenv("KAFKA_SECURITY_PROTOCOL") or None,
+        sasl_mechanism=os.getenv("KAFKA_SASL_MECHANISM") or None,
+        sasl_username=os.getenv("KAFKA_SASL_USERNAME") or None,
+        sasl_password=os.getenv("KAFKA_SASL_PASSWORD") or None,
+    )
 
 
 class PlatformCollector:
@@ -95,7 +103,6 @@ class PlatformCollector:
 
     # -- topics and warehouse -------------------------------------------------------------
     def topic_samples(self) -> list:
-        from orchestration.resources.kafka import dlq_topic
         return [pm.TopicSample(t, self.topics.end_offsets(t), self.topics.committed(LANDING_GROUP, t),
                                self.topics.topic_size(dlq_topic(t))) for t in TOPICS]
 
