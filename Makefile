@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup run test bench lint dev clean reader-role serve bench-api
+.PHONY: setup run test bench lint dev clean reader-role serve bench-api metrics
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -47,6 +47,9 @@ dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 
 serve: setup  ## the marts API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} (REDIS_URL turns the cache on)
 	$(BIN)/python -m orchestration.serving.api
+
+metrics: setup  ## the platform's Prometheus exporter on http://$${METRICS_HOST:-127.0.0.1}:$${METRICS_PORT:-9464}/metrics
+	$(BIN)/python -m orchestration.serving.exporter
 
 bench-api: setup  ## API load on loopback: requests/s, p50, p99, cached and uncached (BENCH_SECONDS, BENCH_CONNECTIONS)
 	$(BIN)/python tests/benchmarks/bench_api.py
