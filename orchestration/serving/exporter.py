@@ -57,7 +57,10 @@ class PlatformCollector:
     def asset_rows(self) -> dict:
         first_day = (date.today() - timedelta(days=self.settings.metrics_days)).isoformat()
         rows = {}
-        for key in self.instance.get_asset_keys():
+        # Only assets that report rows per day: the others would cost a query each per scrape.
+        latest = self.instance.get_latest_materialization_events(self.instance.get_asset_keys())
+        counted = [k for k, e in latest.items() if e is not None and "per_day" in e.asset_materialization.metadata]
+        for key in counted:
             result = self.instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=key), limit=MATERIALIZATIONS_PER_ASSET, ascending=False)
             by_day = defaultdict(list)

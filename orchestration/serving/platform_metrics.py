@@ -41,10 +41,10 @@ def asset_label(path: Iterable[str]) -> str:
 def day_rows(materializations: Iterable[dict], day: str) -> dict[str, int]:
     """A day's counts from its materializations' metadata, newest first.
 
-    A whole-day materialization is authoritative and ends the walk. A sensor run lands only
-    its offset ranges, so range runs are summed, each set of ranges once (a replay of a range
-    overwrites its own file and repeats its metadata). Metadata without `per_day` (clean steps
-    always read the whole day) counts as whole-day.
+    A whole-day landing starts the day's directory afresh, so it ends the walk; the sensor's
+    range runs after it add one file per range set, so they are added to it, each set once (a
+    replay of a range overwrites its own file and repeats its metadata). Metadata without a
+    `mode` (the clean steps always read the whole day) counts as whole-day.
     """
     totals: Counter = Counter()
     seen_ranges = set()
