@@ -24,6 +24,10 @@ import psycopg2
 import psycopg2.pool
 
 
+# Longer than any page query takes: the API answers in milliseconds, a slow scan in seconds.
+RETIRE_SECONDS = 60.0
+
+
 class WarehouseUnavailable(RuntimeError):
     pass
 
@@ -48,6 +52,7 @@ class DuckDBSnapshotReader:
         self._identity: Optional[tuple] = None
         self._checked = 0.0
         self.snapshots_taken = 0
+        self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
 
     def _copy(self) -> Optional[tuple]:
         """A consistent copy of the source, opened; None if the source was busy."""
@@ -88,9 +93,13 @@ class DuckDBSnapshotReader:
             old = self._con
             self._con, self._identity = con, identity
             self.snapshots_taken += 1
-            # Requests still reading the old snapshot hold cursors of their own; the file may go.
+            # Closing a DuckDB connection closes its cursors too: a request still reading the old
+            # snapshot would fail. Retired snapshots are closed once no request can still be on them.
+            now = time.monotonic()
             if old is not None:
-                old.close()
+                self._retired.append((now, old))
+            while self._retired and now - self._retired[0][0] > RETIRE_SECONDS:
+                self._retired.pop(0)[1].close()
             for stale in self.snapshot_dir.glob(f"warehouse-{os.getpid()}-*.duckdb"):
                 if stale != target:
                     stale.unlink(missing_ok=True)
@@ -107,6 +116,9 @@ class DuckDBSnapshotReader:
         return "duckdb:" + ":".join(str(part) for part in self._identity)
 
     def close(self) -> None:
+        for _, con in self._retired:
+            con.close()
+        self._retired.clear()
         if self._con is not None:
             self._con.close()
             self._con = None
