@@ -143,7 +143,10 @@ class PostgresReader:
         self._checked = 0.0
 
     def rows(self, sql: str, params: list) -> list[dict]:
-        conn = self._pool.getconn()
+        try:
+            conn = self._pool.getconn()
+        except psycopg2.OperationalError as error:  # the server is down: 503, not 500
+            raise WarehouseUnavailable(str(error)) from error
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, params)

@@ -61,3 +61,17 @@ def test_a_query_in_flight_on_a_retired_snapshot_completes(tmp_path):
         release.set()
         assert in_flight.result() == [{"x": 1}]
     reader.close()
+
+
+def test_a_postgresql_that_is_not_there_is_a_503_not_a_500(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from orchestration.serving.api import create_app
+    from orchestration.serving.settings import ServingSettings
+
+    # Port 1 on loopback: nothing listens, so the pool's connect is refused at once.
+    settings = ServingSettings(profile="prod", pg_host="127.0.0.1", pg_port=1, data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v1/locations")
+        assert response.status_code == 503 and "warehouse unavailable" in response.text, response.text
+        assert client.get("/ready").status_code == 503
