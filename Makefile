@@ -13,7 +13,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # Run-status sensors (the alerts) are handed 5 finished runs a tick by default: too few on a busy day.
 export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
-.PHONY: setup run test bench bench-committer lint dev clean reader-role
+.PHONY: setup run test bench bench-committer lint dev clean reader-role serve bench-api metrics
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -49,6 +49,15 @@ lint: setup  ## pyflakes-level checks of the Python tree
 
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev
+
+serve: setup  ## the marts API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} (REDIS_URL turns the cache on)
+	$(BIN)/python -m orchestration.serving.api
+
+metrics: setup  ## the platform's Prometheus exporter on http://$${METRICS_HOST:-127.0.0.1}:$${METRICS_PORT:-9464}/metrics
+	$(BIN)/python -m orchestration.serving.exporter
+
+bench-api: setup  ## API load on loopback: requests/s, p50, p99, cached and uncached (BENCH_SECONDS, BENCH_CONNECTIONS)
+	$(BIN)/python tests/benchmarks/bench_api.py
 
 reader-role:  ## create or refresh the warehouse's read-only role (WAREHOUSE_READER_ROLE) on an existing server
 	PGHOST=$${WAREHOUSE_HOST:-127.0.0.1} PGPORT=$${WAREHOUSE_PORT:-5432} PGUSER=$${WAREHOUSE_ADMIN_USER:-postgres} \

@@ -1,0 +1,62 @@
+"""The services' settings: one frozen object, read from the environment once.
+
+The API reads the marts as the warehouse's read-only role. In prod it logs in as
+`WAREHOUSE_READER_USER` (a login role made a member of `WAREHOUSE_READER_ROLE`, see
+orchestration/instance/api-reader.sql) and then `SET ROLE`s to the reader role, so it holds
+nothing but USAGE + SELECT on schema `marts` even if its login were granted more.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    profile: str = "local"
+    duckdb_path: Path = Path("data/warehouse.duckdb")
+    snapshot_dir: Optional[Path] = None  # default: beside the warehouse, `.serving/`
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_db: str = "warehouse"
+    pg_user: str = "marts_api"
+    pg_password: Optional[str] = None
+    reader_role: str = "marts_reader"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    redis_url: Optional[str] = None
+    cache_ttl_seconds: int = 300
+    # How often the marts' version stamp (what cache keys carry) is read again.
+    version_check_seconds: float = 1.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    metrics_days: int = 14
+    data_dir: Path = Path("data")
+
+
+def from_env(env: Optional[dict] = None) -> ServingSettings:
+    env = os.environ if env is None else env
+    profile = env.get("DAGSTER_DEPLOYMENT", "local")
+    if profile not in ("local", "prod"):
+        raise ValueError(f"DAGSTER_DEPLOYMENT must be local or prod, got {profile!r}")
+    data_dir = Path(env.get("DATA_DIR", "data")).resolve()
+    return ServingSettings(
+        profile=profile,
+        data_dir=data_dir,
+        duckdb_path=data_dir / "warehouse.duckdb",
+        snapshot_dir=Path(env["API_SNAPSHOT_DIR"]) if env.get("API_SNAPSHOT_DIR") else None,
+        pg_host=env.get("WAREHOUSE_HOST", "127.0.0.1"),
+        pg_port=int(env.get("WAREHOUSE_PORT", "5432")),
+        pg_db=env.get("WAREHOUSE_DB", "warehouse"),
+        pg_user=env.get("WAREHOUSE_READER_USER", "marts_api"),
+        pg_password=env.get("WAREHOUSE_READER_PASSWORD") or None,
+        reader_role=env.get("WAREHOUSE_READER_ROLE", "marts_reader"),
+        api_host=env.get("API_HOST", "127.0.0.1"),
+        api_port=int(env.get("API_PORT", "8000")),
+        redis_url=env.get("REDIS_URL") or None,
+        cache_ttl_seconds=int(env.get("API_CACHE_TTL_SECONDS", "300")),
+        metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
+        metrics_port=int(env.get("METRICS_PORT", "9464")),
+        metrics_days=int(env.get("METRICS_DAYS", "14")),
+    )
