@@ -68,7 +68,7 @@ def row_families(rows: Mapping[tuple[str, str], Mapping[str, int]]) -> list:
     family = GaugeMetricFamily(
         "airstream_asset_rows",
         "Rows per asset, partition day and measure, from the materialization metadata "
-        "(landed, dead_lettered, raw_rows, clean_rows, quarantined_rows, duplicates_removed, ...).",
+        "(landed, added, rejected, dead_lettered, raw_rows, clean_rows, quarantined_rows, duplicates, ...).",
         labels=["asset", "day", "measure"])
     for (asset, day), counts in sorted(rows.items()):
         for measure, value in sorted(counts.items()):
