@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
@@ -33,9 +34,9 @@ def spark():
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_db():
-    """A throwaway database on the machine's real PostgreSQL (127.0.0.1:5432).
+@contextmanager
+def _throwaway_database():
+    """A new database on the machine's real PostgreSQL (127.0.0.1:5432), dropped afterwards.
 
     A server that is not there fails the tests that use it: CI starts one (.ci/run).
     """
@@ -53,10 +54,26 @@ def postgres_db():
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"create database {name}")
-    yield {**params, "dbname": name}
-    with admin.cursor() as cur:
-        cur.execute(f"drop database if exists {name} with (force)")
-    admin.close()
+    try:
+        yield {**params, "dbname": name}
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_db():
+    """A throwaway database shared by the session's tests."""
+    with _throwaway_database() as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def own_postgres_db():
+    """A throwaway database of one test module alone: for tests that create their own marts."""
+    with _throwaway_database() as db:
+        yield db
 
 
 def _tansu_binary() -> Path:

@@ -38,7 +38,8 @@ def copy_marts(warehouse: Path, db: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def reader_db(pipeline_day, postgres_db):
+def reader_db(pipeline_day, own_postgres_db):
+    postgres_db = own_postgres_db  # the session's database holds the prod pipeline's marts already
     role, login = f"{postgres_db['dbname']}_reader", f"{postgres_db['dbname']}_api"
     copy_marts(pipeline_day["warehouse"], postgres_db)
     subprocess.run(["make", "-s", "reader-role"], cwd=REPO, check=True, env={

@@ -12,7 +12,9 @@ from assets.landing import land_whole_day
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, OffsetRange
 from orchestration.resources.lake import LakeResource
+from assets.openaq_clean import SEEDS_DIR
 from spark.transforms.measurements import clean_measurements, flag_measurements
+from spark.transforms.plausibility import read_plausibility
 
 DAY = date(2026, 11, 20)
 START = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -31,7 +33,8 @@ def produce_land_clean(log, spark, root, make_measurement, write_raw=None):
     lake = LakeResource(root=str(root))
     counts = land_whole_day(log, lake, "openaq_measurements", OPENAQ_TOPIC, DAY)
     raw = spark.read.parquet(str(lake.partition_dir("raw", "openaq_measurements", DAY)))
-    clean = clean_measurements(flag_measurements(raw, DAY)).drop("ingested_at")
+    rules = read_plausibility(spark, SEEDS_DIR)  # the dbt seeds, as the clean step reads them
+    clean = clean_measurements(flag_measurements(raw, DAY, rules)).drop("ingested_at")
     return counts, sorted(tuple(r) for r in clean.orderBy(F.col("period_end_utc")).collect()), lake
 
 
