@@ -44,8 +44,9 @@ bench: setup  ## benchmarks; figures printed as JSON (BENCH_LOCATIONS, BENCH_INT
 bench-committer: setup  ## offset-committer latency under a real daemon (BENCH_RANGES, default 500)
 	$(BIN)/python tests/benchmarks/bench_committer.py
 
-lint: setup  ## pyflakes-level checks of the Python tree
-	$(BIN)/ruff check --select F,E9 --line-length 130 orchestration assets spark tests
+lint: setup  ## ruff format (checked, not rewritten) and ruff check: pyflakes, imports, pyupgrade, bugbear
+	$(BIN)/ruff format --check orchestration assets spark tests
+	$(BIN)/ruff check orchestration assets spark tests
 
 dev: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev

@@ -67,7 +67,9 @@ def stored_messages(directory: Path) -> tuple[int, set[tuple[int, int]]]:
     if not files:
         return 0, set()
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["kafka_partition", "kafka_offset"])
-    pairs = list(zip(table.column("kafka_partition").to_pylist(), table.column("kafka_offset").to_pylist()))
+    pairs = list(
+        zip(table.column("kafka_partition").to_pylist(), table.column("kafka_offset").to_pylist(), strict=False)
+    )
     return len(pairs), set(pairs)
 
 
@@ -126,7 +128,8 @@ def day_accounts(kafka: TopicLog, lake: Lake, flow: Flow, day: date, duplicates:
         # Where a difference is, for the reader: the identity compares the counts above.
         "missing_at_landing": in_topic - landed - dead_lettered,
         "missing_at_clean": None if duplicates is None else landed - clean - quarantined - duplicates,
-        "balanced": out is not None and in_topic == landed + dead_lettered
+        "balanced": out is not None
+        and in_topic == landed + dead_lettered
         and landed == clean + quarantined + duplicates,
     }
 
@@ -147,8 +150,11 @@ def quarantine_warn_share() -> float:
 
 def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=flow.clean_asset, name="messages_accounted_for", blocking=True,
-        partitions_def=daily_partitions, description=IDENTITY,
+        asset=flow.clean_asset,
+        name="messages_accounted_for",
+        blocking=True,
+        partitions_def=daily_partitions,
+        description=IDENTITY,
     )
     def _balance(
         context: dg.AssetCheckExecutionContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]
@@ -161,7 +167,9 @@ def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
         return balance_result(per_day)
 
     @dg.asset_check(
-        asset=flow.clean_asset, name="quarantine_share", partitions_def=daily_partitions,
+        asset=flow.clean_asset,
+        name="quarantine_share",
+        partitions_def=daily_partitions,
         description="Warns when more than QUARANTINE_WARN_SHARE (default 0.05) of a day's landed rows "
         "are in quarantine.",
     )
@@ -173,7 +181,8 @@ def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
             shares[day.isoformat()] = round(quarantined / landed, 6) if landed else 0.0
         worst = max(shares.values(), default=0.0)
         return dg.AssetCheckResult(
-            passed=worst <= limit, severity=dg.AssetCheckSeverity.WARN,
+            passed=worst <= limit,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"quarantine_share": worst, "warn_above": limit, "per_day": shares},
         )
 

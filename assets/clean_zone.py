@@ -12,9 +12,7 @@ from assets.ports import Lake, Warehouse
 
 
 def clean_spec(key: list[str], deps: list[list[str]], description: str, group: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key, deps=deps, description=description, group_name=group, kinds={"spark", "parquet"}
-    )
+    return dg.AssetSpec(key, deps=deps, description=description, group_name=group, kinds={"spark", "parquet"})
 
 
 def parquet_rows(directory: Path) -> int:
@@ -73,9 +71,7 @@ def clean_day(
         valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), clean_key)
         rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), quarantine_key)
         clean_rows = publish(keep(flagged), lake, warehouse, clean_table, clean_column, day)
-        quarantined = publish(
-            quarantine(flagged, day), lake, warehouse, quarantine_table, "partition_day", day
-        )
+        quarantined = publish(quarantine(flagged, day), lake, warehouse, quarantine_table, "partition_day", day)
         reasons = reason_counts(flagged)
     finally:
         flagged.unpersist()
@@ -100,6 +96,4 @@ def clean_results(clean_key: list[str], quarantine_key: list[str], per_day: dict
         asset_key=clean_key,
         metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
     )
-    yield dg.MaterializeResult(
-        asset_key=quarantine_key, metadata={"dagster/row_count": totals["quarantined_rows"]}
-    )
+    yield dg.MaterializeResult(asset_key=quarantine_key, metadata={"dagster/row_count": totals["quarantined_rows"]})

@@ -32,8 +32,10 @@ def air_quality_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     # or one this run does not build, waits for the run that builds both ends.
     args = [
         "build",
-        "--vars", json.dumps(dbt_vars(context.partition_time_window)),
-        "--indirect-selection", "cautious",
+        "--vars",
+        json.dumps(dbt_vars(context.partition_time_window)),
+        "--indirect-selection",
+        "cautious",
     ]
     # Row counts: dagster-dbt queries each built relation after the build, so every model's
     # materialization carries `dagster/row_count` (DuckDB and PostgreSQL alike).

@@ -72,7 +72,12 @@ def merge_new(lake: Lake, table: str, day: date, name: str, new: pa.Table) -> in
 
 
 def dead_letter_once(
-    kafka: TopicLog, lake: Lake, table: str, day: date, name: str, rejects: pa.Table,
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    day: date,
+    name: str,
+    rejects: pa.Table,
     records: dict[int, tuple[KafkaRecord, str]],
 ) -> int:
     """Record `rejects` (offset -> (record, reason) in `records`) and dead-letter each one that
@@ -95,9 +100,11 @@ def dead_letter_once(
             record, reason = records[offset]
             kafka.dead_letter(record, reason)
             done.add(offset)
-    flags = [d or o in done for o, d in zip(table_["kafka_offset"].to_pylist(), table_["dead_lettered"].to_pylist())]
-    table_ = table_.set_column(table_.schema.get_field_index("dead_lettered"), "dead_lettered",
-                               pa.array(flags))
+    flags = [
+        d or o in done
+        for o, d in zip(table_["kafka_offset"].to_pylist(), table_["dead_lettered"].to_pylist(), strict=False)
+    ]
+    table_ = table_.set_column(table_.schema.get_field_index("dead_lettered"), "dead_lettered", pa.array(flags))
     lake.write_file("raw", table, day, name, table_.schema, table_.to_batches())
     return len(done - already)
 
@@ -138,7 +145,9 @@ def fold_legacy(lake: Lake, table: str, day: date, schema: pa.Schema) -> int:
         old = old.select(schema.names).cast(schema)
         rows += old.num_rows
         blocks = pc.divide(old["kafka_offset"], BLOCK).to_pylist()
-        for topic, partition, block in sorted(set(zip(old["kafka_topic"].to_pylist(), old["kafka_partition"].to_pylist(), blocks, strict=True))):
+        for topic, partition, block in sorted(
+            set(zip(old["kafka_topic"].to_pylist(), old["kafka_partition"].to_pylist(), blocks, strict=True))
+        ):
             mask = pc.and_(pc.equal(old["kafka_topic"], topic), pc.equal(old["kafka_partition"], partition))
             part = old.filter(pc.and_(mask, pc.equal(pc.divide(old["kafka_offset"], BLOCK), block)))
             name = block_name(topic, partition, block)

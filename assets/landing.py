@@ -11,7 +11,7 @@ whose raw partition holds rows (retention passed, a recreated topic) fails inste
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -86,7 +86,7 @@ def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: KafkaRange
     name = block_name(r.topic, r.partition, r.start // BLOCK)
     if good:
         with locked(lake, table, day, name):
-            counts["added"] += merge_new(lake, table, day, name, landed_table(good, datetime.now(timezone.utc)))
+            counts["added"] += merge_new(lake, table, day, name, landed_table(good, datetime.now(UTC)))
     if bad:
         rejects = f"{table}_rejected"
         with locked(lake, rejects, day, name):
@@ -98,7 +98,11 @@ def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: KafkaRange
 
 
 def land_ranges(
-    kafka: TopicLog, lake: Lake, table: str, day: date, ranges: Iterable[KafkaRange],
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    day: date,
+    ranges: Iterable[KafkaRange],
     last_day: date | None = None,
 ) -> dict:
     """Land the `day` records of each range; returns counts for the materialization: `landed`
@@ -110,7 +114,9 @@ def land_ranges(
         for piece in block_ranges(r):
             counts.update(land_block(kafka, lake, table, day, piece, last_day))
     reasons = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("reason:")}
-    totals = {k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")}
+    totals = {
+        k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")
+    }
     return {**totals, "dead_letter_reasons": reasons}
 
 

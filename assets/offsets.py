@@ -27,7 +27,13 @@ STEP = 1_000
 def held_offsets(lake: Lake, table: str, topic: str, partition: int, day, block: int) -> set[int]:
     name = block_name(topic, partition, block)
     landed = read_block(lake, table, day, name, pa.schema([LANDED.field("kafka_offset")]))
-    rejects = read_block(lake, f"{table}_rejected", day, name, pa.schema([REJECTED.field("kafka_offset"), REJECTED.field("dead_lettered")]))
+    rejects = read_block(
+        lake,
+        f"{table}_rejected",
+        day,
+        name,
+        pa.schema([REJECTED.field("kafka_offset"), REJECTED.field("dead_lettered")]),
+    )
     done = rejects.filter(rejects["dead_lettered"])["kafka_offset"]
     return set(landed["kafka_offset"].to_pylist()) | set(done.to_pylist())
 
@@ -59,7 +65,9 @@ def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None)
     for partition, end in sorted(behind.items()):
         start = max(committed.get(partition, 0), firsts.get(partition, 0))
         if start > committed.get(partition, 0) and log is not None:
-            log.warning(f"{topic}/{partition}: offsets {committed.get(partition, 0)}-{start} expired before they landed")
+            log.warning(
+                f"{topic}/{partition}: offsets {committed.get(partition, 0)}-{start} expired before they landed"
+            )
         through = landed_through(kafka, lake, table, topic, partition, start, end)
         if through > committed.get(partition, 0):
             kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, start, through))

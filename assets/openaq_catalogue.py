@@ -6,7 +6,7 @@ lists are pulled by `assets.producers` and travel through Kafka.
 """
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pyarrow as pa
@@ -22,6 +22,8 @@ RAW_LOCATIONS = pa.schema(
         ("fetched_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+
+
 def location_batch(locations: list[dict], fetched_at: datetime) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {
@@ -45,7 +47,7 @@ def raw_openaq_locations(
 ) -> dg.MaterializeResult:
     """Daily snapshot of the OpenAQ location catalogue (locations with their sensors and parameters), as received."""
     locations = openaq.fetch_locations()
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     for day in partition_days(context):
         batch = location_batch(locations, fetched_at)
         lake.write_partition("raw", "openaq_locations", day, RAW_LOCATIONS, [batch])

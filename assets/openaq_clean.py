@@ -65,9 +65,16 @@ def clean_openaq_measurements(
     per_day = {}
     for day in partition_days(context):
         per_day[day.isoformat()] = clean_day(
-            session, lake, warehouse, day, RAW_MEASUREMENTS,
-            flag, clean_measurements, quarantined_measurements,
-            ("openaq_measurements", "openaq_measurements_quarantine"), "measured_on",
+            session,
+            lake,
+            warehouse,
+            day,
+            RAW_MEASUREMENTS,
+            flag,
+            clean_measurements,
+            quarantined_measurements,
+            ("openaq_measurements", "openaq_measurements_quarantine"),
+            "measured_on",
             (CLEAN_KEY, QUARANTINE_KEY),
         )
         context.log.info(f"clean OpenAQ {day}: {per_day[day.isoformat()]}")
@@ -105,13 +112,7 @@ def clean_openaq_catalogue(
         counts["locations"] += publish(
             clean_locations(parsed, day), lake, warehouse, "openaq_locations", "snapshot_on", day
         )
-        counts["sensors"] += publish(
-            clean_sensors(parsed, day), lake, warehouse, "openaq_sensors", "snapshot_on", day
-        )
+        counts["sensors"] += publish(clean_sensors(parsed, day), lake, warehouse, "openaq_sensors", "snapshot_on", day)
         parsed.unpersist()
-    yield dg.MaterializeResult(
-        asset_key=CLEAN_LOCATIONS, metadata={"dagster/row_count": counts["locations"], **counts}
-    )
-    yield dg.MaterializeResult(
-        asset_key=CLEAN_SENSORS, metadata={"dagster/row_count": counts["sensors"]}
-    )
+    yield dg.MaterializeResult(asset_key=CLEAN_LOCATIONS, metadata={"dagster/row_count": counts["locations"], **counts})
+    yield dg.MaterializeResult(asset_key=CLEAN_SENSORS, metadata={"dagster/row_count": counts["sensors"]})

@@ -1,6 +1,6 @@
 """Daily UTC partitions shared by every asset downstream of the APIs."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -18,12 +18,12 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
 
 
 def days_between(start: datetime, end: datetime) -> list[date]:
-    first = start.astimezone(timezone.utc).date()
+    first = start.astimezone(UTC).date()
     count = (end - start) // timedelta(days=1)
     return [first + timedelta(days=i) for i in range(count)]
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
     """[start, end) of a UTC day as aware datetimes."""
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)

@@ -68,7 +68,12 @@ class Lake(Protocol):
     def staged_partition(self, zone: str, table: str, day: date) -> AbstractContextManager[Path]: ...
 
     def write_file(
-        self, zone: str, table: str, day: date, name: str, schema: pa.Schema,
+        self,
+        zone: str,
+        table: str,
+        day: date,
+        name: str,
+        schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
     ) -> int: ...
 

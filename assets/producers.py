@@ -6,18 +6,18 @@ lake's raw zone, so a sensor, a schedule and the CLI all land the same messages.
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from assets.openaq_catalogue import raw_openaq_locations, read_locations
 from assets.partitions import daily_partitions, day_window, partition_days, single_run
 from assets.ports import (
+    KafkaRecord,
+    Lake,
     MeasurementPageLike,
     OpenAQSource,
-    Lake,
     TopicLog,
-    KafkaRecord,
     TopicMessage,
     UserSource,
 )
@@ -29,7 +29,7 @@ def _parse_utc(text) -> datetime | None:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.astimezone(timezone.utc) if moment.tzinfo else None
+    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def measurement_event_time(measurement: dict, day_start: datetime) -> datetime:
@@ -46,7 +46,7 @@ def measurement_messages(
 ) -> Iterator[TopicMessage]:
     """Pages -> one message per measurement; malformed pages are appended to `rejected`."""
     for page in pages:
-        fetched_at = datetime.now(timezone.utc).isoformat()
+        fetched_at = datetime.now(UTC).isoformat()
         sensor = page.sensor
         if page.rejected_reason is not None:
             rejected.append(page)
@@ -91,13 +91,11 @@ def _published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
     dead = sum(d["dead_lettered"] + d.get("rejected_pages", 0) for d in per_day.values())
     yield dg.MaterializeResult(
         asset_key=pull,
-        metadata={"source_mode": source_mode, "messages_written": written, "dead_lettered": dead,
-                  "per_day": per_day},
+        metadata={"source_mode": source_mode, "messages_written": written, "dead_lettered": dead, "per_day": per_day},
     )
     yield dg.MaterializeResult(
         asset_key=topic_key(topic),
-        metadata={"messages_written": written,
-                  "offsets_written": {day: d["offsets"] for day, d in per_day.items()}},
+        metadata={"messages_written": written, "offsets_written": {day: d["offsets"] for day, d in per_day.items()}},
     )
 
 
@@ -160,7 +158,7 @@ def without_credentials(user):
 def user_messages(users: Iterable[dict], day_start: datetime) -> Iterator[TopicMessage]:
     """One message per user, keyed by login.uuid, credentials dropped; every user of a day's
     pull belongs to that day."""
-    fetched_at = datetime.now(timezone.utc).isoformat()
+    fetched_at = datetime.now(UTC).isoformat()
     for user in map(without_credentials, users):
         login = user.get("login") if isinstance(user, dict) else None
         key = str((login or {}).get("uuid") or "") if isinstance(login, dict) else ""

@@ -1,6 +1,6 @@
 """The rows of the raw zone: landed messages and rejects, their schemas and event days."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
@@ -46,7 +46,7 @@ def record_day(record: KafkaRecord) -> date:
         except ValueError:
             pass
     if day is None:
-        day = datetime.fromtimestamp(record.timestamp_ms / 1000, timezone.utc).date()
+        day = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).date()
     return max(day, FIRST_DAY)
 
 

@@ -42,8 +42,17 @@ def clean_randomuser_users(
     per_day = {}
     for day in partition_days(context):
         per_day[day.isoformat()] = clean_day(
-            session, lake, warehouse, day, RAW_USERS, flag_users, clean_users, quarantined_users,
-            ("randomuser_users", "randomuser_users_quarantine"), "ingested_on", (CLEAN_KEY, QUARANTINE_KEY),
+            session,
+            lake,
+            warehouse,
+            day,
+            RAW_USERS,
+            flag_users,
+            clean_users,
+            quarantined_users,
+            ("randomuser_users", "randomuser_users_quarantine"),
+            "ingested_on",
+            (CLEAN_KEY, QUARANTINE_KEY),
         )
         context.log.info(f"clean users {day}: {per_day[day.isoformat()]}")
     yield from clean_results(CLEAN_USERS, QUARANTINE, per_day)

@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.resources.alerts import AlertWebhook
 
+
 def first_error_line(error) -> str:
     """The innermost cause of a serialized error, one line: Dagster wraps user errors."""
     if error is None:

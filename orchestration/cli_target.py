@@ -11,8 +11,19 @@ import os
 import sys
 
 MODULE = "orchestration.definitions"
-_POINTER_FLAGS = ("-m", "--module-name", "-f", "--python-file", "-d", "--package-name",
-                  "-a", "--attribute", "--autoload-defs-module-name", "-w", "--workspace")
+_POINTER_FLAGS = (
+    "-m",
+    "--module-name",
+    "-f",
+    "--python-file",
+    "-d",
+    "--package-name",
+    "-a",
+    "--attribute",
+    "--autoload-defs-module-name",
+    "-w",
+    "--workspace",
+)
 
 
 def apply(argv: list[str] | None = None, environ=os.environ) -> None:

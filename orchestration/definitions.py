@@ -15,11 +15,11 @@ from assets import (
 )
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
+from orchestration.committer import kafka_offset_committer
+from orchestration.held_back import held_back_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
-from orchestration.committer import kafka_offset_committer
-from orchestration.held_back import held_back_checks
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
@@ -40,7 +40,9 @@ def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
     ]
     return [
         offsets.committed_asset(
-            topic, asset.key.path[-1], group,
+            topic,
+            asset.key.path[-1],
+            group,
             sorted(dg.AssetSelection.assets(asset).downstream().sinks().resolve(assets)),
         )
         for topic, asset, group in flows

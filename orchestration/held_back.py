@@ -22,8 +22,12 @@ CHECK_NAME = "no_range_held_back"
 # Failed runs looked at per partition: the one that matters started at the committed offset,
 # and is among the partition's latest failures.
 RECENT_FAILURES = 20
-UNFINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-              dg.DagsterRunStatus.STARTED]
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def threshold_seconds() -> float:
@@ -43,7 +47,9 @@ def _range_holds(key: str, offset: int) -> bool:
     return int(start) <= offset < int(end)
 
 
-def held_back(instance: dg.DagsterInstance, kafka: TopicLog, topic: str, threshold: float, now: float) -> list[HeldBack]:
+def held_back(
+    instance: dg.DagsterInstance, kafka: TopicLog, topic: str, threshold: float, now: float
+) -> list[HeldBack]:
     """Every partition of `topic` whose committed offset waits on a range that failed for good
     (no later success of its day, no retry queued or running) more than `threshold` seconds ago."""
     committed, ends = kafka.committed(LANDING_GROUP, topic), kafka.end_offsets(topic)
@@ -79,7 +85,9 @@ def held_back_evaluation(topic: str, ranges: list[HeldBack], threshold: float) -
         passed=not ranges,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            "; ".join(f"{r.range}@{r.day} held back {r.held_minutes} min by failed run {r.failed_run_id}" for r in ranges)
+            "; ".join(
+                f"{r.range}@{r.day} held back {r.held_minutes} min by failed run {r.failed_run_id}" for r in ranges
+            )
             or "no range is held back"
         ),
         metadata={"held_back": [asdict(r) for r in ranges], "threshold_minutes": threshold / 60},
@@ -95,10 +103,14 @@ def held_back_check(topic: str) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, kafka: dg.ResourceParam[TopicLog]) -> dg.AssetCheckResult:
         threshold = threshold_seconds()
-        evaluation = held_back_evaluation(topic, held_back(context.instance, kafka, topic, threshold, time.time()), threshold)
+        evaluation = held_back_evaluation(
+            topic, held_back(context.instance, kafka, topic, threshold, time.time()), threshold
+        )
         return dg.AssetCheckResult(
-            passed=evaluation.passed, severity=evaluation.severity,
-            description=evaluation.description, metadata=evaluation.metadata,
+            passed=evaluation.passed,
+            severity=evaluation.severity,
+            description=evaluation.description,
+            metadata=evaluation.metadata,
         )
 
     return _check

@@ -14,7 +14,7 @@ until its retry lands it, and Kafka's lag tools tell the truth.
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -22,9 +22,8 @@ from assets.ports import KafkaRange
 from assets.raw_records import record_day
 from assets.topics import LANDING_GROUP, topic_key
 from orchestration.jobs import SPARK_TAGS
-from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
-
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
+from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
 
 def record_days(records, last_day: date) -> tuple[list[str], dict[str, int]]:
@@ -37,7 +36,7 @@ def record_days(records, last_day: date) -> tuple[list[str], dict[str, int]]:
 
 def last_complete_day(now: datetime | None) -> date:
     """The newest daily partition: the last UTC day that has ended."""
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date() - timedelta(days=1)
+    return (now or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=1)
 
 
 def run_requests_for_range(
@@ -85,7 +84,12 @@ def read_cursor(cursor: str | None) -> tuple[dict[int, int] | None, list]:
 
 
 def evaluate_topic(
-    cursor: str | None, kafka, topic: str, landing: dg.AssetsDefinition, max_batch: int, max_runs: int,
+    cursor: str | None,
+    kafka,
+    topic: str,
+    landing: dg.AssetsDefinition,
+    max_batch: int,
+    max_runs: int,
     now: datetime | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick. A range's messages of a day that is not a partition yet (a clock in the future,
@@ -132,7 +136,9 @@ def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 1
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Consumes new messages of `{topic}` in ranges of at most {max_batch}.",
     )
-    def _sensor(context: dg.SensorEvaluationContext, kafka: dg.ResourceParam[TopicLog]) -> dg.SensorResult | dg.SkipReason:
+    def _sensor(
+        context: dg.SensorEvaluationContext, kafka: dg.ResourceParam[TopicLog]
+    ) -> dg.SensorResult | dg.SkipReason:
         return evaluate_topic(context.cursor, kafka, topic, landing, max_batch, max_runs)
 
     return _sensor

@@ -99,9 +99,18 @@ def tansu(tmp_path_factory):
     url = f"tcp://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(_tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(_tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 15
@@ -137,7 +146,9 @@ def mongo_uri(tmp_path_factory):
             # cwd: the launcher reads ./secantusd.toml if there is one; the work dir has none.
             process = subprocess.Popen(
                 [str(executable), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(workdir / "data")],
-                stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
             )
         except OSError as error:
             pytest.fail(f"cannot start SecantusDB from {executable}: {error}")

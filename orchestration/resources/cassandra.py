@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date, datetime
-from typing import Optional
 
 import dagster as dg
 from cassandra import ConsistencyLevel
@@ -37,11 +36,13 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from orchestration.resources.sqlite_store import open_store
 
-_TEXT = ("gender title first_name last_name email username phone cell nationality street_name city "
-         "state country timezone_offset timezone_description id_name id_value picture_large "
-         "picture_thumbnail").split()
+_TEXT = (
+    "gender title first_name last_name email username phone cell nationality street_name city "
+    "state country timezone_offset timezone_description id_name id_value picture_large "
+    "picture_thumbnail"
+).split()
 # (column, CQL type, clean users field); the order is the INSERT's bind order.
-COLUMNS: tuple[tuple[str, str, Optional[str]], ...] = (
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("id", "uuid", "user_id"),
     *((name, "text", name) for name in _TEXT),
     ("post_code", "text", "postcode"),
@@ -102,8 +103,8 @@ class CassandraUserStore(UserServingStore):
     table: str = "created_users"
     consistency: str = "LOCAL_QUORUM"
     replication_factor: int = 1
-    username: Optional[str] = None
-    password: Optional[str] = None
+    username: str | None = None
+    password: str | None = None
     concurrency: int = 32
     connect_timeout_seconds: float = 10.0
     request_timeout_seconds: float = 30.0

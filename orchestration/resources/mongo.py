@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pymongo
@@ -58,7 +58,7 @@ def to_stored(doc: dict) -> dict:
     except (AttributeError, ValueError):
         raise ValueError(f"period end (datetimeTo.utc) missing or not ISO 8601: {stamp!r}") from None
     # The field is UTC by name: a stamp without an offset is read as UTC, never as local time.
-    end = (end.replace(tzinfo=timezone.utc) if end.tzinfo is None else end).astimezone(timezone.utc)
+    end = (end.replace(tzinfo=UTC) if end.tzinfo is None else end).astimezone(UTC)
     # BSON datetimes hold milliseconds: truncating here keeps the _id and period_end in step.
     end = end.replace(microsecond=end.microsecond // 1000 * 1000)
     fraction = f".{end.microsecond // 1000:03d}" if end.microsecond else ""
@@ -107,8 +107,13 @@ class MongoMeasurementStore(MeasurementDocumentStore):
     @contextmanager
     def _collection(self) -> Iterator[pymongo.collection.Collection]:
         # tz_aware: period_end reads back as an aware UTC datetime, not a naive one.
-        client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=self.timeout_ms,
-                                     connectTimeoutMS=self.timeout_ms, tz_aware=True, appname="airstream")
+        client = pymongo.MongoClient(
+            self.uri,
+            serverSelectionTimeoutMS=self.timeout_ms,
+            connectTimeoutMS=self.timeout_ms,
+            tz_aware=True,
+            appname="airstream",
+        )
         try:
             yield client[self.database][self.collection]
         finally:
@@ -151,8 +156,8 @@ def _sql(value):
     if not isinstance(value, datetime):
         return value
     # Fixed width, so text order is time order (canonical ids would sort "00.5Z" before "00Z").
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 class EmbeddedMeasurementStore(MeasurementDocumentStore):
@@ -162,11 +167,12 @@ class EmbeddedMeasurementStore(MeasurementDocumentStore):
 
     def _connect(self) -> sqlite3.Connection:
         indexes = "".join(
-            f"; create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})"
-            for keys in INDEXES
+            f"; create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})" for keys in INDEXES
         )
-        schema = ("create table if not exists measurements (_id text primary key, location_id integer,"
-                  " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)")
+        schema = (
+            "create table if not exists measurements (_id text primary key, location_id integer,"
+            " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
+        )
         return open_store(self.path, schema + indexes, timeout_seconds=30.0)
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:

@@ -86,7 +86,9 @@ class SharedRateLimiter:
         db = sqlite3.connect(self._path, timeout=60, isolation_level=None)
         try:
             db.execute("begin immediate")
-            db.execute("create table if not exists requests (name text not null, at real not null, cost integer not null)")
+            db.execute(
+                "create table if not exists requests (name text not null, at real not null, cost integer not null)"
+            )
             db.execute("create index if not exists requests_by_name on requests (name, at)")
             now = self._clock()
             oldest_kept = now - max(w.seconds for w in self._windows)

@@ -17,9 +17,7 @@ from pathlib import Path
 _INITIALISED = 1
 
 
-def open_store(
-    path: str, schema: str, timeout_seconds: float, isolation_level: str | None = ""
-) -> sqlite3.Connection:
+def open_store(path: str, schema: str, timeout_seconds: float, isolation_level: str | None = "") -> sqlite3.Connection:
     """A connection to the SQLite file `path`, created with `schema` (idempotent DDL) if new."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=timeout_seconds, isolation_level=isolation_level)
@@ -29,9 +27,7 @@ def open_store(
             if conn.execute("pragma user_version").fetchone()[0] != _INITIALISED:
                 # WAL is persistent: readers never wait for the writer, in every process.
                 conn.execute("pragma journal_mode=wal")
-                conn.executescript(
-                    f"begin immediate; {schema}; pragma user_version = {_INITIALISED}; commit;"
-                )
+                conn.executescript(f"begin immediate; {schema}; pragma user_version = {_INITIALISED}; commit;")
     except BaseException:
         conn.close()
         raise

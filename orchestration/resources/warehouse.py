@@ -9,7 +9,6 @@ import threading
 from contextlib import closing
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 import duckdb
@@ -26,9 +25,7 @@ def _parquet_files(directory: Path) -> list[str]:
 class WarehouseResource(dg.ConfigurableResource):
     """Common contract of the two warehouses."""
 
-    def replace_partition(
-        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path
-    ) -> int:
+    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
         """Make `schema.table` hold exactly the files of `parquet_dir` for `day`; returns rows."""
         raise NotImplementedError
 
@@ -108,7 +105,7 @@ class PostgresWarehouse(WarehouseResource):
     host: str = "127.0.0.1"
     port: int = 5432
     user: str = "postgres"
-    password: Optional[str] = None
+    password: str | None = None
     dbname: str = "warehouse"
     connect_timeout_seconds: int = 10
 
@@ -139,9 +136,7 @@ class PostgresWarehouse(WarehouseResource):
                 # Under READ COMMITTED a second DELETE of the day cannot see rows a concurrent
                 # replace has inserted but not committed, so both inserts would survive: replaces
                 # of one day queue on a lock held until commit (other days run in parallel).
-                cur.execute(
-                    "select pg_advisory_xact_lock(hashtext(%s), %s)", [target, day.toordinal()]
-                )
+                cur.execute("select pg_advisory_xact_lock(hashtext(%s), %s)", [target, day.toordinal()])
                 cur.execute("select to_regclass(%s)", [target])
                 if cur.fetchone()[0] is None:
                     return 0

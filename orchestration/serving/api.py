@@ -11,7 +11,6 @@ import inspect
 import json
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Optional
 
 import uvicorn
 from fastapi import FastAPI, Query, Request
@@ -37,7 +36,7 @@ PAGING_PARAMS = {"limit", "cursor"}
 
 def page_model(listing: queries.Listing):
     item = create_model(f"{listing.name}_item", **{n: (t, ...) for n, (_, t) in listing.columns.items()})
-    return create_model(f"{listing.name}_page", items=(list[item], ...), next_cursor=(Optional[str], None))
+    return create_model(f"{listing.name}_page", items=(list[item], ...), next_cursor=(str | None, None))
 
 
 def _json_default(value):
@@ -78,13 +77,22 @@ def _endpoint(app: FastAPI, path: str, listing: queries.Listing):
 
     signature = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for f in listing.filters:
-        signature.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
-                                           annotation=Optional[f.type], default=Query(None)))
+        signature.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type | None, default=Query(None))
+        )
     signature += [
-        inspect.Parameter("limit", inspect.Parameter.KEYWORD_ONLY, annotation=int,
-                          default=Query(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT)),
-        inspect.Parameter("cursor", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                          default=Query(None, description="next_cursor of the previous page")),
+        inspect.Parameter(
+            "limit",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=int,
+            default=Query(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT),
+        ),
+        inspect.Parameter(
+            "cursor",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str | None,
+            default=Query(None, description="next_cursor of the previous page"),
+        ),
     ]
     endpoint.__signature__ = inspect.Signature(signature)
     endpoint.__name__ = listing.name
@@ -95,7 +103,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def create_app(settings: Optional[ServingSettings] = None, reader=None) -> FastAPI:
+def create_app(settings: ServingSettings | None = None, reader=None) -> FastAPI:
     settings = settings or from_env()
 
     @asynccontextmanager
@@ -111,7 +119,9 @@ def create_app(settings: Optional[ServingSettings] = None, reader=None) -> FastA
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for path, listing in ROUTES.items():
-        app.get(path, response_model=page_model(listing), summary=f"Pages of {listing.name}")(_endpoint(app, path, listing))
+        app.get(path, response_model=page_model(listing), summary=f"Pages of {listing.name}")(
+            _endpoint(app, path, listing)
+        )
 
     @app.get("/health")
     async def health():
@@ -122,7 +132,9 @@ def create_app(settings: Optional[ServingSettings] = None, reader=None) -> FastA
         try:
             marts = await asyncio.to_thread(
                 app.state.reader.rows,
-                "select count(*) as n from information_schema.tables where table_schema = 'marts'", [])
+                "select count(*) as n from information_schema.tables where table_schema = 'marts'",
+                [],
+            )
         except Exception as error:  # noqa: BLE001 - any failure to read means not ready
             return _error(503, f"warehouse unreachable: {error}")
         if not marts[0]["n"]:

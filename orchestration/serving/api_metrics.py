@@ -10,14 +10,27 @@ class ApiMetrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "airstream_api_requests", "HTTP requests answered, by route template and status.",
-            ["route", "method", "status"], registry=self.registry)
+            "airstream_api_requests",
+            "HTTP requests answered, by route template and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
-            "airstream_api_request_duration_seconds", "Time to answer a request, by route template.",
-            ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+            "airstream_api_request_duration_seconds",
+            "Time to answer a request, by route template.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.cache = Counter(
-            "airstream_api_cache_requests", "Page cache lookups by outcome (hit, miss, error).",
-            ["route", "result"], registry=self.registry)
+            "airstream_api_cache_requests",
+            "Page cache lookups by outcome (hit, miss, error).",
+            ["route", "result"],
+            registry=self.registry,
+        )
         self.warehouse_errors = Counter(
-            "airstream_api_warehouse_errors", "Requests refused (503) because the warehouse could not be read.",
-            ["route"], registry=self.registry)
+            "airstream_api_warehouse_errors",
+            "Requests refused (503) because the warehouse could not be read.",
+            ["route"],
+            registry=self.registry,
+        )

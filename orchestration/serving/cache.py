@@ -8,7 +8,6 @@ Entries of the old version are never read again and expire with the TTL.
 
 import hashlib
 import json
-from typing import Optional
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -25,7 +24,7 @@ def cache_key(listing: str, version: str, params: dict) -> str:
 class PageCache:
     """Absent REDIS_URL the cache is off and every request is a miss that is not counted."""
 
-    def __init__(self, url: Optional[str], ttl_seconds: int, metrics: ApiMetrics):
+    def __init__(self, url: str | None, ttl_seconds: int, metrics: ApiMetrics):
         self.ttl_seconds = ttl_seconds
         self.metrics = metrics
         self._redis = aioredis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0) if url else None
@@ -34,7 +33,7 @@ class PageCache:
     def enabled(self) -> bool:
         return self._redis is not None
 
-    async def get(self, route: str, key: str) -> Optional[bytes]:
+    async def get(self, route: str, key: str) -> bytes | None:
         if self._redis is None:
             return None
         try:

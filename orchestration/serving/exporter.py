@@ -62,7 +62,8 @@ class PlatformCollector:
         counted = [k for k, e in latest.items() if e is not None and "per_day" in e.asset_materialization.metadata]
         for key in counted:
             result = self.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key), limit=MATERIALIZATIONS_PER_ASSET, ascending=False)
+                dg.AssetRecordsFilter(asset_key=key), limit=MATERIALIZATIONS_PER_ASSET, ascending=False
+            )
             by_day = defaultdict(list)
             for record in result.records:
                 materialization = record.asset_materialization
@@ -85,7 +86,9 @@ class PlatformCollector:
             warnings.simplefilter("ignore", DeprecationWarning)
             records = self.instance.get_event_records(
                 dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
-                limit=CHECK_EVENTS, ascending=False)
+                limit=CHECK_EVENTS,
+                ascending=False,
+            )
         latest = {}
         for record in records:
             evaluation = record.event_log_entry.dagster_event.event_specific_data
@@ -94,34 +97,48 @@ class PlatformCollector:
         return latest
 
     def runs(self) -> tuple[dict, list]:
-        counts = {s: self.instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus(s)]))
-                  for s in pm.RUN_STATUSES}
+        counts = {
+            s: self.instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus(s)])) for s in pm.RUN_STATUSES
+        }
         recent = []
         for record in self.instance.get_run_records(limit=RECENT_RUNS):
             run = record.dagster_run
             finished = record.start_time is not None and record.end_time is not None
-            recent.append(pm.RunSample(run.job_name, run.status.value,
-                                       record.end_time - record.start_time if finished else None))
+            recent.append(
+                pm.RunSample(run.job_name, run.status.value, record.end_time - record.start_time if finished else None)
+            )
         return counts, recent
 
     # -- topics and warehouse -------------------------------------------------------------
     def topic_samples(self) -> list:
-        return [pm.TopicSample(t, self.topics.end_offsets(t), self.topics.committed(LANDING_GROUP, t),
-                               self.topics.topic_size(dlq_topic(t))) for t in TOPICS]
+        return [
+            pm.TopicSample(
+                t,
+                self.topics.end_offsets(t),
+                self.topics.committed(LANDING_GROUP, t),
+                self.topics.topic_size(dlq_topic(t)),
+            )
+            for t in TOPICS
+        ]
 
     def mart_rows(self) -> dict:
         tables = self.reader.rows(
             "select table_name from information_schema.tables where table_schema = 'marts'"
-            " and table_type = 'BASE TABLE' order by 1", [])
+            " and table_type = 'BASE TABLE' order by 1",
+            [],
+        )
         # Names come from the catalogue, not from a client, and are quoted.
-        return {t["table_name"]: self.reader.rows(f'select count(*) as n from marts."{t["table_name"]}"', [])[0]["n"]
-                for t in tables}
+        return {
+            t["table_name"]: self.reader.rows(f'select count(*) as n from marts."{t["table_name"]}"', [])[0]["n"]
+            for t in tables
+        }
 
     def collect(self):
         up = {}
         sources = {
-            "dagster_assets": lambda: pm.row_families(self.asset_rows())
-            + pm.freshness_families(self.last_success(), time.time()),
+            "dagster_assets": lambda: (
+                pm.row_families(self.asset_rows()) + pm.freshness_families(self.last_success(), time.time())
+            ),
             "dagster_checks": lambda: pm.check_families(self.latest_checks()),
             "dagster_runs": lambda: pm.run_families(*self.runs()),
             "topics": lambda: pm.topic_families(self.topic_samples(), LANDING_GROUP),

@@ -13,8 +13,17 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 # The row counts per asset and day that the landing and clean steps put in their
 # materialization metadata (`per_day[<day>][<measure>]`); exported under these names.
-ROW_MEASURES = ("landed", "added", "rejected", "dead_lettered", "deferred", "raw_rows", "clean_rows",
-                "quarantined_rows", "duplicates")
+ROW_MEASURES = (
+    "landed",
+    "added",
+    "rejected",
+    "dead_lettered",
+    "deferred",
+    "raw_rows",
+    "clean_rows",
+    "quarantined_rows",
+    "duplicates",
+)
 RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "SUCCESS", "FAILURE", "CANCELING", "CANCELED")
 RUN_DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 
@@ -69,7 +78,8 @@ def row_families(rows: Mapping[tuple[str, str], Mapping[str, int]]) -> list:
         "airstream_asset_rows",
         "Rows per asset, partition day and measure, from the materialization metadata "
         "(landed, added, rejected, dead_lettered, raw_rows, clean_rows, quarantined_rows, duplicates, ...).",
-        labels=["asset", "day", "measure"])
+        labels=["asset", "day", "measure"],
+    )
     for (asset, day), counts in sorted(rows.items()):
         for measure, value in sorted(counts.items()):
             family.add_metric([asset, day, measure], value)
@@ -77,10 +87,16 @@ def row_families(rows: Mapping[tuple[str, str], Mapping[str, int]]) -> list:
 
 
 def freshness_families(last_success: Mapping[str, float], now: float) -> list:
-    stamp = GaugeMetricFamily("airstream_asset_last_materialization_timestamp_seconds",
-                              "Unix time of the asset's last materialization (any partition).", labels=["asset"])
-    age = GaugeMetricFamily("airstream_asset_materialization_age_seconds",
-                            "Seconds since the asset's last materialization.", labels=["asset"])
+    stamp = GaugeMetricFamily(
+        "airstream_asset_last_materialization_timestamp_seconds",
+        "Unix time of the asset's last materialization (any partition).",
+        labels=["asset"],
+    )
+    age = GaugeMetricFamily(
+        "airstream_asset_materialization_age_seconds",
+        "Seconds since the asset's last materialization.",
+        labels=["asset"],
+    )
     for asset, ts in sorted(last_success.items()):
         stamp.add_metric([asset], ts)
         age.add_metric([asset], max(0.0, now - ts))
@@ -89,10 +105,14 @@ def freshness_families(last_success: Mapping[str, float], now: float) -> list:
 
 def check_families(latest: Mapping[tuple[str, str], tuple[bool, str]]) -> list:
     """`latest`: (asset, check) -> (passed, severity) of the check's last evaluation."""
-    passed = GaugeMetricFamily("airstream_asset_check_passed",
-                               "1 if the check's last evaluation passed, else 0.", labels=["asset", "check", "severity"])
-    failing = GaugeMetricFamily("airstream_asset_checks_failing",
-                                "Checks of the asset whose last evaluation failed.", labels=["asset"])
+    passed = GaugeMetricFamily(
+        "airstream_asset_check_passed",
+        "1 if the check's last evaluation passed, else 0.",
+        labels=["asset", "check", "severity"],
+    )
+    failing = GaugeMetricFamily(
+        "airstream_asset_checks_failing", "Checks of the asset whose last evaluation failed.", labels=["asset"]
+    )
     per_asset: Counter = Counter()
     for (asset, check), (ok, severity) in sorted(latest.items()):
         passed.add_metric([asset, check, severity], 1.0 if ok else 0.0)
@@ -110,9 +130,11 @@ def run_families(status_counts: Mapping[str, int], recent: Iterable[RunSample]) 
     for run in recent:
         if run.duration_seconds is not None:
             durations[(run.job, run.status)].append(run.duration_seconds)
-    histogram = HistogramMetricFamily("airstream_run_duration_seconds",
-                                      "Durations of the recent finished runs, by job and outcome.",
-                                      labels=["job", "status"])
+    histogram = HistogramMetricFamily(
+        "airstream_run_duration_seconds",
+        "Durations of the recent finished runs, by job and outcome.",
+        labels=["job", "status"],
+    )
     for (job, status), values in sorted(durations.items()):
         buckets = [(str(b), sum(1 for v in values if v <= b)) for b in RUN_DURATION_BUCKETS]
         buckets.append(("+Inf", len(values)))
@@ -121,13 +143,19 @@ def run_families(status_counts: Mapping[str, int], recent: Iterable[RunSample]) 
 
 
 def topic_families(samples: Iterable[TopicSample], group: str) -> list:
-    end = GaugeMetricFamily("airstream_topic_end_offset", "Next offset to be written, per topic partition.",
-                            labels=["topic", "partition"])
-    committed = GaugeMetricFamily("airstream_consumer_committed_offset",
-                                  "The landing group's committed offset, per topic partition.",
-                                  labels=["topic", "partition", "group"])
-    lag = GaugeMetricFamily("airstream_consumer_lag", "End offset minus committed offset, per topic partition.",
-                            labels=["topic", "partition", "group"])
+    end = GaugeMetricFamily(
+        "airstream_topic_end_offset", "Next offset to be written, per topic partition.", labels=["topic", "partition"]
+    )
+    committed = GaugeMetricFamily(
+        "airstream_consumer_committed_offset",
+        "The landing group's committed offset, per topic partition.",
+        labels=["topic", "partition", "group"],
+    )
+    lag = GaugeMetricFamily(
+        "airstream_consumer_lag",
+        "End offset minus committed offset, per topic partition.",
+        labels=["topic", "partition", "group"],
+    )
     dlq = GaugeMetricFamily("airstream_dlq_messages", "Messages in the topic's dead-letter topic.", labels=["topic"])
     for s in samples:
         for p, offset in sorted(s.end_offsets.items()):
@@ -147,8 +175,9 @@ def warehouse_families(table_rows: Mapping[str, int]) -> list:
 
 
 def source_families(up: Mapping[str, bool]) -> list:
-    family = GaugeMetricFamily("airstream_exporter_source_up",
-                               "1 if the exporter read the source at this scrape, else 0.", labels=["source"])
+    family = GaugeMetricFamily(
+        "airstream_exporter_source_up", "1 if the exporter read the source at this scrape, else 0.", labels=["source"]
+    )
     for source, ok in sorted(up.items()):
         family.add_metric([source], 1.0 if ok else 0.0)
     return [family]

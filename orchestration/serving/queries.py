@@ -12,7 +12,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Optional
+from typing import Any
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -50,12 +50,12 @@ AIR_QUALITY_DAILY = Listing(
         "parameter_id": ("a.parameter_id", int),
         "parameter_name": ("a.parameter_name", str),
         "units": ("a.units", str),
-        "country_code": ("l.country_code", Optional[str]),
+        "country_code": ("l.country_code", str | None),
         "min_value": ("a.min_value", float),
         "mean_value": ("a.mean_value", float),
         "max_value": ("a.max_value", float),
         "measurement_count": ("a.measurement_count", int),
-        "exceeds_who_pm25_guideline": ("a.exceeds_who_pm25_guideline", Optional[bool]),
+        "exceeds_who_pm25_guideline": ("a.exceeds_who_pm25_guideline", bool | None),
     },
     key=("measured_on", "location_id", "parameter_id"),
     filters=(
@@ -73,16 +73,16 @@ LOCATIONS = Listing(
     source="marts.dim_locations l",
     columns={
         "location_id": ("l.location_id", int),
-        "location_name": ("l.location_name", Optional[str]),
-        "locality": ("l.locality", Optional[str]),
-        "timezone": ("l.timezone", Optional[str]),
-        "country_code": ("l.country_code", Optional[str]),
-        "country_name": ("l.country_name", Optional[str]),
-        "provider_name": ("l.provider_name", Optional[str]),
-        "is_mobile": ("l.is_mobile", Optional[bool]),
-        "is_monitor": ("l.is_monitor", Optional[bool]),
-        "latitude": ("l.latitude", Optional[float]),
-        "longitude": ("l.longitude", Optional[float]),
+        "location_name": ("l.location_name", str | None),
+        "locality": ("l.locality", str | None),
+        "timezone": ("l.timezone", str | None),
+        "country_code": ("l.country_code", str | None),
+        "country_name": ("l.country_name", str | None),
+        "provider_name": ("l.provider_name", str | None),
+        "is_mobile": ("l.is_mobile", bool | None),
+        "is_monitor": ("l.is_monitor", bool | None),
+        "latitude": ("l.latitude", float | None),
+        "longitude": ("l.longitude", float | None),
     },
     key=("location_id",),
     filters=(Filter("country", "l.country_code", "=", str),),
@@ -128,7 +128,7 @@ def decode_cursor(listing: Listing, cursor: str) -> list:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(values, list) or len(values) != len(listing.key):
             raise ValueError
-        return [_typed(listing.columns[k][1], v) for k, v in zip(listing.key, values)]
+        return [_typed(listing.columns[k][1], v) for k, v in zip(listing.key, values, strict=False)]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("cursor: not a cursor this endpoint returned") from None
 
@@ -150,8 +150,9 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def page_sql(listing: Listing, filters: dict[str, Any], cursor: Optional[list], limit: int,
-             placeholder: str) -> tuple[str, list]:
+def page_sql(
+    listing: Listing, filters: dict[str, Any], cursor: list | None, limit: int, placeholder: str
+) -> tuple[str, list]:
     """SELECT of one page (limit + 1 rows: the extra one says whether a next page exists)."""
     select = ", ".join(f"{expr} as {name}" for name, (expr, _) in listing.columns.items())
     where, params = [], []

@@ -17,12 +17,10 @@ import threading
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Optional
 
 import duckdb
 import psycopg2
 import psycopg2.pool
-
 
 # Longer than any page query takes: the API answers in milliseconds, a slow scan in seconds.
 RETIRE_SECONDS = 60.0
@@ -32,7 +30,7 @@ class WarehouseUnavailable(RuntimeError):
     pass
 
 
-def _identity(path: Path) -> Optional[tuple]:
+def _identity(path: Path) -> tuple | None:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -43,18 +41,18 @@ def _identity(path: Path) -> Optional[tuple]:
 class DuckDBSnapshotReader:
     placeholder = "?"
 
-    def __init__(self, source: Path, snapshot_dir: Optional[Path] = None, check_seconds: float = 1.0):
+    def __init__(self, source: Path, snapshot_dir: Path | None = None, check_seconds: float = 1.0):
         self.source = Path(source)
         self.snapshot_dir = Path(snapshot_dir or self.source.parent / ".serving")
         self.check_seconds = check_seconds
         self._lock = threading.Lock()
-        self._con: Optional[duckdb.DuckDBPyConnection] = None
-        self._identity: Optional[tuple] = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._identity: tuple | None = None
         self._checked = 0.0
         self.snapshots_taken = 0
         self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
 
-    def _copy(self) -> Optional[tuple]:
+    def _copy(self) -> tuple | None:
         """A consistent copy of the source, opened; None if the source was busy."""
         wal = self.source.with_name(self.source.name + ".wal")
         before = _identity(self.source)
@@ -109,7 +107,7 @@ class DuckDBSnapshotReader:
         with closing(self._con.cursor()) as cur:
             cur.execute(sql, params)
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
 
     def version(self) -> str:
         self._refresh()
@@ -131,15 +129,30 @@ class PostgresReader:
 
     placeholder = "%s"
 
-    def __init__(self, host: str, port: int, dbname: str, user: str, password: Optional[str],
-                 role: str, check_seconds: float = 1.0, max_connections: int = 8):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        dbname: str,
+        user: str,
+        password: str | None,
+        role: str,
+        check_seconds: float = 1.0,
+        max_connections: int = 8,
+    ):
         self._pool = psycopg2.pool.ThreadedConnectionPool(
-            0, max_connections, host=host, port=port, dbname=dbname, user=user, password=password,
+            0,
+            max_connections,
+            host=host,
+            port=port,
+            dbname=dbname,
+            user=user,
+            password=password,
             connect_timeout=5,
             options=f"-c role={role} -c default_transaction_read_only=on -c statement_timeout=10000",
         )
         self.check_seconds = check_seconds
-        self._version: Optional[str] = None
+        self._version: str | None = None
         self._checked = 0.0
 
     def rows(self, sql: str, params: list) -> list[dict]:
@@ -151,7 +164,7 @@ class PostgresReader:
             with conn.cursor() as cur:
                 cur.execute(sql, params)
                 names = [d[0] for d in cur.description]
-                out = [dict(zip(names, row)) for row in cur.fetchall()]
+                out = [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
             conn.rollback()
             return out
         except psycopg2.OperationalError as error:
@@ -174,9 +187,12 @@ class PostgresReader:
         if self._version is None or now - self._checked >= self.check_seconds:
             stats = self.rows(
                 "select relname, relid, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables"
-                " where schemaname = 'marts' order by relname", [])
+                " where schemaname = 'marts' order by relname",
+                [],
+            )
             self._version = "pg:" + ";".join(
-                f"{s['relname']}={s['relid']}/{s['n_tup_ins']}/{s['n_tup_upd']}/{s['n_tup_del']}" for s in stats)
+                f"{s['relname']}={s['relid']}/{s['n_tup_ins']}/{s['n_tup_upd']}/{s['n_tup_del']}" for s in stats
+            )
             self._checked = now
         return self._version
 
@@ -187,5 +203,12 @@ class PostgresReader:
 def reader_for(settings):
     if settings.profile == "local":
         return DuckDBSnapshotReader(settings.duckdb_path, settings.snapshot_dir, settings.version_check_seconds)
-    return PostgresReader(settings.pg_host, settings.pg_port, settings.pg_db, settings.pg_user,
-                          settings.pg_password, settings.reader_role, settings.version_check_seconds)
+    return PostgresReader(
+        settings.pg_host,
+        settings.pg_port,
+        settings.pg_db,
+        settings.pg_user,
+        settings.pg_password,
+        settings.reader_role,
+        settings.version_check_seconds,
+    )

@@ -9,23 +9,22 @@ nothing but USAGE + SELECT on schema `marts` even if its login were granted more
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class ServingSettings:
     profile: str = "local"
     duckdb_path: Path = Path("data/warehouse.duckdb")
-    snapshot_dir: Optional[Path] = None  # default: beside the warehouse, `.serving/`
+    snapshot_dir: Path | None = None  # default: beside the warehouse, `.serving/`
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
     pg_db: str = "warehouse"
     pg_user: str = "marts_api"
-    pg_password: Optional[str] = None
+    pg_password: str | None = None
     reader_role: str = "marts_reader"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    redis_url: Optional[str] = None
+    redis_url: str | None = None
     cache_ttl_seconds: int = 300
     # How often the marts' version stamp (what cache keys carry) is read again.
     version_check_seconds: float = 1.0
@@ -35,7 +34,7 @@ class ServingSettings:
     data_dir: Path = Path("data")
 
 
-def from_env(env: Optional[dict] = None) -> ServingSettings:
+def from_env(env: dict | None = None) -> ServingSettings:
     env = os.environ if env is None else env
     profile = env.get("DAGSTER_DEPLOYMENT", "local")
     if profile not in ("local", "prod"):

@@ -9,12 +9,8 @@ from pyspark.sql import types as T
 
 CORRUPT_RECORD = "_corrupt_record"
 
-_UTC_LOCAL = T.StructType(
-    [T.StructField("utc", T.StringType()), T.StructField("local", T.StringType())]
-)
-_COORDINATES = T.StructType(
-    [T.StructField("latitude", T.DoubleType()), T.StructField("longitude", T.DoubleType())]
-)
+_UTC_LOCAL = T.StructType([T.StructField("utc", T.StringType()), T.StructField("local", T.StringType())])
+_COORDINATES = T.StructType([T.StructField("latitude", T.DoubleType()), T.StructField("longitude", T.DoubleType())])
 _PARAMETER = T.StructType(
     [
         T.StructField("id", T.LongType()),
@@ -36,9 +32,7 @@ _NAMED = T.StructType(
 MEASUREMENT = T.StructType(
     [
         T.StructField("value", T.StringType()),
-        T.StructField(
-            "flagInfo", T.StructType([T.StructField("hasFlags", T.BooleanType())])
-        ),
+        T.StructField("flagInfo", T.StructType([T.StructField("hasFlags", T.BooleanType())])),
         T.StructField("parameter", _PARAMETER),
         T.StructField(
             "period",

@@ -59,9 +59,7 @@ def _utc_ntz(text: Column) -> Column:
 
 def parse_measurements(raw: DataFrame) -> DataFrame:
     """Landed messages (ids carried from the request + the measurement as received) -> typed columns."""
-    message = F.from_json(
-        "payload", MEASUREMENT_MESSAGE, {"columnNameOfCorruptRecord": CORRUPT_RECORD}
-    )
+    message = F.from_json("payload", MEASUREMENT_MESSAGE, {"columnNameOfCorruptRecord": CORRUPT_RECORD})
     return (
         raw.withColumn("message", message)
         .withColumn("doc", F.col("message.measurement"))
@@ -124,9 +122,7 @@ def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFra
     every payload doubled its size (a million-row day ran the JVM out of heap). Rejected rows
     keep the measurement's JSON as the key that folds a re-pulled copy (see quarantine).
     """
-    rejected_key = F.when(
-        F.col("reason").isNotNull(), F.coalesce(F.to_json("doc"), F.col("payload"))
-    )
+    rejected_key = F.when(F.col("reason").isNotNull(), F.coalesce(F.to_json("doc"), F.col("payload")))
     return (
         with_bounds(parse_measurements(raw), rules)
         .withColumn("reason", _reject_reason(day, rules))

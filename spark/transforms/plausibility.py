@@ -28,15 +28,21 @@ def read_plausibility(session: SparkSession, seeds_dir: Path | str) -> Plausibil
     checking against no bounds would quarantine every row as unknown_units."""
     seeds = Path(seeds_dir)
     bounds = (
-        session.read.option("header", True).option("encoding", "UTF-8").option("mode", "FAILFAST")
-        .schema(BOUNDS_SCHEMA).csv(str(seeds / BOUNDS_FILE))
+        session.read.option("header", True)
+        .option("encoding", "UTF-8")
+        .option("mode", "FAILFAST")
+        .schema(BOUNDS_SCHEMA)
+        .csv(str(seeds / BOUNDS_FILE))
     )
     rows = bounds.collect()
     if not rows or any(r.min_value is None or r.max_value is None for r in rows):
         raise ValueError(f"{seeds / BOUNDS_FILE}: no bounds, or a row without min/max")
     sentinels = (
-        session.read.option("header", True).option("mode", "FAILFAST")
-        .schema(SENTINELS_SCHEMA).csv(str(seeds / SENTINELS_FILE)).collect()
+        session.read.option("header", True)
+        .option("mode", "FAILFAST")
+        .schema(SENTINELS_SCHEMA)
+        .csv(str(seeds / SENTINELS_FILE))
+        .collect()
     )
     # Collected and rebuilt: a few dozen rows, so the rules are fixed for the step and the
     # join below is a broadcast of a local relation, not a re-read of the CSV per action.

@@ -55,7 +55,10 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
     marker = tmp_path / "writing"
     step = subprocess.Popen(
         [sys.executable, "-c", KILLED_CLEAN_STEP, str(tmp_path), str(marker)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 180

@@ -76,12 +76,14 @@ def test_the_day_reaches_every_table(local_run):
         days = con.execute("select distinct measured_on from marts.fct_measurements").fetchall()
         assert days == [(date(2026, 11, 20),)]
         flagged = con.execute("select count(exceeds_who_pm25_guideline) from marts.agg_air_quality_daily").fetchone()
-        reasons = dict(con.execute(
-            "select reason, count(*) from clean.openaq_measurements_quarantine group by 1"
-        ).fetchall())
+        reasons = dict(
+            con.execute("select reason, count(*) from clean.openaq_measurements_quarantine group by 1").fetchall()
+        )
     assert flagged[0] > 0, "some pm25 rows carry the WHO flag"
     assert after["marts.fct_measurements"] == after["clean.openaq_measurements"]
-    assert {"missing_value", "non_numeric_value", "sentinel_value", "implausible_value", "invalid_period"} <= set(reasons)
+    assert {"missing_value", "non_numeric_value", "sentinel_value", "implausible_value", "invalid_period"} <= set(
+        reasons
+    )
     assert after["cassandra"] == after["clean.randomuser_users"]
 
 
@@ -91,8 +93,11 @@ def test_rerunning_the_day_changes_no_count(local_run):
 
 
 def accounting(result, table: str) -> dict:
-    (evaluation,) = [e for e in result.get_asset_check_evaluations()
-                     if e.asset_key == dg.AssetKey(["clean", table]) and e.check_name == "messages_accounted_for"]
+    (evaluation,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["clean", table]) and e.check_name == "messages_accounted_for"
+    ]
     return {"passed": evaluation.passed, **{k: v.value for k, v in evaluation.metadata.items()}}
 
 
@@ -106,8 +111,9 @@ def test_every_message_is_accounted_for(local_run):
     assert openaq["clean_rows"] == after["clean.openaq_measurements"]
     assert openaq["quarantined_rows"] == after["clean.openaq_measurements_quarantine"]
     assert openaq["duplicates"] > 0, "the sample's duplicate rows were folded, and counted"
-    assert openaq["topic_messages"] == (openaq["clean_rows"] + openaq["quarantined_rows"]
-                                        + openaq["duplicates"] + openaq["dead_lettered"])
+    assert openaq["topic_messages"] == (
+        openaq["clean_rows"] + openaq["quarantined_rows"] + openaq["duplicates"] + openaq["dead_lettered"]
+    )
     users = accounting(result, "randomuser_users")
     assert users["passed"], users
     # Bad sample users break the contract at the pull: they never reach the topic.
@@ -119,8 +125,11 @@ def test_every_message_is_accounted_for(local_run):
 
 def test_quarantine_share_is_checked(local_run):
     _, result, after, _ = local_run
-    (share,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "quarantine_share"
-                and e.asset_key == dg.AssetKey(["clean", "openaq_measurements"])]
+    (share,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "quarantine_share" and e.asset_key == dg.AssetKey(["clean", "openaq_measurements"])
+    ]
     expected = after["clean.openaq_measurements_quarantine"] / accounting(result, "openaq_measurements")["landed"]
     assert share.metadata["quarantine_share"].value == pytest.approx(expected, abs=1e-6)
     assert share.severity == dg.AssetCheckSeverity.WARN and share.passed == (expected <= 0.05)
@@ -129,9 +138,11 @@ def test_quarantine_share_is_checked(local_run):
 def test_dbt_materializations_carry_row_counts(local_run):
     _, result, after, _ = local_run
     # The seeds sit upstream of the Spark step, so the dbt assets run as more than one step.
-    rows = {e.asset_key.to_user_string(): e.materialization.metadata.get("dagster/row_count")
-            for e in result.get_asset_materialization_events()
-            if e.step_key.startswith("air_quality_dbt_models")}
+    rows = {
+        e.asset_key.to_user_string(): e.materialization.metadata.get("dagster/row_count")
+        for e in result.get_asset_materialization_events()
+        if e.step_key.startswith("air_quality_dbt_models")
+    }
     assert rows["marts/fct_measurements"].value == after["marts.fct_measurements"]
     assert rows["marts/dim_users"].value == after["marts.dim_users"]
     # Every table; staging views are not counted by dagster-dbt (counting a view re-runs it).
@@ -141,9 +152,12 @@ def test_dbt_materializations_carry_row_counts(local_run):
 def test_no_credential_leaves_the_raw_zone(local_run):
     resources, _, _, _ = local_run
     with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
-        columns = {c for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema <> 'raw'"
-        ).fetchall()}
+        columns = {
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema <> 'raw'"
+            ).fetchall()
+        }
         text = con.execute("select string_agg(cast(u as varchar), '|') from clean.randomuser_users u").fetchone()[0]
     assert not columns & {"password", "salt", "md5", "sha1", "sha256", "age"}
     assert text and not re.search(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{40}\b|\b[0-9a-f]{64}\b", text), "no hash-like value"
@@ -188,8 +202,12 @@ def test_no_fact_or_aggregate_holds_an_implausible_value_or_a_sentinel(local_run
             select min(hours_covered), max(hours_covered), max(sensor_count), max(measurement_count),
                    count(*) filter (where exceeds_who_pm25_guideline is not null and not meets_coverage)
             from marts.agg_air_quality_daily""").fetchone()
-        steps = {r[0] for r in con.execute(
-            "select distinct period_end_utc - period_start_utc from marts.fct_measurements").fetchall()}
+        steps = {
+            r[0]
+            for r in con.execute(
+                "select distinct period_end_utc - period_start_utc from marts.fct_measurements"
+            ).fetchall()
+        }
     assert outside == (0,) and extremes == (0,)
     low, high, sensors, values, judged_uncovered = hours
     assert 1 <= low <= high <= 24 and judged_uncovered == 0
@@ -202,7 +220,9 @@ def test_a_row_lost_by_the_clean_step_fails_the_accounting(local_run, instance, 
     from assets import openaq_clean
 
     keep = openaq_clean.clean_measurements
-    monkeypatch.setattr(openaq_clean, "clean_measurements", lambda flagged: keep(flagged).exceptAll(keep(flagged).limit(1)))
+    monkeypatch.setattr(
+        openaq_clean, "clean_measurements", lambda flagged: keep(flagged).exceptAll(keep(flagged).limit(1))
+    )
     numbers, success = rerun_clean(local_run, instance, "openaq_measurements")
     assert not success, "a failed blocking check fails its run"
     assert not numbers["passed"] and numbers["missing_at_clean"] == 1 and numbers["missing_at_landing"] == 0, numbers
@@ -220,6 +240,12 @@ def test_a_row_lost_from_the_raw_zone_fails_the_accounting(local_run, instance):
 
 def rerun_clean(local_run, instance, table: str) -> tuple[dict, bool]:
     selection = dg.AssetSelection.assets(["clean", table], ["clean", f"{table}_quarantine"])
-    result = dg.materialize(all_assets(), selection=selection, resources=local_run[0], partition_key=DAY,
-                            instance=instance, raise_on_error=False)
+    result = dg.materialize(
+        all_assets(),
+        selection=selection,
+        resources=local_run[0],
+        partition_key=DAY,
+        instance=instance,
+        raise_on_error=False,
+    )
     return accounting(result, table), result.success

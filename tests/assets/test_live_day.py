@@ -5,7 +5,7 @@ tests included) succeeds."""
 
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,15 +31,26 @@ SENTINEL_AT = (21783, 50)  # the 51st ten-minute temperature is a provider's -99
 
 def measurement(parameter, start, seconds, value):
     stamp = lambda t: {"utc": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "local": t.isoformat()}  # noqa: E731
-    period = {"label": "raw", "interval": str(timedelta(seconds=seconds)).rjust(8, "0"),
-              "datetimeFrom": stamp(start), "datetimeTo": stamp(start + timedelta(seconds=seconds))}
-    return {"value": value, "flagInfo": {"hasFlags": False}, "parameter": parameter, "period": period,
-            "coordinates": None, "summary": None, "coverage": {"percentCoverage": 100.0}}
+    period = {
+        "label": "raw",
+        "interval": str(timedelta(seconds=seconds)).rjust(8, "0"),
+        "datetimeFrom": stamp(start),
+        "datetimeTo": stamp(start + timedelta(seconds=seconds)),
+    }
+    return {
+        "value": value,
+        "flagInfo": {"hasFlags": False},
+        "parameter": parameter,
+        "period": period,
+        "coordinates": None,
+        "summary": None,
+        "coverage": {"percentCoverage": 100.0},
+    }
 
 
 def sensor_rows(sensor_id):
     parameter, seconds = SENSORS[sensor_id]
-    midnight = datetime.combine(DAY, datetime.min.time(), timezone.utc)
+    midnight = datetime.combine(DAY, datetime.min.time(), UTC)
     rows = []
     for i in range(86400 // seconds):
         value = round(8 + (i % 17) * 0.5, 1) if parameter is PM25 else round(-3 + (i % 40) * 0.25, 2)
@@ -52,8 +63,9 @@ def sensor_rows(sensor_id):
 def location():
     doc = sample_location(10_005)  # a v3-shaped location; its sensors are replaced
     doc["id"] = LOCATION_ID
-    doc["sensors"] = [{"id": sid, "name": f"{p['name']} {p['units']}", "parameter": p}
-                      for sid, (p, _) in SENSORS.items()]
+    doc["sensors"] = [
+        {"id": sid, "name": f"{p['name']} {p['units']}", "parameter": p} for sid, (p, _) in SENSORS.items()
+    ]
     return doc
 
 
@@ -73,7 +85,7 @@ class LookAlike(BaseHTTPRequestHandler):
         else:
             rows, limit, page = self.series[int(parts[2])], int(query["limit"]), int(query["page"])
             first = max((page - 1) * limit - 1, 0) if page > 1 else 0
-            results = rows[first:first + limit]
+            results = rows[first : first + limit]
             body = {"meta": {"found": f">{limit}" if len(results) == limit else len(results)}, "results": results}
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -97,8 +109,12 @@ def live_day(spark, tmp_path_factory):
             mp.setenv("SOURCES_MODE", "sample")
             resources = resources_for("local")
             resources["openaq"] = OpenAQResource(
-                mode="live", base_url=f"http://127.0.0.1:{server.server_port}/v3", api_key="test-key",
-                location_ids=[LOCATION_ID], page_limit=LIMIT, backoff_seconds=0.01,
+                mode="live",
+                base_url=f"http://127.0.0.1:{server.server_port}/v3",
+                api_key="test-key",
+                location_ids=[LOCATION_ID],
+                page_limit=LIMIT,
+                backoff_seconds=0.01,
             )
             resources["randomuser"] = RandomUserResource(mode="sample", users_per_day=20)
             result = dg.materialize(all_assets(), resources=resources, partition_key=DAY.isoformat())
@@ -112,14 +128,19 @@ def test_every_valid_distinct_row_lands_once_and_the_sentinel_is_quarantined(liv
     resources, result = live_day
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    expected = {(sid, row["period"]["datetimeTo"]["utc"].replace("T", " ").rstrip("Z"), row["value"])
-                for sid in SENSORS for row in sensor_rows(sid) if row["value"] != -999}
+    expected = {
+        (sid, row["period"]["datetimeTo"]["utc"].replace("T", " ").rstrip("Z"), row["value"])
+        for sid in SENSORS
+        for row in sensor_rows(sid)
+        if row["value"] != -999
+    }
     with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
         fct = con.execute("""
             select sensor_id, strftime(period_end_utc, '%Y-%m-%d %H:%M:%S'), value
             from marts.fct_measurements""").fetchall()
         quarantine = con.execute(
-            "select sensor_id, reason, payload from clean.openaq_measurements_quarantine").fetchall()
+            "select sensor_id, reason, payload from clean.openaq_measurements_quarantine"
+        ).fetchall()
         agg = con.execute("""
             select parameter_id, hours_covered, meets_coverage, sensor_count, measurement_count,
                    exceeds_who_pm25_guideline is not null

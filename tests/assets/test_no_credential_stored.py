@@ -34,8 +34,13 @@ def served_page(query: dict) -> dict:
     for n, user in enumerate(users):
         password, salt = f"Pw{n:03d}-xylophone-{page}", f"Sq{n:03d}zvKw"
         secret = (password + salt).encode()
-        credentials = {"password": password, "salt": salt, "md5": hashlib.md5(secret).hexdigest(),
-                       "sha1": hashlib.sha1(secret).hexdigest(), "sha256": hashlib.sha256(secret).hexdigest()}
+        credentials = {
+            "password": password,
+            "salt": salt,
+            "md5": hashlib.md5(secret).hexdigest(),
+            "sha1": hashlib.sha1(secret).hexdigest(),
+            "sha256": hashlib.sha256(secret).hexdigest(),
+        }
         user["login"].update(credentials)
         SECRETS.update(credentials.values())
     del users[0]["dob"]
@@ -91,8 +96,9 @@ def texts_of(path: Path) -> tuple[str, list[str]]:
             tables = [t for (t,) in con.execute("select name from sqlite_master where type = 'table'")]
             rows = [row for t in tables for row in con.execute(f'select * from "{t}"')]
         # Values stored as BLOBs come out as bytes: decode them, as a reader would.
-        return "sqlite", [repr([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row])
-                          for row in rows] + [repr(row) for row in rows]
+        return "sqlite", [
+            repr([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row]) for row in rows
+        ] + [repr(row) for row in rows]
     if head[8:12] == b"DUCK":
         with duckdb.connect(str(path), read_only=True) as con:
             tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
@@ -105,8 +111,13 @@ def test_no_served_credential_is_stored_anywhere(data_dir):
     kinds = {kind for kind, _ in stores.values()}
     assert {"parquet", "sqlite", "duckdb"} <= kinds, kinds
     assert len(SECRETS) == 5 * USERS
-    found = {(secret, str(p.relative_to(data_dir))) for p, (_, texts) in stores.items()
-             for text in texts for secret in SECRETS if secret in text}
+    found = {
+        (secret, str(p.relative_to(data_dir)))
+        for p, (_, texts) in stores.items()
+        for text in texts
+        for secret in SECRETS
+        if secret in text
+    }
     assert not found, sorted(found)[:10]
 
 
@@ -114,8 +125,12 @@ def test_the_search_finds_what_was_served(data_dir):
     """The control: a served, non-secret value is found in every kind of store that holds users."""
     page = served_page({"seed": f"airstream-{DAY}", "page": "1", "results": str(USERS)})["results"]
     username, email = page[5]["login"]["username"], page[5]["email"]
-    holding = {str(p.relative_to(data_dir)).split("/")[0] for p in sorted(data_dir.rglob("*")) if p.is_file()
-               if any(username in t and email in t for t in texts_of(p)[1])}
+    holding = {
+        str(p.relative_to(data_dir)).split("/")[0]
+        for p in sorted(data_dir.rglob("*"))
+        if p.is_file()
+        if any(username in t and email in t for t in texts_of(p)[1])
+    }
     assert {"topics.sqlite", "raw", "clean", "warehouse.duckdb", "cassandra.sqlite"} <= holding, holding
     dead = [t for t in texts_of(data_dir / "topics.sqlite")[1] if page[0]["login"]["uuid"] in t]
     assert dead, "the contract-breaking user was dead-lettered, so the DLQ was searched"

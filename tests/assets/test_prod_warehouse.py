@@ -52,8 +52,12 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
         mp.setenv("WAREHOUSE_DB", postgres_db["dbname"])
         mp.setenv("WAREHOUSE_READER_ROLE", reader_role(postgres_db))
         # Before any mart exists, as on a new server: dbt grants on each mart it builds.
-        subprocess.run(["make", "-s", "reader-role"], cwd=REPO, check=True, env={
-            **os.environ, "WAREHOUSE_ADMIN_USER": postgres_db["user"]})
+        subprocess.run(
+            ["make", "-s", "reader-role"],
+            cwd=REPO,
+            check=True,
+            env={**os.environ, "WAREHOUSE_ADMIN_USER": postgres_db["user"]},
+        )
         resources = resources_for("prod")
         resources["user_store"] = EmbeddedUserStore(path=str(lake / "cassandra.sqlite"))
         assets = all_assets()
@@ -61,9 +65,7 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
         for day in (*DAYS, DAYS[0]):  # the re-run of the first day must change nothing
             results.append(dg.materialize(assets, resources=resources, partition_key=day))
             results[-1].counts = pg_counts(postgres_db)
-            results[-1].counts["mongo"] = MongoMeasurementStore(
-                uri=mongo_uri, database=postgres_db["dbname"]
-            ).count()
+            results[-1].counts["mongo"] = MongoMeasurementStore(uri=mongo_uri, database=postgres_db["dbname"]).count()
     yield results
     with psycopg2.connect(**postgres_db) as conn, conn.cursor() as cur:  # roles outlive the database
         cur.execute(f"drop owned by {reader_role(postgres_db)}")

@@ -3,7 +3,7 @@ with its reason instead of being dropped."""
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -14,7 +14,7 @@ from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 
-DAY_START = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY_START = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 @dataclass
@@ -35,8 +35,11 @@ class Page:
 def hour(h: int, value=10.0) -> dict:
     start = f"2026-11-20T{h:02d}:00:00Z"
     end = f"2026-11-20T{h + 1:02d}:00:00+00:00"
-    return {"value": value, "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"},
-            "period": {"datetimeFrom": {"utc": start}, "datetimeTo": {"utc": end}}}
+    return {
+        "value": value,
+        "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"},
+        "period": {"datetimeFrom": {"utc": start}, "datetimeTo": {"utc": end}},
+    }
 
 
 class FakeOpenAQ(dg.ConfigurableResource):
@@ -52,7 +55,7 @@ class FakeOpenAQ(dg.ConfigurableResource):
 
 
 def test_event_time_is_the_period_start_or_the_requested_day():
-    assert measurement_event_time(hour(5), DAY_START) == datetime(2026, 11, 20, 5, tzinfo=timezone.utc)
+    assert measurement_event_time(hour(5), DAY_START) == datetime(2026, 11, 20, 5, tzinfo=UTC)
     assert measurement_event_time({"period": None}, DAY_START) == DAY_START
     assert measurement_event_time({"period": {"datetimeFrom": {"utc": "garbage"}}}, DAY_START) == DAY_START
 
@@ -60,11 +63,13 @@ def test_event_time_is_the_period_start_or_the_requested_day():
 def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     lake = LakeResource(root=str(tmp_path))
     day = DAY_START.date()
-    lake.write_partition("raw", "openaq_locations", day, RAW_LOCATIONS,
-                         [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)])
+    lake.write_partition(
+        "raw", "openaq_locations", day, RAW_LOCATIONS, [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)]
+    )
     kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
     result = dg.materialize(
-        [openaq_measurements_pull], partition_key="2026-11-20",
+        [openaq_measurements_pull],
+        partition_key="2026-11-20",
         resources={"openaq": FakeOpenAQ(), "lake": lake, "kafka": kafka},
     )
     assert result.success
@@ -82,10 +87,19 @@ def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
 def test_the_pull_publishes_no_credential():
     from assets.producers import user_messages
 
-    login = {"uuid": "155e77ee-ba6d-486f-95ce-0e0c0fb4b919", "username": "silverswan131", "password": "gator",
-             "salt": "ptNDb0sF", "md5": "m", "sha1": "s1", "sha256": "s2"}
+    login = {
+        "uuid": "155e77ee-ba6d-486f-95ce-0e0c0fb4b919",
+        "username": "silverswan131",
+        "password": "gator",
+        "salt": "ptNDb0sF",
+        "md5": "m",
+        "sha1": "s1",
+        "sha256": "s2",
+    }
     served = {"email": "ana@example.com", "login": login}
-    (message,) = user_messages([served], datetime(2026, 11, 20, tzinfo=timezone.utc))
-    assert message.value["user"] == {"email": "ana@example.com",
-                                     "login": {"uuid": login["uuid"], "username": "silverswan131"}}
+    (message,) = user_messages([served], datetime(2026, 11, 20, tzinfo=UTC))
+    assert message.value["user"] == {
+        "email": "ana@example.com",
+        "login": {"uuid": login["uuid"], "username": "silverswan131"},
+    }
     assert message.key == login["uuid"] and "password" in served["login"]  # a copy: the input is untouched

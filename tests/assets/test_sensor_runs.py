@@ -27,8 +27,10 @@ def local(spark, tmp_path, monkeypatch):
 def test_sensor_runs_build_the_users_flow_from_an_empty_warehouse(local):
     assets = all_assets()
     pulled = dg.materialize(
-        assets, selection=dg.AssetSelection.assets(["api", "randomuser_users"], ["kafka", "randomuser_users"]),
-        resources=local, partition_key=DAY,
+        assets,
+        selection=dg.AssetSelection.assets(["api", "randomuser_users"], ["kafka", "randomuser_users"]),
+        resources=local,
+        partition_key=DAY,
     )
     assert pulled.success
     kafka = local["kafka"]
@@ -39,8 +41,13 @@ def test_sensor_runs_build_the_users_flow_from_an_empty_warehouse(local):
     selection = dg.AssetSelection.assets(randomuser_users_landing).downstream()
     for request in tick.run_requests:
         result = dg.materialize(
-            assets, selection=selection, resources=local, partition_key=request.partition_key,
-            run_config=request.run_config, tags=request.tags, instance=instance,
+            assets,
+            selection=selection,
+            resources=local,
+            partition_key=request.partition_key,
+            run_config=request.run_config,
+            tags=request.tags,
+            instance=instance,
         )
         assert result.success
         # A range run lands part of the day: the accounting balances what landed so far.

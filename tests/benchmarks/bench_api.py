@@ -50,8 +50,9 @@ async def connection(port: int, until: float, latencies: list, errors: list) -> 
         start = time.perf_counter()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
         await reader.readexactly(length)
         latencies.append(time.perf_counter() - start)
         if not head.startswith(b"HTTP/1.1 200"):
@@ -66,9 +67,13 @@ async def load(port: int) -> dict:
     await asyncio.gather(*(connection(port, until, latencies, errors) for _ in range(CONNECTIONS)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"requests": len(latencies), "errors": len(errors), "requests_per_s": round(len(latencies) / elapsed),
-            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2)}
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "requests_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -78,8 +83,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run(env: dict) -> dict:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "orchestration.serving.api"],
-                              env={**env, "API_PORT": str(port)})
+    server = subprocess.Popen([sys.executable, "-m", "orchestration.serving.api"], env={**env, "API_PORT": str(port)})
     try:
         wait_http(f"http://127.0.0.1:{port}/ready", server)
         asyncio.run(warm(port))
@@ -107,16 +111,41 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATA_DIR=str(data_dir), DAGSTER_DEPLOYMENT="local", API_SNAPSHOT_DIR=str(data_dir / ".bench-snapshots"))
     redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--daemonize", "no"], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         cached = run({**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"})
     finally:
         redis.terminate()
         redis.wait(10)
     uncached = run(env)
-    print(json.dumps({"path": PATH, "seconds": SECONDS, "connections": CONNECTIONS, "cpus": os.cpu_count(),
-                      "cached": cached, "uncached": uncached}, indent=2))
+    print(
+        json.dumps(
+            {
+                "path": PATH,
+                "seconds": SECONDS,
+                "connections": CONNECTIONS,
+                "cpus": os.cpu_count(),
+                "cached": cached,
+                "uncached": uncached,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

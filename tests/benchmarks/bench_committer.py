@@ -33,15 +33,19 @@ def main() -> None:
     home = work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "BENCH_TOPICS_PATH": str(work / "topics.sqlite"),
-           "BENCH_LAKE": str(work / "lake")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "BENCH_TOPICS_PATH": str(work / "topics.sqlite"),
+        "BENCH_LAKE": str(work / "lake"),
+    }
     os.environ.update(env)
+
+    from datetime import date
 
     import dagster as dg
     from dagster._core.events import DagsterEvent, DagsterEventType
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
-
-    from datetime import date
 
     from assets.landing import land_ranges
     from assets.ports import KafkaRange
@@ -60,7 +64,10 @@ def main() -> None:
     location = Path(__file__).with_name("committer_location.py")
     daemon = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-f", str(location)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         instance = dg.DagsterInstance.get()
@@ -90,15 +97,20 @@ def main() -> None:
         daemon.wait(timeout=60)
 
     interval = kafka_offset_committer.minimum_interval_seconds
-    print(json.dumps({
-        "ranges": ranges,
-        "messages": end,
-        "seconds_landing_and_recording_successes": round(last_success - started, 1),
-        "seconds_from_last_success_to_lag_0": round(lag_zero - last_success, 1),
-        "sensor_interval_seconds": interval,
-        "sensor_intervals": round((lag_zero - last_success) / interval, 2),
-        "dagster_home": str(home),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "ranges": ranges,
+                "messages": end,
+                "seconds_landing_and_recording_successes": round(last_success - started, 1),
+                "seconds_from_last_success_to_lag_0": round(lag_zero - last_success, 1),
+                "sensor_interval_seconds": interval,
+                "sensor_intervals": round((lag_zero - last_success) / interval, 2),
+                "dagster_home": str(home),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

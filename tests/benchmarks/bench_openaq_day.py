@@ -42,12 +42,13 @@ def main() -> None:
     from orchestration.resources.openaq import OpenAQResource
 
     resources = resources_for("local")
-    resources["openaq"] = OpenAQResource(
-        mode="sample", sample_locations=locations, sample_interval_minutes=interval
-    )
+    resources["openaq"] = OpenAQResource(mode="sample", sample_locations=locations, sample_interval_minutes=interval)
     selection = dg.AssetSelection.assets(
-        ["raw", "openaq_locations"], ["api", "openaq_measurements"], ["kafka", "openaq_measurements"],
-        ["raw", "openaq_measurements"], ["clean", "openaq_measurements"],
+        ["raw", "openaq_locations"],
+        ["api", "openaq_measurements"],
+        ["kafka", "openaq_measurements"],
+        ["raw", "openaq_measurements"],
+        ["clean", "openaq_measurements"],
         ["clean", "openaq_measurements_quarantine"],
     )
     started = time.perf_counter()
@@ -67,23 +68,28 @@ def main() -> None:
 
     from orchestration.resources.spark import SparkResource
 
-    print(json.dumps({
-        "benchmark": "openaq_day",
-        "sample_locations": locations,
-        "interval_minutes": interval,
-        "messages": messages,
-        "clean_rows": cleaned,
-        "wall_seconds": round(wall, 1),
-        "step_seconds": steps,
-        "rows_per_second": {
-            "pull_and_publish": rate(messages, "openaq_measurements_pull"),
-            "landing": rate(messages, "raw__openaq_measurements"),
-            "spark_clean_and_load": rate(messages, "clean_openaq_measurements"),
-        },
-        "peak_rss_mb_python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_mb_spark_jvm": jvm_peak_mb(SparkResource().get_session()),
-        "data_dir": str(data_dir),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "openaq_day",
+                "sample_locations": locations,
+                "interval_minutes": interval,
+                "messages": messages,
+                "clean_rows": cleaned,
+                "wall_seconds": round(wall, 1),
+                "step_seconds": steps,
+                "rows_per_second": {
+                    "pull_and_publish": rate(messages, "openaq_measurements_pull"),
+                    "landing": rate(messages, "raw__openaq_measurements"),
+                    "spark_clean_and_load": rate(messages, "clean_openaq_measurements"),
+                },
+                "peak_rss_mb_python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb_spark_jvm": jvm_peak_mb(SparkResource().get_session()),
+                "data_dir": str(data_dir),
+            },
+            indent=2,
+        )
+    )
     sys.exit(0 if result.success else 1)
 
 

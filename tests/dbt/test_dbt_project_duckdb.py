@@ -25,12 +25,45 @@ UGM3 = "µg/m³"  # OpenAQ spells it with the MICRO SIGN U+00B5
 # location_id -> (name on D1, name on D2, locality, timezone, country, country name, owner,
 #                 provider, is_monitor, lat, lon)
 LOCATIONS = {
-    2178: ("Del Norte", "Del Norte HS", "Albuquerque", "America/Denver", "US", "United States",
-           "Unknown Governmental Organization", "AirNow", True, 35.1353, -106.5847),
-    8118: ("London Marylebone Road", "London Marylebone Road", "London", "Europe/London", "GB",
-           "United Kingdom", "DEFRA", "DEFRA", True, 51.52253, -0.15461),
-    9001: ("Iqaluit", "Iqaluit", None, "America/Iqaluit", "CA", "Canada",
-           "Environment and Climate Change Canada", "AirGradient", False, 63.7467, -68.5170),
+    2178: (
+        "Del Norte",
+        "Del Norte HS",
+        "Albuquerque",
+        "America/Denver",
+        "US",
+        "United States",
+        "Unknown Governmental Organization",
+        "AirNow",
+        True,
+        35.1353,
+        -106.5847,
+    ),
+    8118: (
+        "London Marylebone Road",
+        "London Marylebone Road",
+        "London",
+        "Europe/London",
+        "GB",
+        "United Kingdom",
+        "DEFRA",
+        "DEFRA",
+        True,
+        51.52253,
+        -0.15461,
+    ),
+    9001: (
+        "Iqaluit",
+        "Iqaluit",
+        None,
+        "America/Iqaluit",
+        "CA",
+        "Canada",
+        "Environment and Climate Change Canada",
+        "AirGradient",
+        False,
+        63.7467,
+        -68.5170,
+    ),
 }
 # sensor_id -> (location_id, parameter_id, parameter_name, units, display name)
 SENSORS = {
@@ -74,25 +107,47 @@ def _create_sources(db_path: Path) -> None:
         for minute, value in values.items():
             start = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute)
             hour = minute // 60
-            measurements.append((
-                sensor_id, location_id, parameter_id, parameter_name, units, value,
-                start, start + dt.timedelta(minutes=minutes), day,
-                hour == 3,                       # a flagged value
-                None if hour == 4 else 100.0,    # coverage is nullable
-                None if sensor_id == 40001 and hour == 5 else lat,
-                None if sensor_id == 40001 and hour == 5 else lon,
-                ingested_at,
-            ))
+            measurements.append(
+                (
+                    sensor_id,
+                    location_id,
+                    parameter_id,
+                    parameter_name,
+                    units,
+                    value,
+                    start,
+                    start + dt.timedelta(minutes=minutes),
+                    day,
+                    hour == 3,  # a flagged value
+                    None if hour == 4 else 100.0,  # coverage is nullable
+                    None if sensor_id == 40001 and hour == 5 else lat,
+                    None if sensor_id == 40001 and hour == 5 else lon,
+                    ingested_at,
+                )
+            )
     for day in (D1, D2):
-        for location_id, (n1, n2, locality, tz, cc, country, owner, provider, monitor, lat,
-                          lon) in LOCATIONS.items():
-            locations.append((
-                location_id, n1 if day == D1 else n2, locality, tz, cc, country, owner, provider,
-                False, monitor, lat, lon, dt.datetime(2016, 3, 1, 7), ingested_at, day,
-            ))
+        for location_id, (n1, n2, locality, tz, cc, country, owner, provider, monitor, lat, lon) in LOCATIONS.items():
+            locations.append(
+                (
+                    location_id,
+                    n1 if day == D1 else n2,
+                    locality,
+                    tz,
+                    cc,
+                    country,
+                    owner,
+                    provider,
+                    False,
+                    monitor,
+                    lat,
+                    lon,
+                    dt.datetime(2016, 3, 1, 7),
+                    ingested_at,
+                    day,
+                )
+            )
         for sensor_id, (location_id, parameter_id, name, units, display) in SENSORS.items():
-            sensors.append((sensor_id, location_id, f"{name} {units}", parameter_id, name, units,
-                            display, day))
+            sensors.append((sensor_id, location_id, f"{name} {units}", parameter_id, name, units, display, day))
 
     con = duckdb.connect(str(db_path))
     try:
@@ -116,12 +171,9 @@ def _create_sources(db_path: Path) -> None:
                 sensor_id bigint, location_id bigint, sensor_name varchar, parameter_id bigint,
                 parameter_name varchar, units varchar, parameter_display_name varchar,
                 snapshot_on date)""")
-        con.executemany(f"insert into clean.openaq_measurements values ({', '.join('?' * 14)})",
-                        measurements)
-        con.executemany(f"insert into clean.openaq_locations values ({', '.join('?' * 15)})",
-                        locations)
-        con.executemany(f"insert into clean.openaq_sensors values ({', '.join('?' * 8)})",
-                        sensors)
+        con.executemany(f"insert into clean.openaq_measurements values ({', '.join('?' * 14)})", measurements)
+        con.executemany(f"insert into clean.openaq_locations values ({', '.join('?' * 15)})", locations)
+        con.executemany(f"insert into clean.openaq_sensors values ({', '.join('?' * 8)})", sensors)
     finally:
         con.close()
 
@@ -140,19 +192,27 @@ def _dbt_build(data_dir: Path, day: dt.date) -> DbtRun:
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dbt.cli.main"]
     target_path = data_dir / "dbt_target"  # never dbt/target: other runs share the project
     cmd += [
-        "build", "--target", "local",
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target_path), "--log-path", str(data_dir / "dbt_logs"),
-        "--vars", json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
+        "build",
+        "--target",
+        "local",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(data_dir / "dbt_logs"),
+        "--vars",
+        json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
         # The air-quality models only; the users models have their own test file.
-        "--exclude", "stg_randomuser__users+",
+        "--exclude",
+        "stg_randomuser__users+",
     ]
-    env = {**os.environ, "DATA_DIR": str(data_dir), "DO_NOT_TRACK": "1",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "DATA_DIR": str(data_dir), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     started = dt.datetime.now()
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
-    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=600)
     seconds = (dt.datetime.now() - started).total_seconds()
     results_file = target_path / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
@@ -170,8 +230,7 @@ def _query(data_dir: Path, sql: str, *params) -> list[tuple]:
 
 def _assert_succeeded(run: DbtRun) -> None:
     assert run.returncode == 0, run.output[-4000:]
-    failed = [(r["unique_id"], r["status"]) for r in run.results
-              if r["status"] not in ("success", "pass")]
+    failed = [(r["unique_id"], r["status"]) for r in run.results if r["status"] not in ("success", "pass")]
     assert not failed, failed
 
 
@@ -205,16 +264,29 @@ def test_every_build_passes_all_tests_and_unit_tests(built):
 
 def test_marts_are_tables_in_marts_and_staging_views_in_staging(built):
     data_dir, _ = built
-    tables = set(_query(data_dir, """
+    tables = set(
+        _query(
+            data_dir,
+            """
         select table_schema, table_name, table_type from information_schema.tables
-        where table_schema in ('staging', 'marts')"""))
+        where table_schema in ('staging', 'marts')""",
+        )
+    )
     assert tables == {
         ("staging", "stg_openaq__measurements", "VIEW"),
         ("staging", "stg_openaq__locations", "VIEW"),
         ("staging", "stg_openaq__sensors", "VIEW"),
-        *{("marts", t, "BASE TABLE") for t in (
-            "dim_locations", "dim_sensors", "dim_parameters", "dim_dates",
-            "fct_measurements", "agg_air_quality_daily")},
+        *{
+            ("marts", t, "BASE TABLE")
+            for t in (
+                "dim_locations",
+                "dim_sensors",
+                "dim_parameters",
+                "dim_dates",
+                "fct_measurements",
+                "agg_air_quality_daily",
+            )
+        },
     }
 
 
@@ -237,19 +309,25 @@ def test_rerunning_a_day_replaces_it(built):
 
 def test_period_ending_at_midnight_belongs_to_the_day_it_starts(built):
     data_dir, _ = built
-    assert _query(data_dir, """
+    assert _query(
+        data_dir,
+        """
         select measured_on from marts.fct_measurements
-        where sensor_id = 3917 and period_end_utc = '2024-05-02 00:00:00'""") == [(D1,)]
+        where sensor_id = 3917 and period_end_utc = '2024-05-02 00:00:00'""",
+    ) == [(D1,)]
 
 
 def test_exceedance_of_the_who_pm25_guideline_per_day(built):
     data_dir, _ = built
     flags = {
         (parameter_id, day): (mean, hours, sensors, count, flag)
-        for parameter_id, day, mean, hours, sensors, count, flag in _query(data_dir, """
+        for parameter_id, day, mean, hours, sensors, count, flag in _query(
+            data_dir,
+            """
             select parameter_id, measured_on, mean_value, hours_covered, sensor_count,
                    measurement_count, exceeds_who_pm25_guideline
-            from marts.agg_air_quality_daily""")
+            from marts.agg_air_quality_daily""",
+        )
     }
     assert flags[(2, D1)] == (pytest.approx(17.0), 24, 1, 24, True)
     # Two sensors, one every 10 minutes: hours first, each sensor weighing the same.
@@ -262,23 +340,36 @@ def test_exceedance_of_the_who_pm25_guideline_per_day(built):
 
 def test_dimensions(built):
     data_dir, _ = built
-    assert _query(data_dir, """
+    assert _query(
+        data_dir,
+        """
         select location_name, first_snapshot_on, last_snapshot_on
-        from marts.dim_locations where location_id = 2178""") == [("Del Norte HS", D1, D2)]
-    assert _query(data_dir, """
+        from marts.dim_locations where location_id = 2178""",
+    ) == [("Del Norte HS", D1, D2)]
+    assert _query(
+        data_dir,
+        """
         select parameter_id, parameter_name, units, display_name
-        from marts.dim_parameters order by parameter_id""") == [
-        (2, "pm25", UGM3, "PM2.5"), (5, "no2", UGM3, "NO₂ mass"), (7, "no2", "ppm", "NO₂"),
-        (100, "temperature", "c", "Temperature (C)")]
+        from marts.dim_parameters order by parameter_id""",
+    ) == [
+        (2, "pm25", UGM3, "PM2.5"),
+        (5, "no2", UGM3, "NO₂ mass"),
+        (7, "no2", "ppm", "NO₂"),
+        (100, "temperature", "c", "Temperature (C)"),
+    ]
     assert _query(data_dir, "select count(*) from marts.dim_sensors") == [(len(SENSORS),)]
-    assert _query(data_dir, """
-        select count(*), min(date_day), max(date_day) from marts.dim_dates""") == [
-        (7670, dt.date(2015, 1, 1), dt.date(2035, 12, 31))]
-    assert _query(data_dir, """
+    assert _query(
+        data_dir,
+        """
+        select count(*), min(date_day), max(date_day) from marts.dim_dates""",
+    ) == [(7670, dt.date(2015, 1, 1), dt.date(2035, 12, 31))]
+    assert _query(
+        data_dir,
+        """
         select year, quarter, month, month_name, day_of_month, day_of_week, iso_week, is_weekend
         from marts.dim_dates where date_day in ('2024-05-01', '2021-01-03') order by date_day
-        """) == [(2021, 1, 1, "January", 3, 7, 53, True),
-                 (2024, 2, 5, "May", 1, 3, 18, False)]
+        """,
+    ) == [(2021, 1, 1, "January", 3, 7, 53, True), (2024, 2, 5, "May", 1, 3, 18, False)]
 
 
 def test_rows_gone_from_the_source_window_vanish_on_rerun(built, tmp_path):
@@ -287,27 +378,34 @@ def test_rows_gone_from_the_source_window_vanish_on_rerun(built, tmp_path):
     shutil.copy(data_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     try:  # the temperature sensor stopped reporting on D1, and one PM2.5 hour was dropped
-        con.execute("""
+        con.execute(
+            """
             delete from clean.openaq_measurements
             where measured_on = ? and (sensor_id = 40001
                                        or (sensor_id = 3917 and period_start_utc = ?))""",
-                    [D1, dt.datetime(2024, 5, 1, 3)])
+            [D1, dt.datetime(2024, 5, 1, 3)],
+        )
     finally:
         con.close()
 
     _assert_succeeded(_dbt_build(tmp_path, D1))
 
     removed = len(VALUES[(40001, D1)]) + 1
-    assert _query(tmp_path, "select count(*) from marts.fct_measurements") == [
-        (ROWS_D1 + ROWS_D2 - removed,)]
-    assert _query(tmp_path, """
+    assert _query(tmp_path, "select count(*) from marts.fct_measurements") == [(ROWS_D1 + ROWS_D2 - removed,)]
+    assert _query(
+        tmp_path,
+        """
         select count(*) from marts.fct_measurements
         where (sensor_id = 40001 and measured_on = ?)
-           or (sensor_id = 3917 and period_start_utc = '2024-05-01 03:00:00')""", D1) == [(0,)]
-    assert _query(tmp_path, """
+           or (sensor_id = 3917 and period_start_utc = '2024-05-01 03:00:00')""",
+        D1,
+    ) == [(0,)]
+    assert _query(
+        tmp_path,
+        """
         select measured_on, measurement_count from marts.agg_air_quality_daily
-        where parameter_id in (2, 100) order by parameter_id, measured_on""") == [
-        (D1, 23), (D2, 6 + 18 * 6), (D2, 6)]
+        where parameter_id in (2, 100) order by parameter_id, measured_on""",
+    ) == [(D1, 23), (D2, 6 + 18 * 6), (D2, 6)]
     # D2 is outside the window: untouched
     fct_d2_before = [r for r in steps["d2"][1] if r[3] == D2]
     assert [r for r in _query(tmp_path, FCT) if r[3] == D2] == fct_d2_before
@@ -320,21 +418,25 @@ def test_a_sentinel_or_implausible_value_in_the_fact_fails_the_build(built, tmp_
     shutil.copy(data_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     try:
-        con.execute("""
+        con.execute(
+            """
             update clean.openaq_measurements set value = case sensor_id when 40001 then -999
                                                                          else 2500 end
             where measured_on = ? and sensor_id in (40001, 3917) and period_start_utc = ?""",
-                    [D1, dt.datetime(2024, 5, 1, 1)])
+            [D1, dt.datetime(2024, 5, 1, 1)],
+        )
     finally:
         con.close()
 
     run = _dbt_build(tmp_path, D1)
 
-    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in run.results
-              if r["status"] == "fail"}
+    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in run.results if r["status"] == "fail"}
     assert {k for k in failed if k.startswith("measurement_is_plausible")} == set(failed)
     assert list(failed.values()) == [2]
     # The two failures are these rows: PM2.5 above its 2,000 µg/m³ bound, a -999 temperature.
-    assert _query(tmp_path, """
+    assert _query(
+        tmp_path,
+        """
         select sensor_id, value from marts.fct_measurements
-        where value not between -90 and 2000 order by sensor_id""") == [(3917, 2500.0), (40001, -999.0)]
+        where value not between -90 and 2000 order by sensor_id""",
+    ) == [(3917, 2500.0), (40001, -999.0)]

@@ -28,8 +28,7 @@ D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 # dim_dates too, for the relationships tests on ingested_on and valid_from; "cautious" keeps
 # only tests whose parents are all selected (the default, eager, would also pick the
 # air-quality facts' tests against dim_dates, whose tables this warehouse does not have).
-SELECT = ["--select", "+dim_users", "+users_by_country_daily", "dim_dates",
-          "--indirect-selection", "cautious"]
+SELECT = ["--select", "+dim_users", "+users_by_country_daily", "dim_dates", "--indirect-selection", "cautious"]
 INGESTED_AT = {D1: dt.datetime(2024, 5, 1, 6, 0, 12), D2: dt.datetime(2024, 5, 2, 6, 0, 9)}
 
 # Every source table the project declares, with the Spark step's columns: the air-quality ones
@@ -64,23 +63,60 @@ SOURCE_TABLES = {
 }
 USER_COLUMNS = [c.split()[0] for c in SOURCE_TABLES["randomuser_users"].split(",")]
 
-U_ASA, U_JORGEN, U_NAZANIN, U_YAROSLAV, U_LOIC, U_CAGLA = (
-    f"{n:08x}-6f1c-4b8e-9a3d-2c4e5f6a7b8c" for n in range(1, 7))
+U_ASA, U_JORGEN, U_NAZANIN, U_YAROSLAV, U_LOIC, U_CAGLA = (f"{n:08x}-6f1c-4b8e-9a3d-2c4e5f6a7b8c" for n in range(1, 7))
 
 
-def _user(user_id, gender, title, first, last, email, username, dob, nat, street_number,
-          street, city, state, country, postcode, lat, lon, tz, tz_desc, id_name, id_value):
+def _user(
+    user_id,
+    gender,
+    title,
+    first,
+    last,
+    email,
+    username,
+    dob,
+    nat,
+    street_number,
+    street,
+    city,
+    state,
+    country,
+    postcode,
+    lat,
+    lon,
+    tz,
+    tz_desc,
+    id_name,
+    id_value,
+):
     picture = f"https://randomuser.me/api/portraits/{'women' if gender == 'female' else 'men'}"
     n = int(user_id[:8], 16)
     return {
-        "user_id": user_id, "gender": gender, "title": title, "first_name": first,
-        "last_name": last, "email": email, "username": username,
-        "dob_utc": dob, "registered_utc": dt.datetime(2015, 3, 14, 11, 2, 7) + dt.timedelta(days=n),
-        "phone": f"0{n}-555-0{n}1", "cell": f"0{n}-555-0{n}2", "nationality": nat,
-        "street_number": street_number, "street_name": street, "city": city, "state": state,
-        "country": country, "postcode": postcode, "latitude": lat, "longitude": lon,
-        "timezone_offset": tz, "timezone_description": tz_desc, "id_name": id_name,
-        "id_value": id_value, "picture_large": f"{picture}/{n}.jpg",
+        "user_id": user_id,
+        "gender": gender,
+        "title": title,
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "username": username,
+        "dob_utc": dob,
+        "registered_utc": dt.datetime(2015, 3, 14, 11, 2, 7) + dt.timedelta(days=n),
+        "phone": f"0{n}-555-0{n}1",
+        "cell": f"0{n}-555-0{n}2",
+        "nationality": nat,
+        "street_number": street_number,
+        "street_name": street,
+        "city": city,
+        "state": state,
+        "country": country,
+        "postcode": postcode,
+        "latitude": lat,
+        "longitude": lon,
+        "timezone_offset": tz,
+        "timezone_description": tz_desc,
+        "id_name": id_name,
+        "id_value": id_value,
+        "picture_large": f"{picture}/{n}.jpg",
         "picture_medium": f"{picture}/med/{n}.jpg",
         "picture_thumbnail": f"{picture}/thumb/{n}.jpg",
     }
@@ -88,31 +124,144 @@ def _user(user_id, gender, title, first, last, email, username, dob, nat, street
 
 # Birthdays are picked around the band edges: Åsa turns 30 on D1 itself, Jørgen turns 18 on
 # D2 and Yaroslav 45 on D2 (same attributes, so still one version, but a different band).
-ASA = _user(U_ASA, "female", "Ms", "Åsa", "Bjørnstad", "asa.bjornstad@example.com",
-            "bluebird417", dt.datetime(1994, 5, 1, 9, 44, 18), "NO", 8424, "Kirkeveien",
-            "Trondheim", "Trøndelag", "Norway", "0574", 63.4305, 10.3951, "+1:00",
-            "Brussels, Copenhagen, Madrid, Paris", "FN", "01059412345")
-JORGEN = _user(U_JORGEN, "male", "Mr", "Jørgen", "Ødegård", "jorgen.odegard@example.com",
-               "tinyfish88", dt.datetime(2006, 5, 2, 23, 15), "NO", 3141, "Sørumsgata",
-               "Bergen", "Vestland", "Norway", "5003", 60.3913, 5.3221, "+1:00",
-               "Brussels, Copenhagen, Madrid, Paris", "FN", "02050654321")
-NAZANIN = _user(U_NAZANIN, "female", "Mrs", "نازنین", "کریمی", "nzanyn.khrymy@example.com",
-                "sadgoose602", dt.datetime(1959, 5, 1, 3, 30), "IR", 5727, "شهید کلاهدوز",
-                "قزوین", "خراسان جنوبی", "Iran", "97841", 35.6892, 51.3890, "+3:30",
-                "Tehran", "", None)
-YAROSLAV = _user(U_YAROSLAV, "male", "Mr", "Ярослав", "Шевченко",
-                 "yaroslav.shevchenko@example.com", "heavyleopard21",
-                 dt.datetime(1979, 5, 2, 17, 5), "UA", 1125, "Хрещатик", "Київ", "Київська",
-                 "Ukraine", "01001", 50.4501, 30.5234, "+2:00",
-                 "Kaliningrad, South Africa", "", None)
-LOIC = _user(U_LOIC, "male", "Monsieur", "Loïc", "Lefèvre", "loic.lefevre@example.com",
-             "orangecat59", dt.datetime(2010, 12, 24, 6), "CH", 6093, "Rue de l'Abbé-Grégoire",
-             "Genève", "Genève", "Switzerland", "1204", 46.2044, 6.1432, "+1:00",
-             "Brussels, Copenhagen, Madrid, Paris", "AVS", "756.1234.5678.97")
-CAGLA = _user(U_CAGLA, "female", "Miss", "Çağla", "Öztürk", "cagla.ozturk@example.com",
-              "redswan774", dt.datetime(2000, 2, 29, 14), "TR", 9551, "Atatürk Sk",
-              "İzmir", "İzmir", "Turkey", "35210", 38.4237, 27.1428, "+3:00",
-              "Baghdad, Riyadh, Moscow, St. Petersburg", "", None)
+ASA = _user(
+    U_ASA,
+    "female",
+    "Ms",
+    "Åsa",
+    "Bjørnstad",
+    "asa.bjornstad@example.com",
+    "bluebird417",
+    dt.datetime(1994, 5, 1, 9, 44, 18),
+    "NO",
+    8424,
+    "Kirkeveien",
+    "Trondheim",
+    "Trøndelag",
+    "Norway",
+    "0574",
+    63.4305,
+    10.3951,
+    "+1:00",
+    "Brussels, Copenhagen, Madrid, Paris",
+    "FN",
+    "01059412345",
+)
+JORGEN = _user(
+    U_JORGEN,
+    "male",
+    "Mr",
+    "Jørgen",
+    "Ødegård",
+    "jorgen.odegard@example.com",
+    "tinyfish88",
+    dt.datetime(2006, 5, 2, 23, 15),
+    "NO",
+    3141,
+    "Sørumsgata",
+    "Bergen",
+    "Vestland",
+    "Norway",
+    "5003",
+    60.3913,
+    5.3221,
+    "+1:00",
+    "Brussels, Copenhagen, Madrid, Paris",
+    "FN",
+    "02050654321",
+)
+NAZANIN = _user(
+    U_NAZANIN,
+    "female",
+    "Mrs",
+    "نازنین",
+    "کریمی",
+    "nzanyn.khrymy@example.com",
+    "sadgoose602",
+    dt.datetime(1959, 5, 1, 3, 30),
+    "IR",
+    5727,
+    "شهید کلاهدوز",
+    "قزوین",
+    "خراسان جنوبی",
+    "Iran",
+    "97841",
+    35.6892,
+    51.3890,
+    "+3:30",
+    "Tehran",
+    "",
+    None,
+)
+YAROSLAV = _user(
+    U_YAROSLAV,
+    "male",
+    "Mr",
+    "Ярослав",
+    "Шевченко",
+    "yaroslav.shevchenko@example.com",
+    "heavyleopard21",
+    dt.datetime(1979, 5, 2, 17, 5),
+    "UA",
+    1125,
+    "Хрещатик",
+    "Київ",
+    "Київська",
+    "Ukraine",
+    "01001",
+    50.4501,
+    30.5234,
+    "+2:00",
+    "Kaliningrad, South Africa",
+    "",
+    None,
+)
+LOIC = _user(
+    U_LOIC,
+    "male",
+    "Monsieur",
+    "Loïc",
+    "Lefèvre",
+    "loic.lefevre@example.com",
+    "orangecat59",
+    dt.datetime(2010, 12, 24, 6),
+    "CH",
+    6093,
+    "Rue de l'Abbé-Grégoire",
+    "Genève",
+    "Genève",
+    "Switzerland",
+    "1204",
+    46.2044,
+    6.1432,
+    "+1:00",
+    "Brussels, Copenhagen, Madrid, Paris",
+    "AVS",
+    "756.1234.5678.97",
+)
+CAGLA = _user(
+    U_CAGLA,
+    "female",
+    "Miss",
+    "Çağla",
+    "Öztürk",
+    "cagla.ozturk@example.com",
+    "redswan774",
+    dt.datetime(2000, 2, 29, 14),
+    "TR",
+    9551,
+    "Atatürk Sk",
+    "İzmir",
+    "İzmir",
+    "Turkey",
+    "35210",
+    38.4237,
+    27.1428,
+    "+3:00",
+    "Baghdad, Riyadh, Moscow, St. Petersburg",
+    "",
+    None,
+)
 
 # What the Spark step writes per pull day. Åsa's email changes on D2; Nazanin and Loïc are
 # not pulled on D2; Çağla is new on D2.
@@ -123,13 +272,13 @@ USERS_BY_DAY = {
 
 # (country, day) -> user_count, female, male, other, under_18, 18_29, 30_44, 45_64, 65_plus
 EXPECTED_BY_COUNTRY = {
-    ("Iran", D1): (1, 1, 0, 0, 0, 0, 0, 0, 1),            # Nazanin turned 65 on D1
-    ("Norway", D1): (2, 1, 1, 0, 1, 0, 1, 0, 0),          # Jørgen 17, Åsa turned 30 on D1
-    ("Switzerland", D1): (1, 0, 1, 0, 1, 0, 0, 0, 0),     # Loïc 13
-    ("Ukraine", D1): (1, 0, 1, 0, 0, 0, 1, 0, 0),         # Yaroslav 44
-    ("Norway", D2): (2, 1, 1, 0, 0, 1, 1, 0, 0),          # Jørgen turned 18 on D2
-    ("Turkey", D2): (1, 1, 0, 0, 0, 1, 0, 0, 0),          # Çağla (Feb 29 2000) is 24
-    ("Ukraine", D2): (1, 0, 1, 0, 0, 0, 0, 1, 0),         # Yaroslav turned 45 on D2
+    ("Iran", D1): (1, 1, 0, 0, 0, 0, 0, 0, 1),  # Nazanin turned 65 on D1
+    ("Norway", D1): (2, 1, 1, 0, 1, 0, 1, 0, 0),  # Jørgen 17, Åsa turned 30 on D1
+    ("Switzerland", D1): (1, 0, 1, 0, 1, 0, 0, 0, 0),  # Loïc 13
+    ("Ukraine", D1): (1, 0, 1, 0, 0, 0, 1, 0, 0),  # Yaroslav 44
+    ("Norway", D2): (2, 1, 1, 0, 0, 1, 1, 0, 0),  # Jørgen turned 18 on D2
+    ("Turkey", D2): (1, 1, 0, 0, 0, 1, 0, 0, 0),  # Çağla (Feb 29 2000) is 24
+    ("Ukraine", D2): (1, 0, 1, 0, 0, 0, 0, 1, 0),  # Yaroslav turned 45 on D2
 }
 
 AGG = """
@@ -148,6 +297,7 @@ def _by_country(rows) -> dict:
 
 # ---------------------------------------------------------------------------------- warehouses
 
+
 class Warehouse:
     """The clean tables and the marts of one engine, as the tests need them."""
 
@@ -160,8 +310,9 @@ class Warehouse:
 
     def write_day(self, day: dt.date, users: list[dict]) -> None:
         """The Spark step's idempotent per-day replace of clean.randomuser_users."""
-        rows = [tuple({**u, "ingested_on": day, "ingested_at": INGESTED_AT[day]}[c]
-                      for c in USER_COLUMNS) for u in users]
+        rows = [
+            tuple({**u, "ingested_on": day, "ingested_at": INGESTED_AT[day]}[c] for c in USER_COLUMNS) for u in users
+        ]
         self.replace_day(day, rows)
 
 
@@ -182,8 +333,7 @@ class DuckDBWarehouse(Warehouse):
     def replace_day(self, day: dt.date, rows: list[tuple]) -> None:
         with duckdb.connect(self.path) as con:
             con.execute("delete from clean.randomuser_users where ingested_on = ?", [day])
-            con.executemany(f"insert into clean.randomuser_users values "
-                            f"({', '.join('?' * len(USER_COLUMNS))})", rows)
+            con.executemany(f"insert into clean.randomuser_users values ({', '.join('?' * len(USER_COLUMNS))})", rows)
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(self.path, read_only=True) as con:
@@ -198,10 +348,14 @@ class PostgresWarehouse(Warehouse):
         self.params = params
 
     def env(self) -> dict[str, str]:
-        return {"DATA_DIR": str(self.data_dir), "WAREHOUSE_HOST": self.params["host"],
-                "WAREHOUSE_PORT": str(self.params["port"]),
-                "WAREHOUSE_USER": self.params["user"], "WAREHOUSE_DB": self.params["dbname"],
-                "WAREHOUSE_READER_ROLE": f"{self.params['dbname']}_reader"}
+        return {
+            "DATA_DIR": str(self.data_dir),
+            "WAREHOUSE_HOST": self.params["host"],
+            "WAREHOUSE_PORT": str(self.params["port"]),
+            "WAREHOUSE_USER": self.params["user"],
+            "WAREHOUSE_DB": self.params["dbname"],
+            "WAREHOUSE_READER_ROLE": f"{self.params['dbname']}_reader",
+        }
 
     def execute(self, sql: str) -> None:
         with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
@@ -211,8 +365,9 @@ class PostgresWarehouse(Warehouse):
     def replace_day(self, day: dt.date, rows: list[tuple]) -> None:
         with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
             cur.execute("delete from clean.randomuser_users where ingested_on = %s", [day])
-            cur.executemany(f"insert into clean.randomuser_users values "
-                            f"({', '.join(['%s'] * len(USER_COLUMNS))})", rows)
+            cur.executemany(
+                f"insert into clean.randomuser_users values ({', '.join(['%s'] * len(USER_COLUMNS))})", rows
+            )
         conn.close()
 
     def query(self, sql: str) -> list[tuple]:
@@ -224,6 +379,7 @@ class PostgresWarehouse(Warehouse):
 
 
 # ------------------------------------------------------------------------------------ dbt runs
+
 
 @dataclass
 class DbtRun:
@@ -240,17 +396,25 @@ def _dbt_build(warehouse: Warehouse, day: dt.date) -> DbtRun:
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dbt.cli.main"]
     target_path = data_dir / f"dbt_target_{warehouse.target}"  # never dbt/target: shared
     cmd += [
-        "build", "--target", warehouse.target, *SELECT,
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(target_path), "--log-path", str(data_dir / "dbt_logs"),
-        "--vars", json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
+        "build",
+        "--target",
+        warehouse.target,
+        *SELECT,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(data_dir / "dbt_logs"),
+        "--vars",
+        json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
     ]
-    env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     started = dt.datetime.now()
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
-    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=600)
     seconds = (dt.datetime.now() - started).total_seconds()
     results_file = target_path / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
@@ -260,8 +424,7 @@ def _dbt_build(warehouse: Warehouse, day: dt.date) -> DbtRun:
 
 def _assert_succeeded(run: DbtRun) -> None:
     assert run.returncode == 0, run.output[-4000:]
-    failed = [(r["unique_id"], r["status"]) for r in run.results
-              if r["status"] not in ("success", "pass")]
+    failed = [(r["unique_id"], r["status"]) for r in run.results if r["status"] not in ("success", "pass")]
     assert not failed, failed
 
 
@@ -320,17 +483,21 @@ def postgres_built(postgres_params, tmp_path_factory):
 
 # --------------------------------------------------------------------------------------- tests
 
+
 def test_every_build_passes_models_tests_and_unit_tests(duckdb_built):
     _, steps = duckdb_built
     for run, _, _ in steps.values():
         _assert_succeeded(run)
         models = {r["unique_id"] for r in run.results if r["unique_id"].startswith("model.")}
-        assert models == {f"model.airstream.{m}" for m in (
-            "stg_randomuser__users", "dim_users", "users_by_country_daily", "dim_dates")}
-        unit_tests = {r["unique_id"].rsplit(".", 1)[-1] for r in run.results
-                      if r["unique_id"].startswith("unit_test.")}
-        assert {"dim_users_email_change_on_day_2_closes_the_first_version",
-                "users_by_country_daily_leap_day_birthdays"} <= unit_tests
+        assert models == {
+            f"model.airstream.{m}"
+            for m in ("stg_randomuser__users", "dim_users", "users_by_country_daily", "dim_dates")
+        }
+        unit_tests = {r["unique_id"].rsplit(".", 1)[-1] for r in run.results if r["unique_id"].startswith("unit_test.")}
+        assert {
+            "dim_users_email_change_on_day_2_closes_the_first_version",
+            "users_by_country_daily_leap_day_birthdays",
+        } <= unit_tests
         assert sum(r["unique_id"].startswith("test.") for r in run.results) >= 20
         print(f"dbt build (duckdb): {run.seconds:.1f}s, {len(run.results)} nodes")
     assert list(steps) == ["d1", "d2", "d1_again"]
@@ -338,9 +505,11 @@ def test_every_build_passes_models_tests_and_unit_tests(duckdb_built):
 
 def test_staging_is_a_view_and_the_marts_are_tables(duckdb_built):
     warehouse, _ = duckdb_built
-    assert set(warehouse.query("""
+    assert set(
+        warehouse.query("""
         select table_schema, table_name, table_type from information_schema.tables
-        where table_name like '%user%'""")) == {
+        where table_name like '%user%'""")
+    ) == {
         ("clean", "randomuser_users", "BASE TABLE"),
         ("staging", "stg_randomuser__users", "VIEW"),
         ("marts", "dim_users", "BASE TABLE"),
@@ -357,11 +526,9 @@ def test_dim_users_grows_a_version_when_an_attribute_changes(duckdb_built):
         (U_ASA, 2, D2, None, True, D2, "asa.bjornstad@example.no"),
     ]
     # Unchanged on D2 (an age band changing is no attribute change): one open version.
-    assert [v[1:6] for v in versions if v[0] in (U_JORGEN, U_YAROSLAV)] == [
-        (1, D1, None, True, D2)] * 2
+    assert [v[1:6] for v in versions if v[0] in (U_JORGEN, U_YAROSLAV)] == [(1, D1, None, True, D2)] * 2
     # Not pulled on D2: still current, last seen on D1.
-    assert [v[1:6] for v in versions if v[0] in (U_NAZANIN, U_LOIC)] == [
-        (1, D1, None, True, D1)] * 2
+    assert [v[1:6] for v in versions if v[0] in (U_NAZANIN, U_LOIC)] == [(1, D1, None, True, D1)] * 2
     assert [v[1:6] for v in versions if v[0] == U_CAGLA] == [(1, D2, None, True, D2)]
     assert len(versions) == 7
 
@@ -379,12 +546,25 @@ def test_dim_users_keeps_attributes_and_non_ascii_text(duckdb_built):
         select first_name, last_name, city, street_name, nationality, gender, dob_utc,
                timezone_offset, postcode, latitude, user_version_key
         from marts.dim_users where user_id = '{U_NAZANIN}'""")
-    assert row[:10] == ("نازنین", "کریمی", "قزوین", "شهید کلاهدوز", "IR", "female",
-                        dt.datetime(1959, 5, 1, 3, 30), "+3:30", "97841", pytest.approx(35.6892))
+    assert row[:10] == (
+        "نازنین",
+        "کریمی",
+        "قزوین",
+        "شهید کلاهدوز",
+        "IR",
+        "female",
+        dt.datetime(1959, 5, 1, 3, 30),
+        "+3:30",
+        "97841",
+        pytest.approx(35.6892),
+    )
     assert len(row[10]) == 32
-    columns = [r[0] for r in warehouse.query("""
+    columns = [
+        r[0]
+        for r in warehouse.query("""
         select column_name from information_schema.columns
-        where table_schema = 'marts' and table_name = 'dim_users'""")]
+        where table_schema = 'marts' and table_name = 'dim_users'""")
+    ]
     assert not {"national_id_name", "national_id_value", "id_value"} & set(columns)
 
 

@@ -71,9 +71,7 @@ defs = dg.Definitions(assets=[healthy_table, broken_table], asset_checks=[rows_a
 
 
 def failed_run(instance):
-    result = dg.materialize(
-        [healthy_table, broken_table], partition_key=DAY, instance=instance, raise_on_error=False
-    )
+    result = dg.materialize([healthy_table, broken_table], partition_key=DAY, instance=instance, raise_on_error=False)
     assert not result.success
     return result
 
@@ -138,9 +136,7 @@ def test_no_url_means_alerts_are_off_and_the_log_says_so_once(caplog):
 
 def status_context(instance, run_id, url, status):
     event = next(
-        e.dagster_event
-        for e in instance.all_logs(run_id)
-        if e.dagster_event and e.dagster_event.event_type == status
+        e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type == status
     )
     return dg.build_run_status_sensor_context(
         sensor_name="alerts",
@@ -153,9 +149,7 @@ def status_context(instance, run_id, url, status):
 
 def test_a_failed_check_of_a_successful_run_posts_one_alert(receiver):
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [healthy_table, quarantine_share, not_empty], partition_key=DAY, instance=instance
-        )
+        result = dg.materialize([healthy_table, quarantine_share, not_empty], partition_key=DAY, instance=instance)
         assert result.success  # a warn-severity failure does not fail the run
         check_failure_alerts(status_context(instance, result.run_id, receiver["url"], dg.DagsterEventType.RUN_SUCCESS))
 

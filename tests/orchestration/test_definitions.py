@@ -19,12 +19,22 @@ def test_definitions_load_and_resolve(defs):
     assert repo.get_job("daily")
     assert repo.schedule_defs[0].job_name == "daily"
     assert {s.name for s in repo.sensor_defs} == {
-        "openaq_measurements_sensor", "randomuser_users_sensor", "kafka_offset_committer",
-        "run_failure_alerts", "check_failure_alerts"
+        "openaq_measurements_sensor",
+        "randomuser_users_sensor",
+        "kafka_offset_committer",
+        "run_failure_alerts",
+        "check_failure_alerts",
     }
     assert set(defs.resources) >= {
-        "openaq", "randomuser", "kafka", "lake", "spark", "warehouse", "dbt",
-        "measurement_store", "user_store",
+        "openaq",
+        "randomuser",
+        "kafka",
+        "lake",
+        "spark",
+        "warehouse",
+        "dbt",
+        "measurement_store",
+        "user_store",
     }
 
 
@@ -80,7 +90,7 @@ def test_users_lineage_runs_from_the_pull_to_cassandra_and_the_marts(defs):
         ["clean", "randomuser_users"],
         ["cassandra", "created_users"],
     ]
-    for parent, child in zip(chain, chain[1:]):
+    for parent, child in zip(chain, chain[1:], strict=False):
         assert dg.AssetKey(parent) in graph.get(dg.AssetKey(child)).parent_keys, child
     staging = dg.AssetKey(["staging", "stg_randomuser__users"])
     assert dg.AssetKey(["clean", "randomuser_users"]) in graph.get(staging).parent_keys

@@ -46,7 +46,9 @@ def test_a_day_is_read_through_its_link_by_every_reader(tmp_path):
     # Partition discovery over the table root skips the hidden versions and the lock files.
     table = pa_ds.dataset(tmp_path / "raw" / "t", partitioning="hive").to_table()
     assert table.group_by("day").aggregate([("n", "count")]).sort_by("day").to_pylist() == [
-        {"day": "2026-11-20", "n_count": 5}, {"day": "2026-11-21", "n_count": 2}]
+        {"day": "2026-11-20", "n_count": 5},
+        {"day": "2026-11-21", "n_count": 2},
+    ]
     pattern = f"{tmp_path}/raw/t/day=*/*.parquet"
     assert duckdb.sql(f"select count(*) from read_parquet('{pattern}', hive_partitioning = true)").fetchall() == [(7,)]
 
@@ -102,13 +104,18 @@ def test_a_writer_killed_at_any_step_leaves_the_previous_or_the_new_day_whole(tm
     outcomes = []
     for kill_at in range(1, 50):
         lake.write_partition("raw", "t", DAY, SCHEMA, [batch("old", 0, 300)])
-        done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(kill_at)],
-                              check=False, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(kill_at)],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode in (0, -9), done.stderr
         day = read_day(lake)
         assert day in ({"old": 300}, {"new": 1000}), f"killed at step {kill_at}: {day}"
         assert sorted(pq.read_table(lake.partition_dir("raw", "t", DAY))["n"].to_pylist()) == (
-            list(range(300)) if day == {"old": 300} else list(range(1000)))
+            list(range(300)) if day == {"old": 300} else list(range(1000))
+        )
         outcomes.append(day)
         if done.returncode == 0:
             break
@@ -148,8 +155,11 @@ def test_two_concurrent_writers_leave_one_whole_version_and_readers_never_see_a_
     ready = tmp_path / "ready"
     ready.mkdir()
     writers = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), name, str(rows), str(ready)],
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), name, str(rows), str(ready)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, rows in (("a", 1000), ("b", 2000))
     ]
     whole = ({"old": 10}, {"a": 1000}, {"b": 2000})

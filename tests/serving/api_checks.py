@@ -61,8 +61,10 @@ def check_filters(client, query) -> None:
         ({"location_id": first["location_id"]}, lambda r: r["location_id"] == first["location_id"]),
         ({"parameter": first["parameter_name"]}, lambda r: r["parameter_name"] == first["parameter_name"]),
         ({"country": first["country_code"]}, lambda r: r["country_code"] == first["country_code"]),
-        ({"date_from": first["measured_on"], "date_to": first["measured_on"]},
-         lambda r: r["measured_on"] == first["measured_on"]),
+        (
+            {"date_from": first["measured_on"], "date_to": first["measured_on"]},
+            lambda r: r["measured_on"] == first["measured_on"],
+        ),
         ({"date_from": "2000-01-01", "date_to": "2000-01-02"}, lambda r: False),
     ]:
         items, _ = all_pages(client, "/v1/air-quality/daily", limit=50, **params)

@@ -23,12 +23,30 @@ def pipeline_day(tmp_path_factory):
     data_dir, home = root / "data", root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "orchestration/instance/local.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home), "DAGSTER_DEPLOYMENT": "local",
-           "SOURCES_MODE": "sample", "DO_NOT_TRACK": "1", "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_DEPLOYMENT": "local",
+        "SOURCES_MODE": "sample",
+        "DO_NOT_TRACK": "1",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "*", "--partition", DAY],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
-    return {"data_dir": data_dir, "dagster_home": home, "day": DAY,
-            "warehouse": data_dir / "warehouse.duckdb", "env": env}
+    return {
+        "data_dir": data_dir,
+        "dagster_home": home,
+        "day": DAY,
+        "warehouse": data_dir / "warehouse.duckdb",
+        "env": env,
+    }

@@ -26,8 +26,14 @@ def get(url: str, timeout: float = 5.0) -> bytes:
 
 
 @contextmanager
-def process(argv: list[str], log: Path, ready_url: str | None = None, ready_port: int | None = None,
-            env: dict | None = None, timeout: float = 90.0):
+def process(
+    argv: list[str],
+    log: Path,
+    ready_url: str | None = None,
+    ready_port: int | None = None,
+    env: dict | None = None,
+    timeout: float = 90.0,
+):
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:

@@ -24,8 +24,22 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def redis_url():
     port = _free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--daemonize", "no"], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while True:
@@ -58,8 +72,13 @@ def warehouse(pipeline_day, tmp_path):
 
 def test_a_repeated_read_is_a_hit_and_a_rematerialized_day_is_read_again(warehouse, redis_url, tmp_path):
     redis.Redis.from_url(redis_url).flushdb()
-    settings = ServingSettings(duckdb_path=warehouse, snapshot_dir=tmp_path / "s", redis_url=redis_url,
-                               cache_ttl_seconds=60, version_check_seconds=0)
+    settings = ServingSettings(
+        duckdb_path=warehouse,
+        snapshot_dir=tmp_path / "s",
+        redis_url=redis_url,
+        cache_ttl_seconds=60,
+        version_check_seconds=0,
+    )
     with TestClient(create_app(settings)) as client:
         params = {"limit": 5}
         first = client.get("/v1/air-quality/daily", params=params).json()
@@ -75,7 +94,8 @@ def test_a_repeated_read_is_a_hit_and_a_rematerialized_day_is_read_again(warehou
             writer.execute(
                 "update marts.agg_air_quality_daily set mean_value = mean_value + 1"
                 " where measured_on = ? and location_id = ? and parameter_id = ?",
-                [row["measured_on"], row["location_id"], row["parameter_id"]])
+                [row["measured_on"], row["location_id"], row["parameter_id"]],
+            )
         after = client.get("/v1/air-quality/daily", params=params).json()
         assert after["items"][0]["mean_value"] == row["mean_value"] + 1
         assert after["items"][1:] == first["items"][1:]
@@ -92,8 +112,9 @@ def test_without_redis_url_the_cache_is_off(warehouse, tmp_path):
 
 
 def test_a_redis_that_goes_away_is_counted_and_the_warehouse_answers(warehouse, tmp_path):
-    settings = ServingSettings(duckdb_path=warehouse, snapshot_dir=tmp_path / "s",
-                               redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    settings = ServingSettings(
+        duckdb_path=warehouse, snapshot_dir=tmp_path / "s", redis_url=f"redis://127.0.0.1:{_free_port()}/0"
+    )
     with TestClient(create_app(settings)) as client:
         response = client.get("/v1/locations", params={"limit": 2})
         assert response.status_code == 200 and len(response.json()["items"]) == 2

@@ -5,11 +5,11 @@ from contextlib import closing
 
 import duckdb
 import pytest
+from api_checks import EXPECTED, all_pages, check_every_endpoint, check_filters
 from fastapi.testclient import TestClient
 
 from orchestration.serving.api import create_app
 from orchestration.serving.settings import ServingSettings
-from api_checks import EXPECTED, all_pages, check_every_endpoint, check_filters
 
 
 def duck_query(path):
@@ -17,14 +17,14 @@ def duck_query(path):
         with closing(duckdb.connect(str(path), read_only=True)) as con:
             cur = con.execute(sql)
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
+
     return query
 
 
 @pytest.fixture(scope="module")
 def client(pipeline_day, tmp_path_factory):
-    settings = ServingSettings(duckdb_path=pipeline_day["warehouse"],
-                               snapshot_dir=tmp_path_factory.mktemp("snapshots"))
+    settings = ServingSettings(duckdb_path=pipeline_day["warehouse"], snapshot_dir=tmp_path_factory.mktemp("snapshots"))
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -37,19 +37,22 @@ def test_filters_return_exactly_the_matching_rows(client, pipeline_day):
     check_filters(client, duck_query(pipeline_day["warehouse"]))
 
 
-@pytest.mark.parametrize("path, params, status, message", [
-    ("/v1/air-quality/daily", {"date_from": "2026-13-01"}, 422, "valid date"),
-    ("/v1/air-quality/daily", {"date_to": "yesterday"}, 422, "valid date"),
-    ("/v1/air-quality/daily", {"location_id": "abc"}, 422, "valid integer"),
-    ("/v1/air-quality/daily", {"limit": "0"}, 422, "greater than or equal to 1"),
-    ("/v1/air-quality/daily", {"limit": "1001"}, 422, "less than or equal to 1000"),
-    ("/v1/air-quality/daily", {"pollutant": "pm25"}, 400, "unknown query parameter(s) ['pollutant']"),
-    ("/v1/locations", {"date_from": "2026-11-20"}, 400, "unknown query parameter(s) ['date_from']"),
-    ("/v1/users/by-country/daily", {"cursor": "not-a-cursor"}, 400, "cursor: not a cursor"),
-    # A cursor of another endpoint has the wrong key shape: refused, not misread.
-    ("/v1/users/by-country/daily", {"cursor": "WzFd"}, 400, "cursor: not a cursor"),
-    ("/v1/locations", {"country": "x' or 1=1 --"}, 200, '"items":[]'),
-])
+@pytest.mark.parametrize(
+    "path, params, status, message",
+    [
+        ("/v1/air-quality/daily", {"date_from": "2026-13-01"}, 422, "valid date"),
+        ("/v1/air-quality/daily", {"date_to": "yesterday"}, 422, "valid date"),
+        ("/v1/air-quality/daily", {"location_id": "abc"}, 422, "valid integer"),
+        ("/v1/air-quality/daily", {"limit": "0"}, 422, "greater than or equal to 1"),
+        ("/v1/air-quality/daily", {"limit": "1001"}, 422, "less than or equal to 1000"),
+        ("/v1/air-quality/daily", {"pollutant": "pm25"}, 400, "unknown query parameter(s) ['pollutant']"),
+        ("/v1/locations", {"date_from": "2026-11-20"}, 400, "unknown query parameter(s) ['date_from']"),
+        ("/v1/users/by-country/daily", {"cursor": "not-a-cursor"}, 400, "cursor: not a cursor"),
+        # A cursor of another endpoint has the wrong key shape: refused, not misread.
+        ("/v1/users/by-country/daily", {"cursor": "WzFd"}, 400, "cursor: not a cursor"),
+        ("/v1/locations", {"country": "x' or 1=1 --"}, 200, '"items":[]'),
+    ],
+)
 def test_bad_input_gets_a_4xx_with_a_clear_message(client, path, params, status, message):
     response = client.get(path, params=params)
     assert response.status_code == status, response.text
@@ -86,8 +89,10 @@ def test_the_pipeline_writes_while_the_api_serves(pipeline_day, tmp_path):
     with TestClient(create_app(settings)) as client:
         before, _ = all_pages(client, "/v1/locations", limit=1000)
         with closing(duckdb.connect(str(warehouse))) as writer:  # raises if the API held a lock
-            writer.execute("update marts.dim_locations set location_name = 'renamed' where location_id = ?",
-                           [before[0]["location_id"]])
+            writer.execute(
+                "update marts.dim_locations set location_name = 'renamed' where location_id = ?",
+                [before[0]["location_id"]],
+            )
         after, _ = all_pages(client, "/v1/locations", limit=1000)
     assert after[0]["location_name"] == "renamed" and after[1:] == before[1:]
     assert before[0]["location_name"] != "renamed"

@@ -12,13 +12,19 @@ AQ = queries.AIR_QUALITY_DAILY
 
 def test_values_travel_as_parameters_never_in_the_sql():
     hostile = "pm25'; drop table marts.dim_locations; --"
-    sql, params = queries.page_sql(AQ, {"parameter": hostile, "date_from": date(2026, 11, 20), "country": None},
-                                   [date(2026, 11, 20), 7, 2], 50, "?")
+    sql, params = queries.page_sql(
+        AQ,
+        {"parameter": hostile, "date_from": date(2026, 11, 20), "country": None},
+        [date(2026, 11, 20), 7, 2],
+        50,
+        "?",
+    )
     assert hostile not in sql and "2026" not in sql
     assert params == [hostile, date(2026, 11, 20), date(2026, 11, 20), 7, 2]
     assert sql.endswith(
         "where a.parameter_name = ? and a.measured_on >= ? and (a.measured_on, a.location_id, a.parameter_id)"
-        " > (?, ?, ?) order by a.measured_on, a.location_id, a.parameter_id limit 51")
+        " > (?, ?, ?) order by a.measured_on, a.location_id, a.parameter_id limit 51"
+    )
 
 
 def test_a_page_of_limit_plus_one_rows_has_a_cursor_to_its_last_item():
@@ -29,8 +35,9 @@ def test_a_page_of_limit_plus_one_rows_has_a_cursor_to_its_last_item():
     assert queries.page(AQ, rows[:3], 3)["next_cursor"] is None
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "WzFd", "eyJhIjoxfQ==", "WyJub3QtYS1kYXRlIiwxLDJd",
-                                    "WyIyMDI2LTExLTIwIiwidHdvIiwyXQ=="])
+@pytest.mark.parametrize(
+    "cursor", ["", "!!!", "WzFd", "eyJhIjoxfQ==", "WyJub3QtYS1kYXRlIiwxLDJd", "WyIyMDI2LTExLTIwIiwidHdvIiwyXQ=="]
+)
 def test_a_cursor_we_did_not_issue_is_a_bad_request(cursor):
     with pytest.raises(queries.BadRequest, match="cursor: not a cursor this endpoint returned"):
         queries.decode_cursor(AQ, cursor)

@@ -24,8 +24,7 @@ def test_readers_never_fail_and_never_block_a_writer_while_snapshots_are_swapped
         for version in range(1, 16):
             reads = [pool.submit(read, i) for i in range(8)]
             with closing(duckdb.connect(str(path))) as writer:  # a held lock would raise here
-                writer.execute("create or replace table marts.t as select range as x from range(?)",
-                               [20000 + version])
+                writer.execute("create or replace table marts.t as select range as x from range(?)", [20000 + version])
             for r in reads:
                 r.result()  # a read on a retired snapshot must not have failed
     reader.close()

@@ -14,19 +14,32 @@ def test_defaults_are_loopback_and_no_cache():
 
 
 def test_prod_reads_the_reader_login_and_role_from_the_environment(tmp_path):
-    s = from_env({"DAGSTER_DEPLOYMENT": "prod", "API_HOST": "0.0.0.0", "API_PORT": "9000",
-                  "REDIS_URL": "redis://r:6379/1", "API_CACHE_TTL_SECONDS": "30", "DATA_DIR": str(tmp_path),
-                  "WAREHOUSE_HOST": "db", "WAREHOUSE_READER_USER": "api", "WAREHOUSE_READER_PASSWORD": "pw",
-                  "WAREHOUSE_READER_ROLE": "readers"})
+    s = from_env(
+        {
+            "DAGSTER_DEPLOYMENT": "prod",
+            "API_HOST": "0.0.0.0",
+            "API_PORT": "9000",
+            "REDIS_URL": "redis://r:6379/1",
+            "API_CACHE_TTL_SECONDS": "30",
+            "DATA_DIR": str(tmp_path),
+            "WAREHOUSE_HOST": "db",
+            "WAREHOUSE_READER_USER": "api",
+            "WAREHOUSE_READER_PASSWORD": "pw",
+            "WAREHOUSE_READER_ROLE": "readers",
+        }
+    )
     assert (s.api_host, s.api_port, s.redis_url, s.cache_ttl_seconds) == ("0.0.0.0", 9000, "redis://r:6379/1", 30)
     assert (s.pg_host, s.pg_user, s.pg_password, s.reader_role) == ("db", "api", "pw", "readers")
     assert s.duckdb_path == tmp_path / "warehouse.duckdb"
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"DAGSTER_DEPLOYMENT": "staging"}, "DAGSTER_DEPLOYMENT must be local or prod"),
-    ({"API_PORT": "eighty"}, "invalid literal for int()"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DAGSTER_DEPLOYMENT": "staging"}, "DAGSTER_DEPLOYMENT must be local or prod"),
+        ({"API_PORT": "eighty"}, "invalid literal for int()"),
+    ],
+)
 def test_a_bad_setting_fails_at_start(env, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         from_env(env)

@@ -26,22 +26,29 @@ def ranged(ranges, landed, dead=0):
     return {"mode": "ranges", "ranges": ranges, "per_day": {DAY: {"landed": landed, "dead_lettered": dead}}}
 
 
-@pytest.mark.parametrize("newest_first, expected", [
-    ([whole(10, 1), whole(7)], {"landed": 10, "dead_lettered": 1}),  # the latest whole day wins
-    # Range runs add their files to the day the last whole-day run started afresh.
-    ([ranged(["t/0/5-9"], 4), ranged(["t/0/0-5"], 5, 1), whole(99), whole(50)], {"landed": 108, "dead_lettered": 1}),
-    ([ranged(["t/0/0-5"], 5), ranged(["t/0/0-5"], 5)], {"landed": 5, "dead_lettered": 0}),  # a replay counts once
-    ([{"per_day": {"2026-11-19": {"landed": 3}}}], {}),  # another day's metadata
-    ([{"raw_rows": 3, "per_day": {DAY: {"raw_rows": 3, "clean_rows": 2, "quarantine_reasons": {"x": 1}}}}],
-     {"raw_rows": 3, "clean_rows": 2}),  # clean steps: whole day; nested dicts are not counts
-])
+@pytest.mark.parametrize(
+    "newest_first, expected",
+    [
+        ([whole(10, 1), whole(7)], {"landed": 10, "dead_lettered": 1}),  # the latest whole day wins
+        # Range runs add their files to the day the last whole-day run started afresh.
+        (
+            [ranged(["t/0/5-9"], 4), ranged(["t/0/0-5"], 5, 1), whole(99), whole(50)],
+            {"landed": 108, "dead_lettered": 1},
+        ),
+        ([ranged(["t/0/0-5"], 5), ranged(["t/0/0-5"], 5)], {"landed": 5, "dead_lettered": 0}),  # a replay counts once
+        ([{"per_day": {"2026-11-19": {"landed": 3}}}], {}),  # another day's metadata
+        (
+            [{"raw_rows": 3, "per_day": {DAY: {"raw_rows": 3, "clean_rows": 2, "quarantine_reasons": {"x": 1}}}}],
+            {"raw_rows": 3, "clean_rows": 2},
+        ),  # clean steps: whole day; nested dicts are not counts
+    ],
+)
 def test_day_rows(newest_first, expected):
     assert day_rows(newest_first, DAY) == expected
 
 
 def test_lag_is_end_minus_committed_per_partition():
-    (end, committed, lag, dlq) = topic_families(
-        [TopicSample("t", {0: 10, 1: 4}, {0: 7}, dlq_size=2)], "g")
+    (end, committed, lag, dlq) = topic_families([TopicSample("t", {0: 10, 1: 4}, {0: 7}, dlq_size=2)], "g")
     assert [(s.labels["partition"], s.value) for s in lag.samples] == [("0", 3), ("1", 4)]
     assert [s.value for s in committed.samples] == [7, 0]
     assert [s.value for s in dlq.samples] == [2]
@@ -67,16 +74,21 @@ def test_failed_and_queued_runs_report_and_a_missing_warehouse_blanks_only_itsel
         assert not dg.materialize([boom], instance=instance, raise_on_error=False).success
         # A run enqueued as the run queue does it (a run of a code location; none is loaded here).
         origin = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("airstream"), "__repository__")
-        queued = instance.add_run(DagsterRun(job_name="daily", run_id=make_new_run_id(),
-                                             remote_job_origin=origin.get_job_origin("daily")))
+        queued = instance.add_run(
+            DagsterRun(job_name="daily", run_id=make_new_run_id(), remote_job_origin=origin.get_job_origin("daily"))
+        )
         instance.report_dagster_event(
-            DagsterEvent(DagsterEventType.RUN_ENQUEUED.value, job_name="daily"), run_id=queued.run_id)
+            DagsterEvent(DagsterEventType.RUN_ENQUEUED.value, job_name="daily"), run_id=queued.run_id
+        )
         settings = ServingSettings(data_dir=tmp_path, duckdb_path=tmp_path / "warehouse.duckdb", metrics_days=0)
         metrics = scrape(PlatformCollector(settings, instance))
     assert metrics[("airstream_runs", (("status", "FAILURE"),))] == 1
     assert metrics[("airstream_runs", (("status", "QUEUED"),))] == 1
     assert metrics[("airstream_runs", (("status", "SUCCESS"),))] == 0
-    assert metrics[("airstream_run_duration_seconds_count", (("job", "__ephemeral_asset_job__"), ("status", "FAILURE")))] == 1
+    assert (
+        metrics[("airstream_run_duration_seconds_count", (("job", "__ephemeral_asset_job__"), ("status", "FAILURE")))]
+        == 1
+    )
     up = {labels[0][1]: v for (name, labels), v in metrics.items() if name == "airstream_exporter_source_up"}
     assert up == {"dagster_assets": 1, "dagster_checks": 1, "dagster_runs": 1, "topics": 1, "warehouse": 0}
     assert not [k for k in metrics if k[0] == "airstream_asset_last_materialization_timestamp_seconds"]

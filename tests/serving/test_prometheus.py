@@ -28,8 +28,13 @@ def stack(pipeline_day, tmp_path_factory):
     assert redis_server, "redis-server is not installed (.ci/run installs Debian's package)"
     tmp = tmp_path_factory.mktemp("prometheus")
     ports = {name: free_port() for name in ("exporter", "api", "redis", "prometheus")}
-    env = {**pipeline_day["env"], "METRICS_PORT": str(ports["exporter"]), "METRICS_DAYS": "0",
-           "API_PORT": str(ports["api"]), "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0"}
+    env = {
+        **pipeline_day["env"],
+        "METRICS_PORT": str(ports["exporter"]),
+        "METRICS_DAYS": "0",
+        "API_PORT": str(ports["api"]),
+        "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
+    }
     # The shipped config, with the compose service names swapped for the local ports.
     config = yaml.safe_load((REPO / "orchestration/instance/prometheus.yml").read_text())
     # Every 3 s: a scrape reads the instance, which takes about a second on a busy 2-core machine.
@@ -40,20 +45,42 @@ def stack(pipeline_day, tmp_path_factory):
         job["scrape_timeout"] = "3s"
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
     base = f"http://127.0.0.1:{ports['prometheus']}"
-    with (process([redis_server, "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--save", "",
-                   "--daemonize", "no"], tmp / "redis.log", ready_port=ports["redis"]),
-          process(python_module("orchestration.serving.exporter"), tmp / "exporter.log",
-                  ready_url=f"http://127.0.0.1:{ports['exporter']}/metrics", env=env),
-          process(python_module("orchestration.serving.api"), tmp / "api.log",
-                  ready_url=f"http://127.0.0.1:{ports['api']}/health", env=env),
-          process([prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                   f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], tmp / "prometheus.log",
-                  ready_url=f"{base}/-/ready")):
+    with (
+        process(
+            [redis_server, "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"],
+            tmp / "redis.log",
+            ready_port=ports["redis"],
+        ),
+        process(
+            python_module("orchestration.serving.exporter"),
+            tmp / "exporter.log",
+            ready_url=f"http://127.0.0.1:{ports['exporter']}/metrics",
+            env=env,
+        ),
+        process(
+            python_module("orchestration.serving.api"),
+            tmp / "api.log",
+            ready_url=f"http://127.0.0.1:{ports['api']}/health",
+            env=env,
+        ),
+        process(
+            [
+                prometheus,
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            ],
+            tmp / "prometheus.log",
+            ready_url=f"{base}/-/ready",
+        ),
+    ):
         api = f"http://127.0.0.1:{ports['api']}"
         deadline = time.monotonic() + 120
         # Traffic while Prometheus scrapes, so rates have two samples: misses, hits, 4xx.
-        while len(promql(base, 'count_over_time(up{job="airstream-api"}[1m]) >= 3')) == 0 or \
-                len(promql(base, 'count_over_time(up{job="airstream-platform"}[1m]) >= 3')) == 0:
+        while (
+            len(promql(base, 'count_over_time(up{job="airstream-api"}[1m]) >= 3')) == 0
+            or len(promql(base, 'count_over_time(up{job="airstream-platform"}[1m]) >= 3')) == 0
+        ):
             assert time.monotonic() < deadline, "Prometheus did not scrape both targets three times"
             for path in ("/v1/locations?limit=5", "/v1/air-quality/daily?limit=10", "/v1/users/by-country/daily"):
                 get(api + path)
@@ -74,21 +101,29 @@ def value(base: str, query: str) -> float:
 def test_targets_are_up(stack):
     base, _ = stack
     assert {r["metric"]["job"]: r["value"][1] for r in promql(base, "up")} == {
-        "airstream-platform": "1", "airstream-api": "1"}
+        "airstream-platform": "1",
+        "airstream-api": "1",
+    }
     assert value(base, "min(airstream_exporter_source_up)") == 1
 
 
 def test_row_counts_per_asset_and_day_match_the_data(stack):
     base, run = stack
     day, data = run["day"], run["data_dir"]
-    landed = sum(pq.ParquetFile(p).metadata.num_rows
-                 for p in (data / "raw/openaq_measurements" / f"day={day}").glob("*.parquet"))
+    landed = sum(
+        pq.ParquetFile(p).metadata.num_rows for p in (data / "raw/openaq_measurements" / f"day={day}").glob("*.parquet")
+    )
     with duckdb.connect(str(run["warehouse"]), read_only=True) as con:
         clean = con.execute("select count(*) from clean.openaq_measurements where measured_on = ?", [day]).fetchone()[0]
-        quarantined = con.execute("select count(*) from clean.openaq_measurements_quarantine where partition_day = ?",
-                                  [day]).fetchone()[0]
-        marts = dict(con.execute("select 'fct_measurements', count(*) from marts.fct_measurements union all "
-                                 "select 'agg_air_quality_daily', count(*) from marts.agg_air_quality_daily").fetchall())
+        quarantined = con.execute(
+            "select count(*) from clean.openaq_measurements_quarantine where partition_day = ?", [day]
+        ).fetchone()[0]
+        marts = dict(
+            con.execute(
+                "select 'fct_measurements', count(*) from marts.fct_measurements union all "
+                "select 'agg_air_quality_daily', count(*) from marts.agg_air_quality_daily"
+            ).fetchall()
+        )
     rows = f'airstream_asset_rows{{day="{day}",asset='
     assert landed > 0 and clean > 0
     assert value(base, rows + '"raw/openaq_measurements",measure="landed"}') == landed
@@ -102,18 +137,26 @@ def test_row_counts_per_asset_and_day_match_the_data(stack):
 def test_lag_end_offsets_and_dlq_match_the_topic_log(stack):
     base, run = stack
     with sqlite3.connect(run["data_dir"] / "topics.sqlite") as con:
-        ends = dict(((t, str(p)), n) for t, p, n in con.execute(
-            "select topic, partition, max(offset) + 1 from records group by 1, 2"))
+        ends = dict(
+            ((t, str(p)), n)
+            for t, p, n in con.execute("select topic, partition, max(offset) + 1 from records group by 1, 2")
+        )
         dlq = dict(con.execute("select topic, count(*) from records where topic like '%.dlq' group by 1"))
-    seen = {(r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
-            for r in promql(base, "airstream_topic_end_offset")}
+    seen = {
+        (r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
+        for r in promql(base, "airstream_topic_end_offset")
+    }
     assert seen == {k: v for k, v in ends.items() if not k[0].endswith(".dlq")}
     # `dagster asset materialize` commits as the run's last step: the group is at the end.
-    lag = {(r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
-           for r in promql(base, "airstream_consumer_lag")}
+    lag = {
+        (r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
+        for r in promql(base, "airstream_consumer_lag")
+    }
     assert lag == {k: 0.0 for k in seen}
-    committed = {(r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
-                 for r in promql(base, "airstream_consumer_committed_offset")}
+    committed = {
+        (r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
+        for r in promql(base, "airstream_consumer_committed_offset")
+    }
     assert committed == seen
     for topic in ("openaq.measurements", "randomuser.users"):
         assert value(base, f'airstream_dlq_messages{{topic="{topic}"}}') == dlq.get(f"{topic}.dlq", 0)
@@ -154,7 +197,9 @@ def _targets(dashboard: dict):
 def test_every_dashboard_query_returns_series(stack, path):
     base, _ = stack
     dashboard = json.loads(path.read_text())
-    provisioned = yaml.safe_load((REPO / "orchestration/instance/grafana/provisioning/datasources/prometheus.yml").read_text())
+    provisioned = yaml.safe_load(
+        (REPO / "orchestration/instance/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
     uid = provisioned["datasources"][0]["uid"]
     assert dashboard["uid"] and dashboard["panels"]
     empty = []

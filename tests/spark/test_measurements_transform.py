@@ -1,7 +1,7 @@
 """The measurement transforms on their real output, one raw row per quirk."""
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,7 +20,7 @@ from spark.transforms.measurements import (
 from spark.transforms.plausibility import read_plausibility
 
 DAY = date(2026, 11, 20)
-FETCHED = datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 
 
 def measurement(value, start="2026-11-20T00:00:00Z", end="2026-11-20T01:00:00Z", **over):
@@ -51,8 +51,12 @@ def message(doc, sensor_id=100, fetched_at=FETCHED):
     if not isinstance(doc, str):
         return doc
     return json.dumps(
-        {"location_id": 10, "sensor_id": sensor_id, "fetched_at": fetched_at.isoformat(),
-         "measurement": json.loads(doc)}
+        {
+            "location_id": 10,
+            "sensor_id": sensor_id,
+            "fetched_at": fetched_at.isoformat(),
+            "measurement": json.loads(doc),
+        }
     )
 
 
@@ -72,19 +76,28 @@ CASES = [
     (json.dumps({"location_id": 10, "sensor_id": 100, "fetched_at": "x"}), "unparseable_payload"),
     # The plausibility rules (the dbt seeds): sentinels on signed parameters too, bounds per
     # parameter and units inclusive, and no bounds row is no pass.
-    (message(measurement(-999.0, "2026-11-20T06:00:00Z", "2026-11-20T07:00:00Z", parameter=TEMP), 101), "sentinel_value"),
+    (
+        message(measurement(-999.0, "2026-11-20T06:00:00Z", "2026-11-20T07:00:00Z", parameter=TEMP), 101),
+        "sentinel_value",
+    ),
     (message(measurement(9999, "2026-11-20T07:00:00Z", "2026-11-20T08:00:00Z", parameter=TEMP), 101), "sentinel_value"),
-    (message(measurement(-95.0, "2026-11-20T08:00:00Z", "2026-11-20T09:00:00Z", parameter=TEMP), 101), "implausible_value"),
+    (
+        message(measurement(-95.0, "2026-11-20T08:00:00Z", "2026-11-20T09:00:00Z", parameter=TEMP), 101),
+        "implausible_value",
+    ),
     (message(measurement(-0.4, "2026-11-20T08:00:00Z", "2026-11-20T09:00:00Z")), "implausible_value"),
     (message(measurement(2000.5, "2026-11-20T09:00:00Z", "2026-11-20T10:00:00Z")), "implausible_value"),
     (message(measurement(100.0, parameter=RH), 102), None),
-    (message(measurement(100.1, "2026-11-20T01:00:00Z", "2026-11-20T02:00:00Z", parameter=RH), 102), "implausible_value"),
+    (
+        message(measurement(100.1, "2026-11-20T01:00:00Z", "2026-11-20T02:00:00Z", parameter=RH), 102),
+        "implausible_value",
+    ),
     (message(measurement(5.0, parameter={"id": 2, "name": "pm25", "units": "ppb"}), 103), "unknown_units"),
     (message(measurement(5.0, parameter={"id": 999, "name": "radon", "units": "Bq/m³"}), 104), "unknown_units"),
 ]
 # A later fetch of the first period with a corrected value (dedupe keeps it), and the
 # quarantined "n/a" row pulled again (quarantined once).
-LATER = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+LATER = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 REPEATS = [
     message(measurement(12.75), fetched_at=LATER),
     message(measurement("n/a", "2026-11-20T04:00:00Z", "2026-11-20T05:00:00Z"), fetched_at=LATER),
@@ -159,8 +172,7 @@ def test_the_rules_are_the_dbt_seeds(rules):
     assert bounds[("pm25", "µg/m³")] == (0.0, 2000.0)
     assert bounds[("temperature", "c")] == (-90.0, 65.0)
     assert bounds[("relativehumidity", "%")] == (0.0, 100.0)
-    assert all(low >= 0 for (name, _), (low, _) in bounds.items()
-               if name not in ("temperature", "pressure"))
+    assert all(low >= 0 for (name, _), (low, _) in bounds.items() if name not in ("temperature", "pressure"))
     assert {-999.0, -9999.0, 9999.0} <= set(rules.sentinels)
 
 

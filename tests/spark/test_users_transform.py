@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,12 +19,17 @@ from spark.transforms.users import (
 )
 
 DAY = date(2026, 11, 20)
-INGESTED = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)
-LATER = datetime(2026, 11, 20, 7, 30, tzinfo=timezone.utc)
-RAW_ARROW = pa.schema([
-    ("payload", pa.string()), ("kafka_topic", pa.string()), ("kafka_partition", pa.int32()),
-    ("kafka_offset", pa.int64()), ("ingested_at", pa.timestamp("us", tz="UTC")),
-])
+INGESTED = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+RAW_ARROW = pa.schema(
+    [
+        ("payload", pa.string()),
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 SECRETS = []  # every credential value written into the raw rows
 DROP = object()  # a field value that deletes the field
 
@@ -36,23 +41,40 @@ def uuid_of(n):
 def user(n, nat="US", postcode=12345, first="Dwayne", last="Stewart", id_value="409-41-4268", **over):
     password, salt = f"pw-secret-{n}", f"SALT{n:04d}"
     hashed = (password + salt).encode()
-    login = {"uuid": uuid_of(n), "username": f"bluebird{n:03d}", "password": password, "salt": salt,
-             "md5": hashlib.md5(hashed).hexdigest(), "sha1": hashlib.sha1(hashed).hexdigest(),
-             "sha256": hashlib.sha256(hashed).hexdigest()}
+    login = {
+        "uuid": uuid_of(n),
+        "username": f"bluebird{n:03d}",
+        "password": password,
+        "salt": salt,
+        "md5": hashlib.md5(hashed).hexdigest(),
+        "sha1": hashlib.sha1(hashed).hexdigest(),
+        "sha256": hashlib.sha256(hashed).hexdigest(),
+    }
     SECRETS.extend(login[key] for key in ("password", "salt", "md5", "sha1", "sha256"))
     doc = {
-        "gender": "male", "name": {"title": "Mr", "first": first, "last": last},
-        "location": {"street": {"number": 7541, "name": "Valley View Ln"}, "city": "Fresno",
-                     "state": "California", "country": "United States", "postcode": postcode,
-                     "coordinates": {"latitude": "-69.8246", "longitude": "134.8719"},
-                     "timezone": {"offset": "-3:30", "description": "Newfoundland"}},
-        "email": f"{first}.{last}@example.com".lower(), "login": login,
+        "gender": "male",
+        "name": {"title": "Mr", "first": first, "last": last},
+        "location": {
+            "street": {"number": 7541, "name": "Valley View Ln"},
+            "city": "Fresno",
+            "state": "California",
+            "country": "United States",
+            "postcode": postcode,
+            "coordinates": {"latitude": "-69.8246", "longitude": "134.8719"},
+            "timezone": {"offset": "-3:30", "description": "Newfoundland"},
+        },
+        "email": f"{first}.{last}@example.com".lower(),
+        "login": login,
         "dob": {"date": "1993-07-20T09:44:18.674Z", "age": 33},
         "registered": {"date": "2012-03-04T05:06:07.089Z", "age": 14},
-        "phone": "(502)-378-3840", "cell": "(284)-081-8384", "id": {"name": "SSN", "value": id_value},
-        "picture": {"large": f"https://randomuser.me/api/portraits/men/{n}.jpg",
-                    "medium": f"https://randomuser.me/api/portraits/med/men/{n}.jpg",
-                    "thumbnail": f"https://randomuser.me/api/portraits/thumb/men/{n}.jpg"},
+        "phone": "(502)-378-3840",
+        "cell": "(284)-081-8384",
+        "id": {"name": "SSN", "value": id_value},
+        "picture": {
+            "large": f"https://randomuser.me/api/portraits/men/{n}.jpg",
+            "medium": f"https://randomuser.me/api/portraits/med/men/{n}.jpg",
+            "thumbnail": f"https://randomuser.me/api/portraits/thumb/men/{n}.jpg",
+        },
         "nat": nat,
     }
     for path, value in over.items():  # "location.coordinates.latitude"="n/a"; value DROP deletes
@@ -72,15 +94,26 @@ def message(doc, fetched_at="2026-11-20T05:59:58.123Z"):
 
 
 NORWAY = user(2, "NO", "0376", "Åse", "Nørgaard", "12345678901", **{"location.timezone.offset": "+5:45"})
-IRAN = user(3, "IR", 4821, "محمدطاها", "یاسمی", None, **{
-    "id.name": "", "location.timezone.offset": "0:00", "location.street.number": "42",
-    "email": "mhmdth.ysmy@example.com",
-})
+IRAN = user(
+    3,
+    "IR",
+    4821,
+    "محمدطاها",
+    "یاسمی",
+    None,
+    **{
+        "id.name": "",
+        "location.timezone.offset": "0:00",
+        "location.street.number": "42",
+        "email": "mhmdth.ysmy@example.com",
+    },
+)
 CANADA = user(4, "CA", "T5N 2X5", "Léa", "Gagnon", **{"location.coordinates": None, "login.uuid": uuid_of(4).upper()})
 FIRST_SEEN = user(1)
 RESENT = user(1, **{"email": "dwayne.new@example.com"})
-NORWAY_AGAIN = user(2, "NO", "0376", "Åse", "Nørgaard", "12345678901", **{"location.timezone.offset": "+5:45",
-                                                                          "phone": "22334455"})
+NORWAY_AGAIN = user(
+    2, "NO", "0376", "Åse", "Nørgaard", "12345678901", **{"location.timezone.offset": "+5:45", "phone": "22334455"}
+)
 
 # (payload, partition, offset, ingested_at, expected reason)
 CASES = [
@@ -90,8 +123,13 @@ CASES = [
     (message(NORWAY_AGAIN), 0, 12, INGESTED, None),  # same ingest time: the higher offset wins
     (message(IRAN), 0, 13, INGESTED, None),
     (message(CANADA), 0, 14, INGESTED, None),
-    ('{"fetched_at": "2026-11-20T05:59:58Z", "user": {"login": {"uuid": "x", "password": "pw-secret-trunc',
-     0, 20, INGESTED, "unparseable_payload"),
+    (
+        '{"fetched_at": "2026-11-20T05:59:58Z", "user": {"login": {"uuid": "x", "password": "pw-secret-trunc',
+        0,
+        20,
+        INGESTED,
+        "unparseable_payload",
+    ),
     (None, 0, 21, INGESTED, "unparseable_payload"),
     ('{"fetched_at": "2026-11-20T05:59:58Z"}', 0, 22, INGESTED, "unparseable_payload"),
     (message(user(23, **{"name": "Bob"})), 0, 23, INGESTED, "unparseable_payload"),
@@ -106,18 +144,29 @@ CASES = [
     (message(user(32, **{"location.street.number": "12a"})), 0, 32, INGESTED, "invalid_street_number"),
     (message(user(33, **{"email": None})), 0, 33, INGESTED, "missing_email"),
     # The day pulled again: the same faulty user is quarantined once, not twice.
-    (message(user(30, **{"location.coordinates.latitude": "n/a"}), "2026-11-20T07:00:00Z"),
-     2, 30, LATER, "invalid_coordinates"),
+    (
+        message(user(30, **{"location.coordinates.latitude": "n/a"}), "2026-11-20T07:00:00Z"),
+        2,
+        30,
+        LATER,
+        "invalid_coordinates",
+    ),
 ]
 SECRETS.append("pw-secret-trunc")
 
 
 @pytest.fixture(scope="module")
 def raw(spark, tmp_path_factory):
-    columns = list(zip(*[(payload, "randomuser.users", part, offset, at) for payload, part, offset, at, _ in CASES]))
+    columns = list(
+        zip(*[(payload, "randomuser.users", part, offset, at) for payload, part, offset, at, _ in CASES], strict=False)
+    )
     path = tmp_path_factory.mktemp("raw_users") / "part-0.parquet"
-    pq.write_table(pa.Table.from_arrays([pa.array(c, t) for c, t in zip(columns, RAW_ARROW.types)],
-                                        schema=RAW_ARROW), path)
+    pq.write_table(
+        pa.Table.from_arrays(
+            [pa.array(c, t) for c, t in zip(columns, RAW_ARROW.types, strict=False)], schema=RAW_ARROW
+        ),
+        path,
+    )
     frame = spark.read.parquet(str(path))
     assert frame.schema == RAW_USER  # the test input is the raw zone's contract
     return frame
@@ -129,8 +178,10 @@ def flagged(raw):
 
 
 def test_every_row_gets_its_reason_and_lands_in_exactly_one_output(raw, flagged):
-    got = {(r.kafka_partition, r.kafka_offset): r.reason
-           for r in flagged.select("kafka_partition", "kafka_offset", "reason").collect()}
+    got = {
+        (r.kafka_partition, r.kafka_offset): r.reason
+        for r in flagged.select("kafka_partition", "kafka_offset", "reason").collect()
+    }
     assert got == {(part, offset): reason for _, part, offset, _, reason in CASES}
     clean, quarantined = clean_users(flagged).count(), quarantined_users(flagged, DAY).count()
     duplicates = 3  # two clean users sent twice, one faulty user pulled twice
@@ -139,29 +190,85 @@ def test_every_row_gets_its_reason_and_lands_in_exactly_one_output(raw, flagged)
 
 def test_clean_users_are_typed_and_deduplicated(spark, flagged):
     clean = clean_users(flagged)
-    us = dict(gender="male", title="Mr", dob_utc=datetime(1993, 7, 20, 9, 44, 18, 674000),
-              registered_utc=datetime(2012, 3, 4, 5, 6, 7, 89000), cell="(284)-081-8384", street_name="Valley View Ln",
-              city="Fresno", state="California", country="United States", latitude=-69.8246, longitude=134.8719,
-              timezone_description="Newfoundland", ingested_on=DAY)
+    us = dict(
+        gender="male",
+        title="Mr",
+        dob_utc=datetime(1993, 7, 20, 9, 44, 18, 674000),
+        registered_utc=datetime(2012, 3, 4, 5, 6, 7, 89000),
+        cell="(284)-081-8384",
+        street_name="Valley View Ln",
+        city="Fresno",
+        state="California",
+        country="United States",
+        latitude=-69.8246,
+        longitude=134.8719,
+        timezone_description="Newfoundland",
+        ingested_on=DAY,
+    )
 
     def row(n, **values):
-        base = {**us, "user_id": uuid_of(n), "username": f"bluebird{n:03d}", "id_name": "SSN", "street_number": 7541,
-                "timezone_offset": "-3:30", "phone": "(502)-378-3840", "ingested_at": datetime(2026, 11, 20, 6),
-                "picture_large": f"https://randomuser.me/api/portraits/men/{n}.jpg",
-                "picture_medium": f"https://randomuser.me/api/portraits/med/men/{n}.jpg",
-                "picture_thumbnail": f"https://randomuser.me/api/portraits/thumb/men/{n}.jpg", **values}
+        base = {
+            **us,
+            "user_id": uuid_of(n),
+            "username": f"bluebird{n:03d}",
+            "id_name": "SSN",
+            "street_number": 7541,
+            "timezone_offset": "-3:30",
+            "phone": "(502)-378-3840",
+            "ingested_at": datetime(2026, 11, 20, 6),
+            "picture_large": f"https://randomuser.me/api/portraits/men/{n}.jpg",
+            "picture_medium": f"https://randomuser.me/api/portraits/med/men/{n}.jpg",
+            "picture_thumbnail": f"https://randomuser.me/api/portraits/thumb/men/{n}.jpg",
+            **values,
+        }
         return tuple(base[column] for column in CLEAN_COLUMNS)
 
     expected = spark.createDataFrame(
         [
-            row(1, first_name="Dwayne", last_name="Stewart", email="dwayne.new@example.com", nationality="US",
-                postcode="12345", id_value="409-41-4268", ingested_at=datetime(2026, 11, 20, 7, 30)),
-            row(2, first_name="Åse", last_name="Nørgaard", email="åse.nørgaard@example.com", nationality="NO",
-                postcode="0376", id_value="12345678901", timezone_offset="+5:45", phone="22334455"),
-            row(3, first_name="محمدطاها", last_name="یاسمی", email="mhmdth.ysmy@example.com", nationality="IR",
-                postcode="4821", id_name="", id_value=None, timezone_offset="0:00", street_number=42),
-            row(4, first_name="Léa", last_name="Gagnon", email="léa.gagnon@example.com", nationality="CA",
-                postcode="T5N 2X5", id_value="409-41-4268", latitude=None, longitude=None),
+            row(
+                1,
+                first_name="Dwayne",
+                last_name="Stewart",
+                email="dwayne.new@example.com",
+                nationality="US",
+                postcode="12345",
+                id_value="409-41-4268",
+                ingested_at=datetime(2026, 11, 20, 7, 30),
+            ),
+            row(
+                2,
+                first_name="Åse",
+                last_name="Nørgaard",
+                email="åse.nørgaard@example.com",
+                nationality="NO",
+                postcode="0376",
+                id_value="12345678901",
+                timezone_offset="+5:45",
+                phone="22334455",
+            ),
+            row(
+                3,
+                first_name="محمدطاها",
+                last_name="یاسمی",
+                email="mhmdth.ysmy@example.com",
+                nationality="IR",
+                postcode="4821",
+                id_name="",
+                id_value=None,
+                timezone_offset="0:00",
+                street_number=42,
+            ),
+            row(
+                4,
+                first_name="Léa",
+                last_name="Gagnon",
+                email="léa.gagnon@example.com",
+                nationality="CA",
+                postcode="T5N 2X5",
+                id_value="409-41-4268",
+                latitude=None,
+                longitude=None,
+            ),
         ],
         "user_id string, gender string, title string, first_name string, last_name string, email string,"
         " username string, dob_utc timestamp_ntz, registered_utc timestamp_ntz, phone string, cell string,"
@@ -210,16 +317,23 @@ def test_sample_users_pass_with_only_their_planted_faults(tmp_path, spark):
     users = SampleRandomUserClient(bad_row_ratio=0.05).fetch_page("airstream-2026-11-20", UserCall(1, 2000))
     payloads = [message(doc) for doc in users]
     arrays = [payloads, ["randomuser.users"] * 2000, [0] * 2000, list(range(2000)), [INGESTED] * 2000]
-    pq.write_table(pa.Table.from_arrays([pa.array(a, t) for a, t in zip(arrays, RAW_ARROW.types)], schema=RAW_ARROW),
-                   tmp_path / "part-0.parquet")
+    pq.write_table(
+        pa.Table.from_arrays([pa.array(a, t) for a, t in zip(arrays, RAW_ARROW.types, strict=False)], schema=RAW_ARROW),
+        tmp_path / "part-0.parquet",
+    )
     flagged = flag_users(spark.read.parquet(str(tmp_path)), DAY)
 
     reasons = {r.reason: r["count"] for r in flagged.groupBy("reason").count().collect()}
-    planted = {"missing_dob": sum("dob" not in doc for doc in users),
-               "invalid_user_id": sum(doc["login"]["uuid"].endswith("not-a-uuid") for doc in users)}
+    planted = {
+        "missing_dob": sum("dob" not in doc for doc in users),
+        "invalid_user_id": sum(doc["login"]["uuid"].endswith("not-a-uuid") for doc in users),
+    }
     assert reasons == {None: 2000 - sum(planted.values()), **planted} and min(planted.values()) > 0
     postcodes = {(r.nationality, r.postcode) for r in clean_users(flagged).select("nationality", "postcode").collect()}
-    expected = {(doc["nat"], str(doc["location"]["postcode"])) for doc in users if "dob" in doc
-                and not doc["login"]["uuid"].endswith("not-a-uuid")}
+    expected = {
+        (doc["nat"], str(doc["location"]["postcode"]))
+        for doc in users
+        if "dob" in doc and not doc["login"]["uuid"].endswith("not-a-uuid")
+    }
     assert postcodes == expected
     assert any(nat == "NO" and code.startswith("0") for nat, code in postcodes)

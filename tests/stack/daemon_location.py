@@ -59,7 +59,9 @@ def partitioned_job():
 
 
 every_minute = dg.ScheduleDefinition(
-    name="every_minute", job=scheduled_job, cron_schedule="* * * * *",
+    name="every_minute",
+    job=scheduled_job,
+    cron_schedule="* * * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 

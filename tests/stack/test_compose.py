@@ -40,8 +40,14 @@ def _docker_compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
         pytest.fail("docker-compose is not installed (.ci/run installs Debian's package)")
     # A clean environment: only the env file may provide the variables.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(["docker-compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,8 @@ def test_every_image_is_pinned_to_a_version(resolved):
     dockerfile = (REPO / "Dockerfile").read_text()
     # One stage, on a Python 3.11 patch release of Debian 12's slim image.
     assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) == [
-        re.search(r"python:3\.11\.\d+-slim-bookworm", dockerfile)[0]]
+        re.search(r"python:3\.11\.\d+-slim-bookworm", dockerfile)[0]
+    ]
     assert re.search(r'"uv==\d+\.\d+\.\d+"', dockerfile)
 
 
@@ -157,9 +164,15 @@ def test_dagster_and_spark_share_the_lake_and_the_instance():
 
 def _names_the_code_reads() -> set[str]:
     pattern = re.compile(
-        r"""(?:getenv|EnvVar|_optional_secret|_csv|environ\.get|environ\[|env_var)\(?\s*['"]([A-Z][A-Z0-9_]*)['"]""")
-    files = [*REPO.glob("orchestration/**/*.py"), *REPO.glob("assets/**/*.py"), *REPO.glob("spark/**/*.py"),
-             REPO / "dbt/profiles.yml", REPO / "dbt/dbt_project.yml"]
+        r"""(?:getenv|EnvVar|_optional_secret|_csv|environ\.get|environ\[|env_var)\(?\s*['"]([A-Z][A-Z0-9_]*)['"]"""
+    )
+    files = [
+        *REPO.glob("orchestration/**/*.py"),
+        *REPO.glob("assets/**/*.py"),
+        *REPO.glob("spark/**/*.py"),
+        REPO / "dbt/profiles.yml",
+        REPO / "dbt/dbt_project.yml",
+    ]
     return {name for path in files for name in pattern.findall(path.read_text())}
 
 
@@ -207,8 +220,13 @@ def test_image_dbt_parse_step_builds_the_manifest_offline(tmp_path):
     in `docker build`."""
     (step,) = re.findall(r"^RUN (cd dbt && dbt parse .*)$", (REPO / "Dockerfile").read_text(), re.MULTILINE)
     shutil.copytree(REPO / "dbt", tmp_path / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DO_NOT_TRACK": "1",
-           "DATA_DIR": str(tmp_path / "lake"), "WAREHOUSE_HOST": "warehouse.invalid"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DO_NOT_TRACK": "1",
+        "DATA_DIR": str(tmp_path / "lake"),
+        "WAREHOUSE_HOST": "warehouse.invalid",
+    }
     done = subprocess.run(["sh", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((tmp_path / "dbt/target/manifest.json").read_text())
@@ -274,27 +292,45 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
     port, ui, worker_ui = _free_port(), _free_port(), _free_port()
     url = f"spark://127.0.0.1:{port}"
     master = _spark_command("spark-master", {"--host": "127.0.0.1", "--port": str(port), "--webui-port": str(ui)})
-    worker = _spark_command("spark-worker", {"--cores": "1", "--memory": "1g", "--work-dir": str(tmp_path / "work"),
-                                             "--webui-port": str(worker_ui)}, {"spark://spark-master:7077": url})
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    worker = _spark_command(
+        "spark-worker",
+        {"--cores": "1", "--memory": "1g", "--work-dir": str(tmp_path / "work"), "--webui-port": str(worker_ui)},
+        {"spark://spark-master:7077": url},
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
     procs = []
     try:
         for argv, log in ((master, "master.log"), (worker, "worker.log")):
             with open(tmp_path / log, "wb") as out:
-                procs.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                              start_new_session=True))
+                procs.append(
+                    subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                )
         deadline = time.monotonic() + 90
-        while not (_alive_workers(ui) >= 1 and _healthy("spark-master", {":8080": f":{ui}"})
-                   and _healthy("spark-worker", {":8081": f":{worker_ui}"})):
+        while not (
+            _alive_workers(ui) >= 1
+            and _healthy("spark-master", {":8080": f":{ui}"})
+            and _healthy("spark-worker", {":8081": f":{worker_ui}"})
+        ):
             logs = "\n".join((tmp_path / name).read_text()[-2000:] for name in ("master.log", "worker.log"))
             assert time.monotonic() < deadline, f"no healthy Spark cluster within 90 s\n{logs}"
             assert all(proc.poll() is None for proc in procs), f"a Spark process exited\n{logs}"
             time.sleep(0.5)
 
         lake = tmp_path / "lake" / "probe"
-        done = subprocess.run([sys.executable, "-c", DRIVER, url, str(lake)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            [sys.executable, "-c", DRIVER, url, str(lake)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert f"EXECUTORS {[sys.executable]!r}" in done.stdout
         assert "ROWS 1000" in done.stdout

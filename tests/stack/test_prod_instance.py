@@ -53,20 +53,41 @@ def databases():
     the environment), with throwaway names; drops the databases and roles afterwards."""
     suffix = uuid.uuid4().hex[:8]
     names = {
-        "DAGSTER_PG_DB": f"airstream_test_dagster_{suffix}", "DAGSTER_PG_USER": f"airstream_test_dagster_{suffix}",
+        "DAGSTER_PG_DB": f"airstream_test_dagster_{suffix}",
+        "DAGSTER_PG_USER": f"airstream_test_dagster_{suffix}",
         "DAGSTER_PG_PASSWORD": "unused-trust-auth",
-        "WAREHOUSE_DB": f"airstream_test_wh_{suffix}", "WAREHOUSE_USER": f"airstream_test_wh_{suffix}",
-        "WAREHOUSE_PASSWORD": "unused-trust-auth", "WAREHOUSE_READER_ROLE": f"airstream_test_reader_{suffix}",
+        "WAREHOUSE_DB": f"airstream_test_wh_{suffix}",
+        "WAREHOUSE_USER": f"airstream_test_wh_{suffix}",
+        "WAREHOUSE_PASSWORD": "unused-trust-auth",
+        "WAREHOUSE_READER_ROLE": f"airstream_test_reader_{suffix}",
     }
     admin = _admin()
     runs = []
     for init_script in ("postgres-init.sql", "warehouse-reader.sql"):  # the image's initdb.d order
         with open(INSTANCE_DIR / init_script, "rb") as script:
-            runs.append(subprocess.run(
-                ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-h", PG["host"], "-p", str(PG["port"]),
-                 "-U", PG["user"], "-d", "postgres"],
-                stdin=script, capture_output=True, text=True, env={**os.environ, **names}, timeout=60,
-            ))
+            runs.append(
+                subprocess.run(
+                    [
+                        "psql",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "--no-psqlrc",
+                        "-h",
+                        PG["host"],
+                        "-p",
+                        str(PG["port"]),
+                        "-U",
+                        PG["user"],
+                        "-d",
+                        "postgres",
+                    ],
+                    stdin=script,
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, **names},
+                    timeout=60,
+                )
+            )
     try:
         assert [done.returncode for done in runs] == [0, 0], [done.stderr for done in runs]
         yield names
@@ -84,12 +105,16 @@ def test_init_script_creates_the_marts_reader_role(databases):
         reader = databases["WAREHOUSE_READER_ROLE"]
         cur.execute("select rolcanlogin from pg_roles where rolname = %s", [reader])
         assert cur.fetchall() == [(False,)]  # a group role: consumers log in as members
-        cur.execute("select has_database_privilege(%s, current_database(), 'connect'),"
-                    " has_schema_privilege(%s, 'marts', 'usage'), has_schema_privilege(%s, 'marts', 'create')",
-                    [reader] * 3)
+        cur.execute(
+            "select has_database_privilege(%s, current_database(), 'connect'),"
+            " has_schema_privilege(%s, 'marts', 'usage'), has_schema_privilege(%s, 'marts', 'create')",
+            [reader] * 3,
+        )
         assert cur.fetchone() == (True, True, False)
-        cur.execute("select pg_get_userbyid(defaclrole), defaclacl::text from pg_default_acl"
-                    " where defaclnamespace = 'marts'::regnamespace")
+        cur.execute(
+            "select pg_get_userbyid(defaclrole), defaclacl::text from pg_default_acl"
+            " where defaclnamespace = 'marts'::regnamespace"
+        )
         assert cur.fetchall() == [(databases["WAREHOUSE_USER"], f"{{{reader}=r/{databases['WAREHOUSE_USER']}}}")]
     conn.close()
 
@@ -101,8 +126,10 @@ def instance_env(databases, tmp_path_factory):
     shutil.copy(INSTANCE_DIR / "prod.yaml", home / "dagster.yaml")
     return {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_USER": databases["DAGSTER_PG_USER"], "DAGSTER_PG_DB": databases["DAGSTER_PG_DB"],
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_USER": databases["DAGSTER_PG_USER"],
+        "DAGSTER_PG_DB": databases["DAGSTER_PG_DB"],
         "DAGSTER_PG_PASSWORD": databases["DAGSTER_PG_PASSWORD"],
     }
 
@@ -118,21 +145,33 @@ def instance(instance_env):
 
 
 def _dagster_db(instance_env):
-    return psycopg2.connect(dbname=instance_env["DAGSTER_PG_DB"], user=instance_env["DAGSTER_PG_USER"],
-                            host=PG["host"], port=PG["port"], connect_timeout=5)
+    return psycopg2.connect(
+        dbname=instance_env["DAGSTER_PG_DB"],
+        user=instance_env["DAGSTER_PG_USER"],
+        host=PG["host"],
+        port=PG["port"],
+        connect_timeout=5,
+    )
 
 
 def test_init_script_gives_each_service_its_own_database(databases):
-    for user, own, other in (("DAGSTER_PG_USER", "DAGSTER_PG_DB", "WAREHOUSE_DB"),
-                             ("WAREHOUSE_USER", "WAREHOUSE_DB", "DAGSTER_PG_DB")):
-        with psycopg2.connect(dbname=databases[own], user=databases[user], connect_timeout=5,
-                              host=PG["host"], port=PG["port"]) as conn, conn.cursor() as cur:
+    for user, own, other in (
+        ("DAGSTER_PG_USER", "DAGSTER_PG_DB", "WAREHOUSE_DB"),
+        ("WAREHOUSE_USER", "WAREHOUSE_DB", "DAGSTER_PG_DB"),
+    ):
+        with (
+            psycopg2.connect(
+                dbname=databases[own], user=databases[user], connect_timeout=5, host=PG["host"], port=PG["port"]
+            ) as conn,
+            conn.cursor() as cur,
+        ):
             cur.execute("select pg_get_userbyid(datdba) from pg_database where datname = current_database()")
             assert cur.fetchone()[0] == databases[user]
         conn.close()
         with pytest.raises(psycopg2.OperationalError, match="permission denied"):
-            psycopg2.connect(dbname=databases[other], user=databases[user], connect_timeout=5,
-                             host=PG["host"], port=PG["port"])
+            psycopg2.connect(
+                dbname=databases[other], user=databases[user], connect_timeout=5, host=PG["host"], port=PG["port"]
+            )
 
 
 def test_instance_is_configured_by_prod_yaml(instance):
@@ -175,8 +214,10 @@ def test_materialization_is_recorded_in_postgres(instance, instance_env):
     with _dagster_db(instance_env) as conn, conn.cursor() as cur:
         cur.execute("select status from runs where run_id = %s", (result.run_id,))
         assert cur.fetchall() == [("SUCCESS",)]
-        cur.execute("select asset_key from event_logs where run_id = %s and dagster_event_type = %s",
-                    (result.run_id, "ASSET_MATERIALIZATION"))
+        cur.execute(
+            "select asset_key from event_logs where run_id = %s and dagster_event_type = %s",
+            (result.run_id, "ASSET_MATERIALIZATION"),
+        )
         assert [key for (key,) in cur.fetchall()] == [stack_probe.key.to_string()]
     conn.close()
 
@@ -211,8 +252,7 @@ def _healthcheck(service: str, replace: dict[str, str], env: dict) -> subprocess
 def _process(argv: list[str], env: dict, log: Path, stop_signal: int):
     with open(log, "wb") as out:
         # Its own session: the group id is the pid, so its run workers can be killed with it.
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
     finally:
@@ -276,13 +316,13 @@ def stack(instance, instance_env, tmp_path_factory):
     server = workspace["load_from"][0]["grpc_server"]
     server.update(host="127.0.0.1", port=code_port)
     (work / "workspace.yaml").write_text(yaml.safe_dump(workspace))
-    env = {**os.environ, **instance_env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DO_NOT_TRACK": "1"}
+    env = {**os.environ, **instance_env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DO_NOT_TRACK": "1"}
     logs = {name: work / f"{name}.log" for name in ("dagster-code", "dagster-daemon", "dagster-webserver")}
     code = _command("dagster-code", {"-h": "127.0.0.1", "-p": str(code_port), "-m": "tests.stack.daemon_location"})
     daemon = _command("dagster-daemon", {"-w": str(work / "workspace.yaml")})
-    webserver = _command("dagster-webserver",
-                         {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")})
+    webserver = _command(
+        "dagster-webserver", {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")}
+    )
     stack = Stack(instance, env, logs, work / "workspace.yaml", ui_port)
     with _process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
         stack.procs["dagster-code"] = code_proc
@@ -303,29 +343,39 @@ def test_daemon_and_webserver_pass_their_compose_healthchecks(stack):
 
 
 def test_daemon_launches_a_sensor_run_through_the_code_server(stack):
-    (run,) = stack.wait_for_runs("successful sensor run", {"dagster/sensor_name": "once_sensor"},
-                                 dg.DagsterRunStatus.SUCCESS)
+    (run,) = stack.wait_for_runs(
+        "successful sensor run", {"dagster/sensor_name": "once_sensor"}, dg.DagsterRunStatus.SUCCESS
+    )
     assert run.tags["dagster/run_key"] == "once"
     assert run.remote_job_origin.location_name == "airstream"  # the compose workspace's location
     assert len(stack.runs({"dagster/sensor_name": "once_sensor"})) == 1
 
 
 def test_daemon_retries_a_failed_run(stack):
-    (failed,) = stack.wait_for_runs("failed first attempt", {"dagster/sensor_name": "flaky_sensor"},
-                                    dg.DagsterRunStatus.FAILURE)
-    (retry,) = stack.wait_for_runs("successful retry", {"dagster/parent_run_id": failed.run_id},
-                                   dg.DagsterRunStatus.SUCCESS)
+    (failed,) = stack.wait_for_runs(
+        "failed first attempt", {"dagster/sensor_name": "flaky_sensor"}, dg.DagsterRunStatus.FAILURE
+    )
+    (retry,) = stack.wait_for_runs(
+        "successful retry", {"dagster/parent_run_id": failed.run_id}, dg.DagsterRunStatus.SUCCESS
+    )
     assert retry.parent_run_id == failed.run_id and retry.root_run_id == failed.run_id
     assert retry.tags["dagster/retry_number"] == "1"
     assert [r.run_id for r in stack.runs({"dagster/root_run_id": failed.run_id})] == [retry.run_id]
 
 
 def test_spark_tagged_runs_never_overlap(stack):
-    done = stack.wait_for_runs("two successful Spark-tagged runs", {"dagster/sensor_name": "spark_pair_sensor"},
-                               dg.DagsterRunStatus.SUCCESS, count=2, timeout=120)
+    done = stack.wait_for_runs(
+        "two successful Spark-tagged runs",
+        {"dagster/sensor_name": "spark_pair_sensor"},
+        dg.DagsterRunStatus.SUCCESS,
+        count=2,
+        timeout=120,
+    )
     assert all(run.tags[SPARK_TAG_KEY] == SPARK_TAG_VALUE for run in done)
-    records = sorted(stack.instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in done])),
-                     key=lambda record: record.start_time)
+    records = sorted(
+        stack.instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in done])),
+        key=lambda record: record.start_time,
+    )
     first, second = records
     assert first.end_time - first.start_time >= daemon_location.SPARK_RUN_SECONDS
     # Requested in the same tick, yet the second started only after the first had finished.
@@ -335,13 +385,33 @@ def test_spark_tagged_runs_never_overlap(stack):
 def test_cli_backfill_queues_one_run_per_partition(stack):
     # The README's command, on the test workspace: runs go to the queue, the daemon starts them.
     done = subprocess.run(
-        [str(BIN / "dagster"), "job", "backfill", "-w", str(stack.workspace), "-j", "partitioned_job",
-         "--from", "2026-01-01", "--to", "2026-01-02", "--noprompt"],
-        cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "dagster"),
+            "job",
+            "backfill",
+            "-w",
+            str(stack.workspace),
+            "-j",
+            "partitioned_job",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "--noprompt",
+        ],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    runs = stack.wait_for_runs("two successful backfill runs", {"dagster/backfill": _backfill_id(done.stdout)},
-                               dg.DagsterRunStatus.SUCCESS, count=2)
+    runs = stack.wait_for_runs(
+        "two successful backfill runs",
+        {"dagster/backfill": _backfill_id(done.stdout)},
+        dg.DagsterRunStatus.SUCCESS,
+        count=2,
+    )
     assert sorted(run.tags["dagster/partition"] for run in runs) == ["2026-01-01", "2026-01-02"]
 
 
@@ -352,6 +422,7 @@ def _backfill_id(output: str) -> str:
 def test_daemon_launches_a_scheduled_run(stack):
     # `* * * * *`: the scheduler evaluates at each minute boundary, so at most about 60 s after
     # the schedule was first seen running.
-    runs = stack.wait_for_runs("successful scheduled run", {"dagster/schedule_name": "every_minute"},
-                               dg.DagsterRunStatus.SUCCESS, timeout=100)
+    runs = stack.wait_for_runs(
+        "successful scheduled run", {"dagster/schedule_name": "every_minute"}, dg.DagsterRunStatus.SUCCESS, timeout=100
+    )
     assert {run.job_name for run in runs} == {"scheduled_job"}

@@ -12,10 +12,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Callable, Optional
+from functools import cache
 
 import dagster as dg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -23,18 +22,25 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import Field, PrivateAttr
 
 from orchestration.resources.kafka.contracts import contract_for
-from orchestration.resources.kafka.registry import decode_registered
 from orchestration.resources.kafka.log import (
-    KafkaUnavailable, OffsetRange, OutgoingMessage, ProduceResult, Record, decode, dlq_headers, dlq_topic,
+    KafkaUnavailable,
+    OffsetRange,
+    OutgoingMessage,
+    ProduceResult,
+    Record,
+    decode,
+    dlq_headers,
+    dlq_topic,
     prepare,
 )
+from orchestration.resources.kafka.registry import decode_registered
 
 _LOG = logging.getLogger(__name__)
 # librdkafka reports these through error_cb long before a request timeout: fail fast on them.
 _DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._RESOLVE}
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry_client(url: str):
     # One client per URL and process: it caches schema ids, and a mock:// client keeps its whole
     # store in the instance, so a reader in the same process must get this very object back.
@@ -47,26 +53,35 @@ class KafkaResource(dg.ConfigurableResource):
     """Topics on a Kafka cluster: idempotent keyed producer, bounded reads by offset range."""
 
     bootstrap_servers: str
-    security_protocol: Optional[str] = Field(default=None, description='e.g. "SASL_SSL".')
-    sasl_mechanism: Optional[str] = Field(default=None, description='e.g. "PLAIN", "SCRAM-SHA-512".')
-    sasl_username: Optional[str] = Field(default=None, description='Pass dg.EnvVar("KAFKA_USERNAME").')
-    sasl_password: Optional[str] = Field(
+    security_protocol: str | None = Field(default=None, description='e.g. "SASL_SSL".')
+    sasl_mechanism: str | None = Field(default=None, description='e.g. "PLAIN", "SCRAM-SHA-512".')
+    sasl_username: str | None = Field(default=None, description='Pass dg.EnvVar("KAFKA_USERNAME").')
+    sasl_password: str | None = Field(
         default=None, repr=False, description='Pass dg.EnvVar("KAFKA_PASSWORD"); never logged.'
     )
     partitions: int = 3
     replication_factor: int = 1
     retention_ms: int = 7 * 24 * 3600 * 1000
     timeout_seconds: float = 10.0
-    schema_registry_url: Optional[str] = Field(default=None, description="Confluent Schema Registry.")
-    _cached_producer: Optional[tuple] = PrivateAttr(default=None)
+    schema_registry_url: str | None = Field(default=None, description="Confluent Schema Registry.")
+    _cached_producer: tuple | None = PrivateAttr(default=None)
 
     def _conf(self, errors: list, **extra) -> dict:
         ms = int(self.timeout_seconds * 1000)
         # librdkafka logs through Python logging (Dagster captures it), not straight to stderr.
-        conf = {"bootstrap.servers": self.bootstrap_servers, "socket.timeout.ms": ms,
-                "socket.connection.setup.timeout.ms": ms, "error_cb": errors.append, "logger": _LOG}
-        optional = {"security.protocol": self.security_protocol, "sasl.mechanism": self.sasl_mechanism,
-                    "sasl.username": self.sasl_username, "sasl.password": self.sasl_password}
+        conf = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "socket.timeout.ms": ms,
+            "socket.connection.setup.timeout.ms": ms,
+            "error_cb": errors.append,
+            "logger": _LOG,
+        }
+        optional = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+        }
         conf |= {key: value for key, value in optional.items() if value}
         return conf | extra
 
@@ -74,15 +89,26 @@ class KafkaResource(dg.ConfigurableResource):
     def _consumer(self, group: str = "airstream-reader", **extra) -> Iterator[tuple[Consumer, list]]:
         errors: list = []
         # Tansu holds a group join for half of session.timeout.ms; we never join, but keep it short.
-        consumer = Consumer(self._conf(errors, **{
-            "group.id": group, "enable.auto.commit": False, "enable.partition.eof": True,
-            "session.timeout.ms": 6000, "fetch.wait.max.ms": 100, "auto.offset.reset": "error"} | extra))
+        consumer = Consumer(
+            self._conf(
+                errors,
+                **{
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "session.timeout.ms": 6000,
+                    "fetch.wait.max.ms": 100,
+                    "auto.offset.reset": "error",
+                }
+                | extra,
+            )
+        )
         try:
             yield consumer, errors
         finally:
             consumer.close()
 
-    def _metadata(self, client, errors: list, topic: Optional[str] = None):
+    def _metadata(self, client, errors: list, topic: str | None = None):
         """Cluster metadata; KafkaUnavailable within about a second when no broker answers."""
         deadline = time.monotonic() + self.timeout_seconds
         while True:
@@ -102,19 +128,26 @@ class KafkaResource(dg.ConfigurableResource):
         errors: list = []
         admin = AdminClient(self._conf(errors))
         existing = self._metadata(admin, errors).topics
-        missing = [NewTopic(name, num_partitions=self.partitions, replication_factor=self.replication_factor,
-                            config={"retention.ms": str(self.retention_ms)})
-                   for name in (topic, dlq_topic(topic)) if name not in existing]
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=self.partitions,
+                replication_factor=self.replication_factor,
+                config={"retention.ms": str(self.retention_ms)},
+            )
+            for name in (topic, dlq_topic(topic))
+            if name not in existing
+        ]
         if not missing:
             return
-        for name, future in admin.create_topics(missing, request_timeout=self.timeout_seconds).items():
+        for _name, future in admin.create_topics(missing, request_timeout=self.timeout_seconds).items():
             try:
                 future.result(timeout=self.timeout_seconds)
             except KafkaException as exc:  # another process created it first: fine
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
 
-    def value_serializer(self, topic: str) -> Optional[Callable[[dict], bytes]]:
+    def value_serializer(self, topic: str) -> Callable[[dict], bytes] | None:
         """JSON through the Schema Registry (validating, auto-registering), or None without one."""
         if not self.schema_registry_url:
             return None
@@ -131,10 +164,18 @@ class KafkaResource(dg.ConfigurableResource):
         # on every dead_letter call of a consumer run.
         if self._cached_producer is None or self._cached_producer[0] != os.getpid():
             errors: list = []
-            producer = Producer(self._conf(errors, **{
-                "enable.idempotence": True, "acks": "all", "linger.ms": 20,
-                "partitioner": "consistent_random",  # CRC-32 of the key: log.partition_for
-                "message.timeout.ms": int(self.timeout_seconds * 1000)}))
+            producer = Producer(
+                self._conf(
+                    errors,
+                    **{
+                        "enable.idempotence": True,
+                        "acks": "all",
+                        "linger.ms": 20,
+                        "partitioner": "consistent_random",  # CRC-32 of the key: log.partition_for
+                        "message.timeout.ms": int(self.timeout_seconds * 1000),
+                    },
+                )
+            )
             self._cached_producer = (os.getpid(), producer, errors)
         return self._cached_producer[1], self._cached_producer[2]
 
@@ -152,8 +193,14 @@ class KafkaResource(dg.ConfigurableResource):
             for topic, key, payload, headers, timestamp_ms in items:
                 while True:
                     try:
-                        producer.produce(topic, key=key, value=payload, headers=headers,
-                                         timestamp=timestamp_ms, on_delivery=on_delivery)
+                        producer.produce(
+                            topic,
+                            key=key,
+                            value=payload,
+                            headers=headers,
+                            timestamp=timestamp_ms,
+                            on_delivery=on_delivery,
+                        )
                         break
                     except BufferError:  # local queue full: let deliveries drain, then retry
                         producer.poll(0.2)
@@ -188,11 +235,17 @@ class KafkaResource(dg.ConfigurableResource):
 
     def dead_letter(self, record: Record, reason: str) -> None:
         self.ensure_topic(record.topic)
-        self._deliver([(dlq_topic(record.topic), record.key, record.value,
-                        dlq_headers(record, reason), record.timestamp_ms)])
+        self._deliver(
+            [(dlq_topic(record.topic), record.key, record.value, dlq_headers(record, reason), record.timestamp_ms)]
+        )
 
-    def _read(self, consumer: Consumer, topic: str, bounds: dict[int, tuple[int, Optional[int]]],
-              eof: Optional[dict[int, int]] = None) -> Iterator[Message]:
+    def _read(
+        self,
+        consumer: Consumer,
+        topic: str,
+        bounds: dict[int, tuple[int, int | None]],
+        eof: dict[int, int] | None = None,
+    ) -> Iterator[Message]:
         """Messages of each partition in [start, end) (end None: up to the end), in offset order.
         Fills `eof` with where each partition ended. Raises after timeout_seconds without progress."""
         pending = {p: end for p, (start, end) in bounds.items() if end is None or start < end}
@@ -251,9 +304,14 @@ class KafkaResource(dg.ConfigurableResource):
             # least as new; Tansu answers 0 for every timestamp, so check and scan when it is not.
             around = {p: (max(g - 1, lows[p]), min(g + 1, ends[p])) for p, g in guess.items()}
             ts = {(m.partition(), m.offset()): m.timestamp()[1] for m in self._read(consumer, topic, around)}
-            wrong = {p for p, g in guess.items()
-                     if not ((g == lows[p] or ts.get((p, g - 1), ts_ms) < ts_ms)
-                             and (g == ends[p] or ts.get((p, g), -1) >= ts_ms))}
+            wrong = {
+                p
+                for p, g in guess.items()
+                if not (
+                    (g == lows[p] or ts.get((p, g - 1), ts_ms) < ts_ms)
+                    and (g == ends[p] or ts.get((p, g), -1) >= ts_ms)
+                )
+            }
             result = {p: ends[p] if p in wrong else g for p, g in guess.items()}
             for m in self._read(consumer, topic, {p: (lows[p], ends[p]) for p in wrong}):
                 if m.timestamp()[1] >= ts_ms:
@@ -305,8 +363,11 @@ class KafkaResource(dg.ConfigurableResource):
 def _record(msg: Message) -> Record:
     key = msg.key()
     return Record(
-        topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
-        key=None if key is None else key.decode("utf-8", errors="replace"), value=msg.value(),
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        key=None if key is None else key.decode("utf-8", errors="replace"),
+        value=msg.value(),
         headers={k: (v or b"").decode("utf-8", errors="replace") for k, v in msg.headers() or []},
         timestamp_ms=msg.timestamp()[1],
     )

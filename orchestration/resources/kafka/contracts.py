@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ def _without_formats(schema: Any) -> Any:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def contracts() -> dict[str, Contract]:
     """The current (highest-version) contract of every topic, by topic name."""
     current: dict[str, Contract] = {}

@@ -20,7 +20,14 @@ from pydantic import Field
 
 from orchestration.resources.kafka.contracts import contract_for
 from orchestration.resources.kafka.log import (
-    OffsetRange, OutgoingMessage, ProduceResult, Record, decode, dlq_headers, dlq_topic, partition_for,
+    OffsetRange,
+    OutgoingMessage,
+    ProduceResult,
+    Record,
+    decode,
+    dlq_headers,
+    dlq_topic,
+    partition_for,
     prepare,
 )
 from orchestration.resources.sqlite_store import open_store
@@ -76,15 +83,22 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
                 conn.executemany("insert into partitions values (?, ?, 0)", rows)
 
     def _append(
-        self, conn: sqlite3.Connection, topic: str, key: str | None, value: bytes | None,
-        headers: dict[str, str], timestamp_ms: int, partition: int | None = None,
+        self,
+        conn: sqlite3.Connection,
+        topic: str,
+        key: str | None,
+        value: bytes | None,
+        headers: dict[str, str],
+        timestamp_ms: int,
+        partition: int | None = None,
     ) -> tuple[int, int]:
         """Write one record in an open write transaction; (partition, offset)."""
         count = conn.execute("select count(*) from partitions where topic = ?", (topic,)).fetchone()[0]
         partition = partition_for(key or "", count) if partition is None else partition % count
         (offset,) = conn.execute(
             "update partitions set next_offset = next_offset + 1 where topic = ? and partition = ?"
-            " returning next_offset - 1", (topic, partition),
+            " returning next_offset - 1",
+            (topic, partition),
         ).fetchone()
         conn.execute(
             "insert into records values (?, ?, ?, ?, ?, ?, ?)",
@@ -104,9 +118,7 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
             with self._write() as conn:
                 self._ensure(conn, topic)
                 for p in chunk:
-                    partition, offset = self._append(
-                        conn, p.topic, p.key, p.payload, p.headers, p.timestamp_ms
-                    )
+                    partition, offset = self._append(conn, p.topic, p.key, p.payload, p.headers, p.timestamp_ms)
                     if p.reason is not None:
                         dead += 1
                         continue
@@ -120,8 +132,15 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
             self._ensure(conn, record.topic)
             # A keyless record stays in its original partition number rather than partition 0.
             partition = None if record.key is not None else record.partition
-            self._append(conn, dlq_topic(record.topic), record.key, record.value,
-                         dlq_headers(record, reason), record.timestamp_ms, partition)
+            self._append(
+                conn,
+                dlq_topic(record.topic),
+                record.key,
+                record.value,
+                dlq_headers(record, reason),
+                record.timestamp_ms,
+                partition,
+            )
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         with self._connect() as conn:
@@ -133,7 +152,8 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
             rows = conn.execute(
                 "select p.partition, coalesce(min(r.offset), p.next_offset) from partitions p"
                 " left join records r on r.topic = p.topic and r.partition = p.partition"
-                " and r.timestamp_ms >= ? where p.topic = ? group by p.partition", (ts_ms, topic),
+                " and r.timestamp_ms >= ? where p.topic = ? group by p.partition",
+                (ts_ms, topic),
             )
             return dict(rows.fetchall())
 
@@ -150,14 +170,17 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
             ).fetchall()
         if len(rows) != max(r.end - r.start, 0):
             raise ValueError(f"{r.run_key()}: only {len(rows)} records exist in that range")
-        return [Record(r.topic, r.partition, offset, key, value, json.loads(headers), ts)
-                for offset, key, value, headers, ts in rows]
+        return [
+            Record(r.topic, r.partition, offset, key, value, json.loads(headers), ts)
+            for offset, key, value, headers, ts in rows
+        ]
 
     def commit(self, group: str, r: OffsetRange) -> None:
         with self._write() as conn:
             conn.execute(
                 "insert into commits values (?, ?, ?, ?) on conflict (grp, topic, partition)"
-                " do update set next_offset = excluded.next_offset", (group, r.topic, r.partition, r.end),
+                " do update set next_offset = excluded.next_offset",
+                (group, r.topic, r.partition, r.end),
             )
 
     def committed(self, group: str, topic: str) -> dict[int, int]:

@@ -7,7 +7,7 @@ record is dead-lettered with that reason rather than trusted.
 """
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -20,7 +20,7 @@ from orchestration.resources.kafka.log import Record
 MAGIC, PREFIX = 0, 5
 
 
-@lru_cache(maxsize=None)
+@cache
 def _deserializer(topic: str, client: SchemaRegistryClient) -> JSONDeserializer:
     return JSONDeserializer(json.dumps(contract_for(topic).schema), schema_registry_client=client)
 

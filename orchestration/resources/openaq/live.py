@@ -9,8 +9,6 @@ from datetime import datetime
 
 import requests
 
-from orchestration.resources.ratelimit import SharedRateLimiter
-from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.openaq.errors import OpenAQAuthError, OpenAQError, OpenAQGoneError
 from orchestration.resources.openaq.pages import (
     MeasurementPage,
@@ -20,6 +18,8 @@ from orchestration.resources.openaq.pages import (
     parse_locations_page,
     parse_measurement_page,
 )
+from orchestration.resources.ratelimit import SharedRateLimiter
+from orchestration.resources.web import NETWORK_ERRORS
 
 # The hourly quota resets within the hour: a longer x-ratelimit-reset is a bogus header.
 MAX_RATE_LIMIT_WAIT_SECONDS = 3600.0
@@ -84,9 +84,7 @@ class LiveOpenAQClient:
                 page += 1
         return [by_id[key] for key in sorted(by_id)]
 
-    def iter_measurement_pages(
-        self, sensor: SensorRef, start: datetime, end: datetime
-    ) -> Iterator[MeasurementPage]:
+    def iter_measurement_pages(self, sensor: SensorRef, start: datetime, end: datetime) -> Iterator[MeasurementPage]:
         """Pages of one sensor over [start, end), lazily. OpenAQ matches on its own period bounds,
         so edge rows are possible; trimming them to the window is the cleaning step's job."""
         path = f"/sensors/{sensor.sensor_id}/{self._measurements_path}"

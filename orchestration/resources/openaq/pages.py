@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.resources.openaq.errors import OpenAQPageError
@@ -99,7 +99,7 @@ def as_utc(moment: datetime) -> datetime:
     """A window bound in UTC; a naive one is refused, as guessing its zone would shift a partition."""
     if moment.tzinfo is None:
         raise ValueError(f"OpenAQ window bounds must be timezone-aware, got {moment!r}")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _shape_problem(parsed: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Optional, Protocol
+from typing import Protocol
 
 import dagster as dg
 import requests
@@ -25,9 +25,7 @@ class OpenAQClient(Protocol):
         """Location objects as received for the configured selection, de-duplicated and sorted by id."""
         ...
 
-    def iter_measurement_pages(
-        self, sensor: SensorRef, start: datetime, end: datetime
-    ) -> Iterator[MeasurementPage]:
+    def iter_measurement_pages(self, sensor: SensorRef, start: datetime, end: datetime) -> Iterator[MeasurementPage]:
         """Pages of one sensor's measurements over [start, end); start and end tz-aware UTC."""
         ...
 
@@ -37,9 +35,9 @@ class OpenAQResource(dg.ConfigurableResource):
 
     mode: str = Field(default="sample", description='"sample" (synthetic, no API calls) or "live".')
     base_url: str = "https://api.openaq.org/v3"
-    api_key: Optional[str] = Field(default=None, description='Pass dg.EnvVar("OPENAQ_API_KEY").')
+    api_key: str | None = Field(default=None, description='Pass dg.EnvVar("OPENAQ_API_KEY").')
     countries: list[str] = Field(default=[], description="ISO country codes: one listing per code.")
-    bbox: Optional[str] = Field(default=None, description="minx,miny,maxx,maxy; narrows country listings.")
+    bbox: str | None = Field(default=None, description="minx,miny,maxx,maxy; narrows country listings.")
     location_ids: list[int] = Field(default=[], description="Explicit location ids, added to the listings.")
     measurements_path: str = Field(default="measurements", description='"measurements" (raw) or "hours".')
     page_limit: int = 1000
@@ -52,7 +50,7 @@ class OpenAQResource(dg.ConfigurableResource):
         description="The key's quota as requests/seconds windows (OpenAQ's free key: 60/min, 2,000/h).",
     )
     rate_limit_margin_seconds: float = Field(default=1.0, description="Widens every window by the network latency.")
-    rate_limit_path: Optional[str] = Field(
+    rate_limit_path: str | None = Field(
         default=None, description="SQLite file holding the quota's budget, shared by every process; None: no limiter."
     )
     sample_locations: int = 20
@@ -111,7 +109,9 @@ class OpenAQResource(dg.ConfigurableResource):
         if self.rate_limit_path is None:
             return None
         return SharedRateLimiter(
-            self.rate_limit_path, f"openaq:{self.base_url}", parse_windows(self.rate_limits),
+            self.rate_limit_path,
+            f"openaq:{self.base_url}",
+            parse_windows(self.rate_limits),
             margin_seconds=self.rate_limit_margin_seconds,
         )
 

@@ -11,7 +11,7 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -34,11 +34,19 @@ CITIES = [
 STREETS = ["Main St", "Central Park", "Airport", "Harbour", "University", "Ring Road", "Old Town"]
 # v3 parameter id -> (name, units, typical level, decimals, hour of the daily peak)
 PARAMETERS = {
-    1: ("pm10", "µg/m³", 22.0, 1, 8), 2: ("pm25", "µg/m³", 11.0, 1, 8), 3: ("o3", "µg/m³", 55.0, 1, 15),
-    4: ("co", "µg/m³", 350.0, 1, 8), 5: ("no2", "µg/m³", 22.0, 1, 8), 6: ("so2", "µg/m³", 4.0, 1, 11),
-    7: ("no2", "ppm", 0.012, 4, 8), 8: ("co", "ppm", 0.3, 3, 8), 9: ("so2", "ppm", 0.0015, 4, 11),
-    10: ("o3", "ppm", 0.028, 4, 15), 19: ("pm1", "µg/m³", 7.0, 1, 8),
-    98: ("relativehumidity", "%", 65.0, 1, 5), 100: ("temperature", "c", 0.0, 1, 15),
+    1: ("pm10", "µg/m³", 22.0, 1, 8),
+    2: ("pm25", "µg/m³", 11.0, 1, 8),
+    3: ("o3", "µg/m³", 55.0, 1, 15),
+    4: ("co", "µg/m³", 350.0, 1, 8),
+    5: ("no2", "µg/m³", 22.0, 1, 8),
+    6: ("so2", "µg/m³", 4.0, 1, 11),
+    7: ("no2", "ppm", 0.012, 4, 8),
+    8: ("co", "ppm", 0.3, 3, 8),
+    9: ("so2", "ppm", 0.0015, 4, 11),
+    10: ("o3", "ppm", 0.028, 4, 15),
+    19: ("pm1", "µg/m³", 7.0, 1, 8),
+    98: ("relativehumidity", "%", 65.0, 1, 5),
+    100: ("temperature", "c", 0.0, 1, 15),
 }
 GASES = {"no2": (5, 7), "o3": (3, 10), "co": (4, 8), "so2": (6, 9)}  # (µg/m³ id, ppm id)
 LOW_COST = [1, 19, 98, 100]  # besides pm25, what a low-cost sensor measures
@@ -74,26 +82,41 @@ def sample_location(location_id: int) -> dict:
     channel_b = not monitor and has_two_pm25_sensors(location_id)
     pids = [2, *extra][:5] + [2] if channel_b else [2, *extra][:6]
     sensors = [
-        {"id": location_id * 10 + k, "name": f"{name} {units}" + (" (B)" if channel_b and k == len(pids) - 1 else ""),
-         "parameter": {"id": pid, "name": name, "units": units, "displayName": None}}
+        {
+            "id": location_id * 10 + k,
+            "name": f"{name} {units}" + (" (B)" if channel_b and k == len(pids) - 1 else ""),
+            "parameter": {"id": pid, "name": name, "units": units, "displayName": None},
+        }
         for k, (pid, (name, units, *_)) in enumerate((pid, PARAMETERS[pid]) for pid in pids)
     ]
-    first = datetime(2016 + rng.randint(0, 8), rng.randint(1, 12), 1, tzinfo=timezone.utc)
-    last = datetime(2026, 1, 1, tzinfo=timezone.utc)  # fixed, or the catalogue would change daily
+    first = datetime(2016 + rng.randint(0, 8), rng.randint(1, 12), 1, tzinfo=UTC)
+    last = datetime(2026, 1, 1, tzinfo=UTC)  # fixed, or the catalogue would change daily
     return {
-        "id": location_id, "name": f"{city} - {rng.choice(STREETS)}",
+        "id": location_id,
+        "name": f"{city} - {rng.choice(STREETS)}",
         "locality": None if rng.random() < 0.2 else city,
-        "timezone": tz, "country": {"id": country_id, "code": code, "name": country},
+        "timezone": tz,
+        "country": {"id": country_id, "code": code, "name": country},
         "owner": {"id": 4 if monitor else 7, "name": provider},
         "provider": {"id": 119 if monitor else 166, "name": provider},
-        "isMobile": False, "isMonitor": monitor,
-        "instruments": [{"id": 2, "name": "Government Monitor"} if monitor
-                        else {"id": 3, "name": "Low-cost sensor"}],
-        "sensors": sensors, "coordinates": coordinates, "distance": None,
-        "licenses": [{"id": 33, "name": "CC BY 4.0", "attribution": {"name": provider, "url": None},
-                      "dateFrom": "2016-01-01", "dateTo": None}],
+        "isMobile": False,
+        "isMonitor": monitor,
+        "instruments": [{"id": 2, "name": "Government Monitor"} if monitor else {"id": 3, "name": "Low-cost sensor"}],
+        "sensors": sensors,
+        "coordinates": coordinates,
+        "distance": None,
+        "licenses": [
+            {
+                "id": 33,
+                "name": "CC BY 4.0",
+                "attribution": {"name": provider, "url": None},
+                "dateFrom": "2016-01-01",
+                "dateTo": None,
+            }
+        ],
         "bounds": [lon, lat, lon, lat],
-        "datetimeFirst": _stamp(first, tz), "datetimeLast": _stamp(last, tz),
+        "datetimeFirst": _stamp(first, tz),
+        "datetimeLast": _stamp(last, tz),
     }
 
 
@@ -108,9 +131,17 @@ def native_interval_minutes(location: dict, sensor_id: int) -> int | None:
 class SampleOpenAQClient:
     mode = "sample"
 
-    def __init__(self, *, locations: int = 20, interval_minutes: int = 60, bad_row_ratio: float = 0.002,
-                 page_limit: int = 1000, location_ids: Sequence[int] = (), period_label: str = "raw",
-                 native_intervals: bool = False):
+    def __init__(
+        self,
+        *,
+        locations: int = 20,
+        interval_minutes: int = 60,
+        bad_row_ratio: float = 0.002,
+        page_limit: int = 1000,
+        location_ids: Sequence[int] = (),
+        period_label: str = "raw",
+        native_intervals: bool = False,
+    ):
         """native_intervals: low-cost sensors keep their own cadence (native_interval_minutes);
         otherwise every sensor reports every interval_minutes."""
         self._ids = sorted(set(location_ids)) or range(FIRST_LOCATION_ID, FIRST_LOCATION_ID + locations)
@@ -120,9 +151,7 @@ class SampleOpenAQClient:
     def list_locations(self) -> list[dict]:
         return [sample_location(location_id) for location_id in self._ids]
 
-    def iter_measurement_pages(
-        self, sensor: SensorRef, start: datetime, end: datetime
-    ) -> Iterator[MeasurementPage]:
+    def iter_measurement_pages(self, sensor: SensorRef, start: datetime, end: datetime) -> Iterator[MeasurementPage]:
         rows = self._rows(sensor, as_utc(start), as_utc(end))
         page, seen = 1, 0
         while True:
@@ -153,7 +182,7 @@ class SampleOpenAQClient:
         t, stop, index, t_iso = hour_ends, end.replace(tzinfo=None), 0, hour_ends.isoformat()
         while t + step <= stop:
             if t >= hour_ends:  # the zone is asked once per UTC hour: DST shifts fall on whole hours
-                offset = t.replace(tzinfo=timezone.utc).astimezone(zone).utcoffset() or timedelta()
+                offset = t.replace(tzinfo=UTC).astimezone(zone).utcoffset() or timedelta()
                 suffix = t.replace(tzinfo=timezone(offset)).isoformat()[-6:]
                 hour_ends = t.replace(minute=0, second=0) + timedelta(hours=1)
                 local = t + offset
@@ -182,14 +211,24 @@ class SampleOpenAQClient:
                     "value": value,
                     "flagInfo": {"hasFlags": False},
                     "parameter": {"id": pid, "name": name, "units": units, "displayName": None},
-                    "period": {"label": label, "interval": interval,
-                               "datetimeFrom": period_from, "datetimeTo": period_to},
+                    "period": {
+                        "label": label,
+                        "interval": interval,
+                        "datetimeFrom": period_from,
+                        "datetimeTo": period_to,
+                    },
                     "coordinates": dict(coords) if coords else None,
                     "summary": None,
-                    "coverage": {"expectedCount": 1, "expectedInterval": interval,
-                                 "observedCount": 1, "observedInterval": interval,
-                                 "percentComplete": 100.0, "percentCoverage": 100.0,
-                                 "datetimeFrom": dict(period_from), "datetimeTo": dict(period_to)},
+                    "coverage": {
+                        "expectedCount": 1,
+                        "expectedInterval": interval,
+                        "observedCount": 1,
+                        "observedInterval": interval,
+                        "percentComplete": 100.0,
+                        "percentCoverage": 100.0,
+                        "datetimeFrom": dict(period_from),
+                        "datetimeTo": dict(period_to),
+                    },
                 }
                 if quirk == "no_period":
                     del row["period"]

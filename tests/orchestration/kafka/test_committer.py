@@ -3,7 +3,7 @@ landing runs: it commits through what the raw zone holds, reads run successes in
 batches, stops at a range whose run failed (and reports it held back until its replay), and
 waits while the broker is down."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -18,7 +18,7 @@ from orchestration.resources.lake import LakeResource
 
 TOPIC = "openaq.measurements"
 DAY = "2026-11-20"
-STAMP = int(datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp() * 1000)
+STAMP = int(datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp() * 1000)
 days = dg.DailyPartitionsDefinition(start_date="2026-11-01")
 
 
@@ -51,15 +51,19 @@ def tags(start: int, end: int) -> dict[str, str]:
 def land(instance, log, lake, start: int, end: int) -> bool:
     config = {"ranges": [{"partition": 0, "start": start, "end": end}]}
     return dg.materialize(
-        [openaq_measurements_landing], partition_key=DAY, instance=instance, tags=tags(start, end),
+        [openaq_measurements_landing],
+        partition_key=DAY,
+        instance=instance,
+        tags=tags(start, end),
         resources={"kafka": log, "lake": lake},
         run_config={"ops": {openaq_measurements_landing.op.name: {"config": config}}},
     ).success
 
 
 def fail(instance, start: int, end: int) -> None:
-    result = dg.materialize([broken_landing], partition_key=DAY, instance=instance, tags=tags(start, end),
-                            raise_on_error=False)
+    result = dg.materialize(
+        [broken_landing], partition_key=DAY, instance=instance, tags=tags(start, end), raise_on_error=False
+    )
     assert not result.success
 
 
@@ -75,7 +79,9 @@ def committed(log) -> int:
 
 def held_back_checks(result) -> list:
     events = result.asset_events if isinstance(result, dg.SensorResult) else []
-    return [e for e in events if isinstance(e, dg.AssetCheckEvaluation) and e.asset_key.path[-1] == "openaq_measurements"]
+    return [
+        e for e in events if isinstance(e, dg.AssetCheckEvaluation) and e.asset_key.path[-1] == "openaq_measurements"
+    ]
 
 
 def test_commits_through_what_the_landing_runs_landed(log, lake):

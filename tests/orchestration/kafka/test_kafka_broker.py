@@ -3,7 +3,7 @@
 import json
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -19,14 +19,15 @@ from orchestration.resources.kafka import (
 )
 
 T = "openaq.measurements"
-DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def reported_watermarks(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe"})
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)[1]
-                for p in range(3)}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)[1] for p in range(3)
+        }
     finally:
         consumer.close()
 
@@ -35,10 +36,8 @@ def test_end_offsets_correct_tansus_wrong_watermark(kafka, tansu):
     kafka.ensure_topic(T)
     # A plain producer that batches (linger), so record batches hold many messages each.
     producer = Producer({"bootstrap.servers": tansu, "linger.ms": 50})
-    body = json.dumps(
-        {"location_id": 1, "sensor_id": 1, "fetched_at": "2026-11-20T00:00:00Z", "measurement": {}}
-    )
-    for i in range(3):
+    body = json.dumps({"location_id": 1, "sensor_id": 1, "fetched_at": "2026-11-20T00:00:00Z", "measurement": {}})
+    for _i in range(3):
         for n in range(100):
             producer.produce(T, key=str(n), value=body)
         assert producer.flush(5) == 0
@@ -91,9 +90,15 @@ def test_a_broker_that_is_down_raises_kafka_unavailable_fast(call):
 
 def user(uuid: str, **overrides) -> dict:
     login = {"uuid": uuid, "username": "u"}
-    return {"fetched_at": "2026-11-21T00:05:00Z",
-            "user": {"login": login, "dob": {"date": "1993-07-20T09:44:18.674Z", "age": 33},
-                     "registered": {"date": "2002-05-21T10:59:49.966Z", "age": 24}, **overrides}}
+    return {
+        "fetched_at": "2026-11-21T00:05:00Z",
+        "user": {
+            "login": login,
+            "dob": {"date": "1993-07-20T09:44:18.674Z", "age": 33},
+            "registered": {"date": "2002-05-21T10:59:49.966Z", "age": 24},
+            **overrides,
+        },
+    }
 
 
 def test_schema_registry_round_trip_and_refusal(kafka):
@@ -110,8 +115,11 @@ def test_schema_registry_round_trip_and_refusal(kafka):
     topic, url = "randomuser.users", "mock://airstream-tests"
     log = KafkaResource(bootstrap_servers=kafka.bootstrap_servers, timeout_seconds=5, schema_registry_url=url)
     value = user("155e77ee-ba6d-486f-95ce-0e0c0fb4b919", nat="BR")
-    result = log.produce(topic, [OutgoingMessage(value["user"]["login"]["uuid"], value, DAY),
-                                 OutgoingMessage("bad", user("not-a-uuid"), DAY)], source="randomuser")
+    result = log.produce(
+        topic,
+        [OutgoingMessage(value["user"]["login"]["uuid"], value, DAY), OutgoingMessage("bad", user("not-a-uuid"), DAY)],
+        source="randomuser",
+    )
     assert (result.produced, result.dead_lettered) == (1, 1)
 
     ((partition, (offset, _)),) = result.offsets.items()

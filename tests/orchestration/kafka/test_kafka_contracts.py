@@ -49,9 +49,11 @@ USER = {
         "phone": "(44) 6513-4561",
         "cell": "(61) 7474-8124",
         "id": {"name": "CPF", "value": "517.592.144-30"},
-        "picture": {"large": "https://randomuser.me/api/portraits/women/1.jpg",
-                    "medium": "https://randomuser.me/api/portraits/med/women/1.jpg",
-                    "thumbnail": "https://randomuser.me/api/portraits/thumb/women/1.jpg"},
+        "picture": {
+            "large": "https://randomuser.me/api/portraits/women/1.jpg",
+            "medium": "https://randomuser.me/api/portraits/med/women/1.jpg",
+            "thumbnail": "https://randomuser.me/api/portraits/thumb/women/1.jpg",
+        },
         "nat": "BR",
     },
 }
@@ -172,7 +174,6 @@ def test_decode_strips_the_schema_registry_framing():
 def test_decode_gives_a_reason_for_a_bad_record(raw, reason):
     value, why = decode(record(raw), contract_for("openaq.measurements"))
     assert value is None and why.startswith(reason)
-
 
 
 def test_the_compiled_check_ignores_formats_but_not_properties_named_format():

@@ -3,12 +3,12 @@
 import multiprocessing
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from orchestration.resources.kafka import EmbeddedTopicLogResource, OffsetRange, partition_for
 
 T = "openaq.measurements"
-DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def produce_in_child(path: str, worker: int, count: int, measurement, barrier, results) -> None:
@@ -16,8 +16,10 @@ def produce_in_child(path: str, worker: int, count: int, measurement, barrier, r
     barrier.wait()  # start together, so the appends really interleave
     total = 0
     for start in range(0, count, 20):  # many small transactions: more chances to collide
-        batch = [measurement(sensor, DAY + timedelta(seconds=worker * 10_000 + sensor))
-                 for sensor in range(start, start + 20)]
+        batch = [
+            measurement(sensor, DAY + timedelta(seconds=worker * 10_000 + sensor))
+            for sensor in range(start, start + 20)
+        ]
         total += log.produce(T, batch, source=f"worker-{worker}").produced
     results.put(total)
 
@@ -28,8 +30,7 @@ def test_concurrent_producers_in_two_processes_get_unique_gap_free_offsets(tmp_p
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     workers = [
-        ctx.Process(target=produce_in_child, args=(path, w, 200, make_measurement, barrier, results))
-        for w in (1, 2)
+        ctx.Process(target=produce_in_child, args=(path, w, 200, make_measurement, barrier, results)) for w in (1, 2)
     ]
     for worker in workers:
         worker.start()

@@ -1,6 +1,6 @@
 import json
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -45,26 +45,28 @@ def test_partition_for_is_crc32_like_librdkafka():
 
 
 def test_prepare_builds_headers_timestamp_and_payload(make_measurement):
-    at = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
     p = prepare(T, make_measurement(3917, at), source="openaq")
     assert (p.topic, p.key, p.reason) == (T, "3917", None)
     assert p.timestamp_ms == int(at.timestamp() * 1000)
-    assert p.headers == {"source": "openaq", "schema_version": "1", "partition_day": "2026-11-20",
-                         "event_time": "2026-11-20T23:30:00+00:00"}
+    assert p.headers == {
+        "source": "openaq",
+        "schema_version": "1",
+        "partition_day": "2026-11-20",
+        "event_time": "2026-11-20T23:30:00+00:00",
+    }
     assert "µg/m³" in p.payload.decode("utf-8")  # ensure_ascii=False: UTF-8, not \u escapes
     assert json.loads(p.payload) == p.value
 
 
 def test_prepare_routes_an_invalid_value_to_the_dlq():
-    at = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 20, tzinfo=UTC)
     p = prepare(T, OutgoingMessage("1", {"sensor_id": 1}, at), source="openaq")
     assert p.topic == "openaq.measurements.dlq"
     assert p.headers["original_topic"] == T and p.headers["dlq_reason"].startswith("schema: ")
 
 
-@pytest.mark.parametrize(
-    "at", [datetime(2026, 11, 20), datetime(2026, 11, 20, tzinfo=timezone(timedelta(hours=1)))]
-)
+@pytest.mark.parametrize("at", [datetime(2026, 11, 20), datetime(2026, 11, 20, tzinfo=timezone(timedelta(hours=1)))])
 def test_prepare_refuses_an_event_time_that_is_not_utc(make_measurement, at):
     # The partition_day header must be the UTC day; a local time would shift late events a day.
     with pytest.raises(ValueError, match="UTC"):

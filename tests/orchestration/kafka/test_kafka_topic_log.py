@@ -1,14 +1,14 @@
 """Behaviour every TopicLog must have, run against Kafka (a real Tansu broker) and the embedded log."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestration.resources.kafka import OffsetRange, OutgoingMessage, contract_for, decode, partition_for
 
 T = "openaq.measurements"
-DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def ms(moment: datetime) -> int:
@@ -16,8 +16,11 @@ def ms(moment: datetime) -> int:
 
 
 def read_all(log, topic):
-    return [rec for p, end in sorted(log.end_offsets(topic).items())
-            for rec in log.read_range(OffsetRange(topic, p, 0, end))]
+    return [
+        rec
+        for p, end in sorted(log.end_offsets(topic).items())
+        for rec in log.read_range(OffsetRange(topic, p, 0, end))
+    ]
 
 
 def test_produce_counts_and_dead_letters_the_poison_message(topic_log, make_measurement):
@@ -65,8 +68,12 @@ def test_read_range_returns_exactly_start_to_end_in_order(topic_log, make_measur
     assert [r.timestamp_ms for r in records] == [ms(DAY + timedelta(minutes=m)) for m in range(3, 8)]
     first = records[0]
     assert (first.topic, first.partition, first.key) == (T, p, "7")
-    assert first.headers == {"source": "openaq", "schema_version": "1", "partition_day": "2026-11-20",
-                             "event_time": "2026-11-20T00:03:00+00:00"}
+    assert first.headers == {
+        "source": "openaq",
+        "schema_version": "1",
+        "partition_day": "2026-11-20",
+        "event_time": "2026-11-20T00:03:00+00:00",
+    }
     assert decode(first, contract_for(T))[0]["sensor_id"] == 7
     assert topic_log.read_range(OffsetRange(T, p, 5, 5)) == []
     with pytest.raises(ValueError):
@@ -91,13 +98,14 @@ def test_offsets_for_time_finds_the_first_message_of_a_day(topic_log, make_measu
     ends = topic_log.end_offsets(T)
 
     def first_at_or_after(moment):
-        return {p: min((r.offset for r in records if r.partition == p and r.timestamp_ms >= ms(moment)),
-                       default=ends[p]) for p in ends}
+        return {
+            p: min((r.offset for r in records if r.partition == p and r.timestamp_ms >= ms(moment)), default=ends[p])
+            for p in ends
+        }
 
     found = topic_log.offsets_for_time(T, ms(DAY))
     assert found == first_at_or_after(DAY)
-    assert all(r.headers["partition_day"] == "2026-11-20" for r in records
-               if r.offset == found[r.partition])
+    assert all(r.headers["partition_day"] == "2026-11-20" for r in records if r.offset == found[r.partition])
     next_day = DAY + timedelta(days=1)
     assert topic_log.offsets_for_time(T, ms(next_day)) == first_at_or_after(next_day)
     assert topic_log.offsets_for_time(T, ms(DAY - timedelta(days=9))) == {p: 0 for p in ends}
@@ -117,7 +125,7 @@ def test_corrupt_record_decodes_to_a_reason_and_goes_to_the_dlq(topic_log, make_
     assert [value["sensor_id"] for value, _ in decoded if value] == [5, 5, 5]
     assert decoded[3][1].startswith("not JSON: ")
 
-    for rec, (_, reason) in zip(records, decoded):
+    for rec, (_, reason) in zip(records, decoded, strict=False):
         if reason:
             topic_log.dead_letter(rec, reason)
     dead = sorted(read_all(topic_log, f"{T}.dlq"), key=lambda r: int(r.headers["original_offset"]))

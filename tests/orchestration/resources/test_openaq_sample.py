@@ -4,7 +4,7 @@ import json
 import logging
 import statistics
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ from orchestration.resources.openaq import (
 )
 from orchestration.resources.openaq.sample import PARAMETERS, SENTINELS, has_two_pm25_sensors
 
-DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 NEXT_DAY = DAY + timedelta(days=1)
 
 
@@ -27,9 +27,12 @@ def all_sensors(client):
 
 
 def day_rows(client, sensors, start=DAY, days=1):
-    return [row for sensor in sensors
-            for page in client.iter_measurement_pages(sensor, start, start + timedelta(days=days))
-            for row in page.results]
+    return [
+        row
+        for sensor in sensors
+        for page in client.iter_measurement_pages(sensor, start, start + timedelta(days=days))
+        for row in page.results
+    ]
 
 
 def test_same_day_gives_identical_pages_from_fresh_clients():
@@ -46,7 +49,7 @@ def test_different_days_give_different_values():
     today = [row["value"] for row in day_rows(client, sensors)]
     tomorrow = [row["value"] for row in day_rows(client, sensors, start=NEXT_DAY)]
     assert len(today) == len(tomorrow) == 240
-    assert sum(a != b for a, b in zip(today, tomorrow)) > 200
+    assert sum(a != b for a, b in zip(today, tomorrow, strict=False)) > 200
 
 
 def test_catalogue_is_stable_and_sized():
@@ -66,7 +69,7 @@ def test_catalogue_round_trips_through_the_v3_parser():
     parsed, found = parse_locations_page(json.dumps({"meta": {"found": 50}, "results": locations}))
     assert (parsed, found) == (locations, 50)
     for location in locations:
-        for sensor, ref in zip(location["sensors"], sensors_of(location)):
+        for sensor, ref in zip(location["sensors"], sensors_of(location), strict=False):
             name, units = PARAMETERS[ref.parameter_id][:2]
             assert sensor["parameter"] == {"id": ref.parameter_id, "name": name, "units": units, "displayName": None}
     assert any(loc["locality"] is None for loc in locations)
@@ -121,13 +124,13 @@ def test_quirks_appear_at_about_the_configured_ratio():
     ratio = 0.02
     client = SampleOpenAQClient(locations=10, interval_minutes=1, bad_row_ratio=ratio)
     rows = day_rows(client, all_sensors(client))
-    periods = len(rows) - sum(a == b for a, b in zip(rows, rows[1:]))
+    periods = len(rows) - sum(a == b for a, b in zip(rows, rows[1:], strict=False))
     counts = {
         "null": sum(row["value"] is None for row in rows),
         "sentinel": sum(row["value"] in SENTINELS for row in rows),
         "string": sum(isinstance(row["value"], str) for row in rows),
         "no_period": sum("period" not in row for row in rows),
-        "duplicate": sum(a == b and "period" in a for a, b in zip(rows, rows[1:])),
+        "duplicate": sum(a == b and "period" in a for a, b in zip(rows, rows[1:], strict=False)),
         "implausible": sum(row["value"] in (-2.5, 104.0, 85.0) for row in rows),
     }
     expected = periods * ratio / len(counts)
@@ -137,9 +140,11 @@ def test_quirks_appear_at_about_the_configured_ratio():
 def test_default_ratio_is_rare_but_present():
     client = SampleOpenAQClient(locations=10, interval_minutes=1)  # bad_row_ratio=0.002
     rows = day_rows(client, all_sensors(client))
-    odd = sum(not isinstance(row["value"], float) or row["value"] in (*SENTINELS, -2.5, 104.0, 85.0)
-              or "period" not in row for row in rows)
-    odd += sum(a == b for a, b in zip(rows, rows[1:]))
+    odd = sum(
+        not isinstance(row["value"], float) or row["value"] in (*SENTINELS, -2.5, 104.0, 85.0) or "period" not in row
+        for row in rows
+    )
+    odd += sum(a == b for a, b in zip(rows, rows[1:], strict=False))
     assert 0.7 * 0.002 < odd / len(rows) < 1.3 * 0.002
 
 
@@ -155,12 +160,15 @@ def test_values_are_plausible():
     client = SampleOpenAQClient(locations=60, bad_row_ratio=0)
     sensors = all_sensors(client)
     pm25 = [s for s in sensors if s.parameter_id == 2]
-    day_means = [statistics.mean(r["value"] for r in day_rows(client, [s], start=DAY + timedelta(days=d)))
-                 for s in pm25[:20] for d in range(5)]
+    day_means = [
+        statistics.mean(r["value"] for r in day_rows(client, [s], start=DAY + timedelta(days=d)))
+        for s in pm25[:20]
+        for d in range(5)
+    ]
     assert 0.1 < sum(mean > 15 for mean in day_means) / len(day_means) < 0.9
     values = [r["value"] for r in day_rows(client, pm25)]
     assert 3 < statistics.median(values) < 60 and min(values) > 0
-    january = datetime(2026, 1, 15, tzinfo=timezone.utc)
+    january = datetime(2026, 1, 15, tzinfo=UTC)
     temperatures = [r["value"] for r in day_rows(client, [s for s in sensors if s.parameter_id == 100], january)]
     assert min(temperatures) < 0 < max(temperatures)
     humidity = [r["value"] for r in day_rows(client, [s for s in sensors if s.parameter_id == 98])]
@@ -212,7 +220,9 @@ def test_the_default_day_has_sub_hourly_sensors_and_two_pm25_sensors_at_one_loca
                 start, end = (datetime.fromisoformat(period[k]["utc"]) for k in ("datetimeFrom", "datetimeTo"))
                 steps[sensor] = (end - start, period["interval"])
     assert set(steps.values()) == {
-        (timedelta(minutes=1), "00:01:00"), (timedelta(minutes=10), "00:10:00"), (timedelta(hours=1), "01:00:00")
+        (timedelta(minutes=1), "00:01:00"),
+        (timedelta(minutes=10), "00:10:00"),
+        (timedelta(hours=1), "01:00:00"),
     }
     pm25_per_location = Counter(s.location_id for s in steps if s.parameter_id == 2)
     two = [loc for loc, n in pm25_per_location.items() if n == 2]

@@ -32,8 +32,10 @@ def users(query):
     count = 1 if count > 5000 else count
     page = int(query.get("page", 1))
     nats = query.get("nat", "US").split(",")
-    return [{"login": {"uuid": f"00000000-0000-4000-8000-{page:04d}{i:08d}"}, "nat": nats[i % len(nats)]}
-            for i in range(count)]
+    return [
+        {"login": {"uuid": f"00000000-0000-4000-8000-{page:04d}{i:08d}"}, "nat": nats[i % len(nats)]}
+        for i in range(count)
+    ]
 
 
 def ok(query, call=0):
@@ -95,8 +97,16 @@ def make_client(session, base_url, **overrides):
 
 
 def make_resource(api, **overrides):
-    return RandomUserResource(**{"mode": "live", "base_url": api.base_url, "backoff_seconds": 0.01,
-                                 "request_timeout_seconds": 2.0, "max_retries": 3, **overrides})
+    return RandomUserResource(
+        **{
+            "mode": "live",
+            "base_url": api.base_url,
+            "backoff_seconds": 0.01,
+            "request_timeout_seconds": 2.0,
+            "max_retries": 3,
+            **overrides,
+        }
+    )
 
 
 def test_page_of_a_seed(api, session):
@@ -111,8 +121,7 @@ def test_12000_users_take_three_calls_of_at_most_5000(api):
     assert len(got) == 12_000
     assert len({user["login"]["uuid"] for user in got}) == 12_000
     queries = [q for _, q, _ in api.requests]
-    assert queries == [{"results": str(n), "seed": SEED, "page": str(p)}
-                       for p, n in [(1, 5000), (2, 5000), (3, 2000)]]
+    assert queries == [{"results": str(n), "seed": SEED, "page": str(p)} for p, n in [(1, 5000), (2, 5000), (3, 2000)]]
 
 
 def test_the_seed_follows_the_day(api):
@@ -142,8 +151,13 @@ def test_rate_limited_waits_then_succeeds(api, session, retry_after, at_least):
 
 @pytest.mark.parametrize(
     "failure",
-    [(500, {}, UH_OH), (503, {}, b"<html>upstream down</html>"), (200, {}, UH_OH),
-     (200, {}, {"results": [], "info": {"page": 1}}), (200, {}, b'{"results": [ {"gend')],
+    [
+        (500, {}, UH_OH),
+        (503, {}, b"<html>upstream down</html>"),
+        (200, {}, UH_OH),
+        (200, {}, {"results": [], "info": {"page": 1}}),
+        (200, {}, b'{"results": [ {"gend'),
+    ],
     ids=["500-error-body", "503-html", "200-error-body", "empty-results", "truncated"],
 )
 def test_transient_failures_are_retried(api, session, failure):
@@ -211,8 +225,11 @@ def test_live_mode_says_so_loudly_in_a_run(api, caplog):
         return sum(1 for _ in randomuser.fetch_users(context.partition_time_window.start.date()))
 
     with caplog.at_level(logging.WARNING):
-        result = dg.materialize([randomuser_users], resources={"randomuser": make_resource(api, users_per_day=3)},
-                                partition_key="2026-11-20")
+        result = dg.materialize(
+            [randomuser_users],
+            resources={"randomuser": make_resource(api, users_per_day=3)},
+            partition_key="2026-11-20",
+        )
 
     assert result.output_for_node("randomuser_users") == 3
     assert "LIVE mode" in caplog.text
@@ -221,8 +238,12 @@ def test_live_mode_says_so_loudly_in_a_run(api, caplog):
 
 @pytest.mark.parametrize(
     ("settings", "error"),
-    [({"mode": "prod"}, "must be"), ({"nationalities": ["XX"]}, "unknown nationalities"),
-     ({"users_per_day": -1}, "users_per_day"), ({"sample_bad_row_ratio": 2.0}, "within 0..1")],
+    [
+        ({"mode": "prod"}, "must be"),
+        ({"nationalities": ["XX"]}, "unknown nationalities"),
+        ({"users_per_day": -1}, "users_per_day"),
+        ({"sample_bad_row_ratio": 2.0}, "within 0..1"),
+    ],
 )
 def test_resource_refuses_bad_config(api, settings, error):
     with pytest.raises(RandomUserError, match=error):

@@ -65,8 +65,11 @@ def test_good_page_from_any_body_type(as_type):
 
 
 def test_users_come_back_exactly_as_received():
-    user = {"location": {"postcode": "0376", "coordinates": {"latitude": "-69.8246"}}, "id": {"value": None},
-            "name": {"first": "Åse"}}
+    user = {
+        "location": {"postcode": "0376", "coordinates": {"latitude": "-69.8246"}},
+        "id": {"value": None},
+        "name": {"first": "Åse"},
+    }
     page = parse_users_page(json.dumps({"results": [user], "info": {"page": 1}}).encode(), UserCall(1, 1))
     assert page.results == [user] and page.problem is None
 
@@ -74,8 +77,10 @@ def test_users_come_back_exactly_as_received():
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        (b'{"error": "Uh oh, something has gone wrong. Please tweet us @randomapi about the issue. Thank you."}',
-         "API error: Uh oh, something has gone wrong"),
+        (
+            b'{"error": "Uh oh, something has gone wrong. Please tweet us @randomapi about the issue. Thank you."}',
+            "API error: Uh oh, something has gone wrong",
+        ),
         (json.dumps({"results": [], "info": {"page": 1}}), "empty 'results' list"),
         (json.dumps({"info": {}}), "no 'results' list"),
         (json.dumps({"results": {"a": 1}}), "'results' is not a list"),

@@ -21,8 +21,7 @@ from orchestration.resources.randomuser import (
 DAY = date(2026, 11, 20)
 SEED = day_seed(DAY)
 V14_KEYS = {
-    "": {"gender", "name", "location", "email", "login", "dob", "registered", "phone", "cell", "id", "picture",
-         "nat"},
+    "": {"gender", "name", "location", "email", "login", "dob", "registered", "phone", "cell", "id", "picture", "nat"},
     "name": {"title", "first", "last"},
     "location": {"street", "city", "state", "country", "postcode", "coordinates", "timezone"},
     "street": {"number", "name"},
@@ -51,7 +50,7 @@ def test_same_day_gives_identical_users_from_fresh_clients():
 def test_different_days_give_different_users():
     today = RandomUserResource(users_per_day=500).fetch_users(DAY)
     tomorrow = RandomUserResource(users_per_day=500).fetch_users(date(2026, 11, 21))
-    assert all(a["login"]["uuid"] != b["login"]["uuid"] for a, b in zip(today, tomorrow))
+    assert all(a["login"]["uuid"] != b["login"]["uuid"] for a, b in zip(today, tomorrow, strict=False))
 
 
 def test_a_short_page_is_a_prefix_of_the_full_one_like_the_api(users):
@@ -66,8 +65,12 @@ def test_exact_v14_shape_and_round_trip_through_the_parser(users):
             assert set(user[key]) == V14_KEYS[key], key
         for key in ("street", "coordinates", "timezone"):
             assert set(user["location"][key]) == V14_KEYS[key], key
-    assert parse_users_page({"results": users, "info": {"seed": SEED, "page": 1, "version": "1.4"}},
-                            UserCall(1, 5000), SEED).results == users
+    assert (
+        parse_users_page(
+            {"results": users, "info": {"seed": SEED, "page": 1, "version": "1.4"}}, UserCall(1, 5000), SEED
+        ).results
+        == users
+    )
 
 
 def test_values_look_like_the_api(users):
@@ -148,7 +151,7 @@ def test_bad_users_at_about_the_configured_ratio(users):
     invalid_uuid = sum(user["login"]["uuid"].endswith("not-a-uuid") for user in bad)
     assert 180 < missing_dob < 320 and 180 < invalid_uuid < 320
     # The ratio spoils users in place; every other user is the same as without it.
-    same = sum(a == b for a, b in zip(bad, users))
+    same = sum(a == b for a, b in zip(bad, users, strict=False))
     assert same == 5000 - missing_dob - invalid_uuid
 
 

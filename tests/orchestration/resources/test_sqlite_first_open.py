@@ -39,8 +39,7 @@ def test_processes_opening_a_new_store_at_once_all_get_it(kind, tmp_path):
     for round_ in range(ROUNDS):
         path = str(tmp_path / f"round-{round_}" / f"{kind}.sqlite")  # not there yet
         barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
-        children = [ctx.Process(target=open_in_child, args=(kind, path, barrier, results))
-                    for _ in range(PROCESSES)]
+        children = [ctx.Process(target=open_in_child, args=(kind, path, barrier, results)) for _ in range(PROCESSES)]
         for child in children:
             child.start()
         outcomes = [results.get(timeout=60) for _ in children]

@@ -43,15 +43,33 @@ def make_user():
     def make(n=0, **changes):
         row = {
             "user_id": str(uuid.UUID(int=n + 1)),
-            "gender": "female", "title": "Ms", "first_name": f"Ada{n}", "last_name": "Lovelace",
-            "email": f"ada{n}@example.com", "username": f"ada{n}",
-            "dob_utc": datetime(1990, 5, 17, 8, 30), "registered_utc": datetime(2015, 3, 2, 11, 0, 5),
-            "phone": "01632 960000", "cell": "07700 900000", "nationality": "GB",
-            "street_number": 12, "street_name": "Fleet Street", "city": "London", "state": "Greater London",
-            "country": "United Kingdom", "postcode": "01234", "latitude": 51.5142, "longitude": -0.1077,
-            "timezone_offset": "+0:00", "timezone_description": "London", "id_name": "NINO",
-            "id_value": None, "picture_large": "https://x/l.jpg", "picture_medium": "https://x/m.jpg",
-            "picture_thumbnail": "https://x/t.jpg", "ingested_on": date(2026, 11, 20),
+            "gender": "female",
+            "title": "Ms",
+            "first_name": f"Ada{n}",
+            "last_name": "Lovelace",
+            "email": f"ada{n}@example.com",
+            "username": f"ada{n}",
+            "dob_utc": datetime(1990, 5, 17, 8, 30),
+            "registered_utc": datetime(2015, 3, 2, 11, 0, 5),
+            "phone": "01632 960000",
+            "cell": "07700 900000",
+            "nationality": "GB",
+            "street_number": 12,
+            "street_name": "Fleet Street",
+            "city": "London",
+            "state": "Greater London",
+            "country": "United Kingdom",
+            "postcode": "01234",
+            "latitude": 51.5142,
+            "longitude": -0.1077,
+            "timezone_offset": "+0:00",
+            "timezone_description": "London",
+            "id_name": "NINO",
+            "id_value": None,
+            "picture_large": "https://x/l.jpg",
+            "picture_medium": "https://x/m.jpg",
+            "picture_thumbnail": "https://x/t.jpg",
+            "ingested_on": date(2026, 11, 20),
             "ingested_at": datetime(2026, 11, 20, 9, 15, 0),
         }
         return {**row, **changes}
@@ -60,8 +78,14 @@ def make_user():
 
 
 # What the real driver would accept for each CQL type (None is a null: allowed but on the key).
-_CQL_PYTHON = {"uuid": (uuid.UUID,), "text": (str,), "timestamp": (datetime,), "date": (date,),
-               "int": (int,), "double": (float, int)}
+_CQL_PYTHON = {
+    "uuid": (uuid.UUID,),
+    "text": (str,),
+    "timestamp": (datetime,),
+    "date": (date,),
+    "int": (int,),
+    "double": (float, int),
+}
 
 
 class FakeFuture:
@@ -162,8 +186,13 @@ class FakeCassandraSession:
             if not failed and timestamp > self._timestamps.get(values[key], 0):
                 self.rows[values[key]], self._timestamps[values[key]] = values, timestamp
         if failed:
-            error = WriteTimeout("fake write timeout", consistency=ConsistencyLevel.LOCAL_QUORUM,
-                                 write_type=WriteType.SIMPLE, required_responses=2, received_responses=1)
+            error = WriteTimeout(
+                "fake write timeout",
+                consistency=ConsistencyLevel.LOCAL_QUORUM,
+                write_type=WriteType.SIMPLE,
+                required_responses=2,
+                received_responses=1,
+            )
             future.complete(False, error)
         else:
             future.complete(True, [])

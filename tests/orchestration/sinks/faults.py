@@ -124,8 +124,19 @@ def start_tansu(log_dir: Path) -> tuple[subprocess.Popen, str]:
     url = f"tcp://127.0.0.1:{port}"
     with open(log_dir / "tansu.log", "wb") as log:
         proc = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def listening() -> bool:
         assert proc.poll() is None, (log_dir / "tansu.log").read_text()
@@ -144,8 +155,19 @@ def start_secantus(storage: Path, port: int) -> subprocess.Popen:
     storage.mkdir(parents=True, exist_ok=True)
     with open(storage.parent / f"secantus-{port}.log", "ab") as log:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(storage)], stdout=log, stderr=subprocess.STDOUT, cwd=storage.parent)
+            [
+                str(Path(sys.executable).parent / "secantusd-py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(storage),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=storage.parent,
+        )
 
     def answers() -> bool:
         assert proc.poll() is None, f"SecantusDB exited with {proc.returncode}"
@@ -163,8 +185,14 @@ def start_secantus(storage: Path, port: int) -> subprocess.Popen:
 def run_range(assets, selection, resources, request, instance) -> dg.ExecuteInProcessResult:
     """One sensor-requested run, as the daemon would launch it."""
     return dg.materialize(
-        assets, selection=selection, resources=resources, partition_key=request.partition_key,
-        run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False,
+        assets,
+        selection=selection,
+        resources=resources,
+        partition_key=request.partition_key,
+        run_config=request.run_config,
+        tags=request.tags,
+        instance=instance,
+        raise_on_error=False,
     )
 
 

@@ -19,13 +19,49 @@ from orchestration.resources import cassandra as sink
 from orchestration.resources.cassandra import COLUMNS, CassandraUserStore, EmbeddedUserStore, user_values
 
 CLEAN_USERS_CONTRACT = {
-    "user_id", "gender", "title", "first_name", "last_name", "email", "username", "dob_utc",
-    "registered_utc", "phone", "cell", "nationality", "street_number", "street_name", "city", "state",
-    "country", "postcode", "latitude", "longitude", "timezone_offset", "timezone_description", "id_name",
-    "id_value", "picture_large", "picture_medium", "picture_thumbnail", "ingested_on", "ingested_at",
+    "user_id",
+    "gender",
+    "title",
+    "first_name",
+    "last_name",
+    "email",
+    "username",
+    "dob_utc",
+    "registered_utc",
+    "phone",
+    "cell",
+    "nationality",
+    "street_number",
+    "street_name",
+    "city",
+    "state",
+    "country",
+    "postcode",
+    "latitude",
+    "longitude",
+    "timezone_offset",
+    "timezone_description",
+    "id_name",
+    "id_value",
+    "picture_large",
+    "picture_medium",
+    "picture_thumbnail",
+    "ingested_on",
+    "ingested_at",
 }
-ORIGINAL_COLUMNS = {"id", "first_name", "last_name", "gender", "address", "post_code", "email", "username",
-                    "registered_date", "phone", "picture"}
+ORIGINAL_COLUMNS = {
+    "id",
+    "first_name",
+    "last_name",
+    "gender",
+    "address",
+    "post_code",
+    "email",
+    "username",
+    "registered_date",
+    "phone",
+    "picture",
+}
 
 
 @pytest.fixture
@@ -113,9 +149,18 @@ def test_the_keyspace_and_table_are_created_if_missing_with_typed_columns(with_f
     )
     assert table_ddl.startswith("CREATE TABLE IF NOT EXISTS spark_streams.created_users (id uuid, ")
     assert table_ddl.endswith(", PRIMARY KEY (id))")
-    for column in ("post_code text", "dob timestamp", "registered_date timestamp", "latitude double",
-                   "longitude double", "street_number int", "ingested_on date", "ingested_at timestamp",
-                   "address text", "picture text"):
+    for column in (
+        "post_code text",
+        "dob timestamp",
+        "registered_date timestamp",
+        "latitude double",
+        "longitude double",
+        "street_number int",
+        "ingested_on date",
+        "ingested_at timestamp",
+        "address text",
+        "picture text",
+    ):
         assert f" {column}," in table_ddl or f"({column}," in table_ddl
 
 
@@ -138,7 +183,9 @@ def test_the_consistency_level_comes_from_config(with_fake_session, make_user):
     cassandra_store().upsert_users([make_user()])
     cassandra_store(consistency="one").upsert_users([make_user()])
     assert [s.consistency_level for s in with_fake_session.prepared] == [
-        ConsistencyLevel.LOCAL_QUORUM, ConsistencyLevel.ONE]
+        ConsistencyLevel.LOCAL_QUORUM,
+        ConsistencyLevel.ONE,
+    ]
     with pytest.raises(ValueError, match="consistency"):
         cassandra_store(consistency="MOSTLY").upsert_users([make_user()])
 
@@ -186,8 +233,9 @@ def test_the_real_session_is_configured_and_always_shut_down(monkeypatch, fake_c
 
     monkeypatch.setattr(sink, "Cluster", RecordingCluster)
     fake_cassandra.fail_on = lambda values: True
-    store = CassandraUserStore(hosts=["c1", "c2"], port=9142, username="app", password="pw",
-                               connect_timeout_seconds=3.0, consistency="QUORUM")
+    store = CassandraUserStore(
+        hosts=["c1", "c2"], port=9142, username="app", password="pw", connect_timeout_seconds=3.0, consistency="QUORUM"
+    )
     with pytest.raises(WriteTimeout):
         store.upsert_users([make_user()])
     [cluster] = clusters

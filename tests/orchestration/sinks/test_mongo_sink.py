@@ -8,7 +8,7 @@ import socket
 import sqlite3
 import uuid
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pymongo
 import pytest
@@ -22,7 +22,7 @@ from orchestration.resources.mongo import (
     to_stored,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(params=["mongo", "embedded"])
@@ -66,8 +66,13 @@ def arm_write_failure(store, make_measurement) -> None:
 
 @pytest.mark.parametrize(
     "stamp",
-    ["2026-11-20T01:00:00Z", "2026-11-20T01:00:00+00:00", "2026-11-20T02:00:00+01:00", "2026-11-20T01:00:00",
-     " 2026-11-20T01:00:00.000Z "],
+    [
+        "2026-11-20T01:00:00Z",
+        "2026-11-20T01:00:00+00:00",
+        "2026-11-20T02:00:00+01:00",
+        "2026-11-20T01:00:00",
+        " 2026-11-20T01:00:00.000Z ",
+    ],
 )
 def test_the_id_is_the_sensor_and_the_canonical_utc_period_end(make_measurement, stamp):
     stored = to_stored(make_measurement(sensor_id=7, end=stamp))
@@ -86,7 +91,11 @@ def test_helper_fields_and_the_raw_document_are_stored(make_measurement):
     doc = make_measurement(sensor_id=3, location_id=30, parameter=(5, "no2"))
     stored = to_stored(doc)
     assert {k: stored[k] for k in ("location_id", "sensor_id", "parameter_id", "parameter_name")} == {
-        "location_id": 30, "sensor_id": 3, "parameter_id": 5, "parameter_name": "no2"}
+        "location_id": 30,
+        "sensor_id": 3,
+        "parameter_id": 5,
+        "parameter_name": "no2",
+    }
     assert stored["raw"] is doc
 
 
@@ -117,8 +126,11 @@ def test_documents_without_an_id_are_rejected_with_a_reason(make_measurement, sp
 
 
 def test_a_replay_upserts_instead_of_adding(store, make_measurement):
-    docs = [make_measurement(sensor_id=s, end=f"2026-11-20T0{h}:00:00Z", offset=10 * s + h)
-            for s in (1, 2) for h in (1, 2, 3)]
+    docs = [
+        make_measurement(sensor_id=s, end=f"2026-11-20T0{h}:00:00Z", offset=10 * s + h)
+        for s in (1, 2)
+        for h in (1, 2, 3)
+    ]
     assert store.upsert_measurements(docs) == UpsertResult(upserted=6, modified=0, matched=0)
     assert store.count() == 6
     assert store.upsert_measurements(docs) == UpsertResult(upserted=0, modified=0, matched=6)
@@ -171,9 +183,14 @@ def test_indexes_exist_once_however_often_we_write(store, make_measurement):
 
 
 def test_query_by_location_parameter_and_time(store, make_measurement):
-    docs = [make_measurement(sensor_id=10 * loc + p, location_id=loc, parameter=(p, f"p{p}"),
-                             end=f"2026-11-20T{h:02d}:00:00Z")
-            for loc in (1, 2) for p in (2, 5) for h in range(1, 7)]
+    docs = [
+        make_measurement(
+            sensor_id=10 * loc + p, location_id=loc, parameter=(p, f"p{p}"), end=f"2026-11-20T{h:02d}:00:00Z"
+        )
+        for loc in (1, 2)
+        for p in (2, 5)
+        for h in range(1, 7)
+    ]
     store.upsert_measurements(docs)
     window = {"$gte": datetime(2026, 11, 20, 2, tzinfo=UTC), "$lt": datetime(2026, 11, 20, 5, tzinfo=UTC)}
     assert store.count({"location_id": 1}) == 12

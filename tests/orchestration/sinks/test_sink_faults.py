@@ -50,8 +50,9 @@ def resources(spark, tmp_path, monkeypatch, broker):
 
 def pull_and_tick(resources, pull_keys, topic, landing, max_batch):
     assets = all_assets()
-    pulled = dg.materialize(assets, selection=dg.AssetSelection.assets(*pull_keys), resources=resources,
-                            partition_key=DAY)
+    pulled = dg.materialize(
+        assets, selection=dg.AssetSelection.assets(*pull_keys), resources=resources, partition_key=DAY
+    )
     assert pulled.success
     tick = evaluate_topic(None, resources["kafka"], topic, landing, max_batch=max_batch, max_runs=100)
     assert len(tick.run_requests) >= 2
@@ -66,8 +67,9 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
     port = free_port()
     server = start_secantus(tmp_path / "mongo", port)
     try:
-        store = MongoMeasurementStore(uri=f"mongodb://127.0.0.1:{port}/", database="faults", timeout_ms=2000,
-                                      chunk_size=20)
+        store = MongoMeasurementStore(
+            uri=f"mongodb://127.0.0.1:{port}/", database="faults", timeout_ms=2000, chunk_size=20
+        )
         resources["measurement_store"] = store
         assets, requests = pull_and_tick(resources, OPENAQ_PULL, OPENAQ_TOPIC, openaq_measurements_landing, 10_000)
         selection = dg.AssetSelection.assets(openaq_measurements_landing, mongo_openaq_measurements)
@@ -97,7 +99,9 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
         message = failure_message(failed)
         assert f"127.0.0.1:{port}" in message
         assert "pymongo.errors.AutoReconnect" in message or "pymongo.errors.ServerSelectionTimeoutError" in message
-        assert commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == before  # the failed range holds its partition
+        assert (
+            commit_completed(kafka, OPENAQ_TOPIC, instance, resources["lake"]) == before
+        )  # the failed range holds its partition
 
         server = start_secantus(tmp_path / "mongo", port)  # back, with what it had written
         landed = {}
@@ -187,8 +191,9 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
         resources["warehouse"] = PostgresWarehouse(host="127.0.0.1", port=proxy.port, user=user, dbname=dbname)
         direct = PostgresWarehouse(host=host, port=port, user=user, dbname=dbname)
         assets, requests = pull_and_tick(resources, USERS_PULL, USERS_TOPIC, randomuser_users_landing, 60)
-        selection = dg.AssetSelection.assets(randomuser_users_landing, ["clean", "randomuser_users"],
-                                             ["clean", "randomuser_users_quarantine"])
+        selection = dg.AssetSelection.assets(
+            randomuser_users_landing, ["clean", "randomuser_users"], ["clean", "randomuser_users_quarantine"]
+        )
         instance = dg.DagsterInstance.ephemeral()
         for request in requests[:-1]:
             assert run_range(assets, selection, resources, request, instance).success
@@ -212,7 +217,9 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
         assert run_range(assets, selection, resources, requests[-1], instance).success
         counts = direct.query("select count(*), count(distinct user_id) from clean.randomuser_users")[0]
         quarantined = direct.query("select count(*) from clean.randomuser_users_quarantine")[0][0]
-        raw_rows = sum(pyarrow_rows(p) for p in lake.partition_dir("raw", "randomuser_users", dg_day()).glob("*.parquet"))
+        raw_rows = sum(
+            pyarrow_rows(p) for p in lake.partition_dir("raw", "randomuser_users", dg_day()).glob("*.parquet")
+        )
         clean_rows = sum(pyarrow_rows(p) for p in clean_dir.glob("*.parquet"))
         assert counts[0] == counts[1] == clean_rows > rows_before  # every user once, as in the lake
         assert counts[0] + quarantined == raw_rows  # the sample publishes each user once
