@@ -29,10 +29,12 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as pa_ds
 
-from assets.clean_zone import parquet_rows
-from assets.landing import record_day, whole_day_ranges
+from assets.core.days import record_day
+from assets.core.lake_days import parquet_files, parquet_rows
+from assets.core.stream import TopicLog
+from assets.landing_io import whole_day_ranges
 from assets.partitions import daily_partitions, partition_days
-from assets.ports import Lake, TopicLog
+from assets.ports import Lake
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 
 IDENTITY = (
@@ -63,7 +65,7 @@ FLOWS = (
 
 def stored_messages(directory: Path) -> tuple[int, set[tuple[int, int]]]:
     """(rows, distinct (kafka_partition, kafka_offset)) of a landing day directory."""
-    files = sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
+    files = parquet_files(directory)
     if not files:
         return 0, set()
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["kafka_partition", "kafka_offset"])

@@ -1,35 +1,54 @@
-"""Writing a Spark result as a day of the clean zone, and making it readable by dbt."""
+"""A Spark clean step: validate one raw day, fold duplicates, and hand the clean and quarantine
+frames of each day to the lake IO manager, which replaces the day in the lake and the warehouse.
 
-from collections.abc import Callable, Sequence
+A step is configuration (`CleanStep`): the raw table it reads, the three transforms, the two
+tables it writes and their keys. `clean_asset` turns one into the multi-asset.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
-from assets.ports import Lake, Warehouse
+from assets.core.lake_days import LakeDays
+from assets.partitions import daily_partitions, partition_days, single_run
+from assets.ports import Spark
+
+LAKE_IO = "lake_io_manager"
 
 
-def clean_spec(key: list[str], deps: list[list[str]], description: str, group: str) -> dg.AssetSpec:
-    return dg.AssetSpec(key, deps=deps, description=description, group_name=group, kinds={"spark", "parquet"})
+@dataclass(frozen=True)
+class CleanStep:
+    """`flag` sets a reason on every row that must not pass; `keep` folds the valid rows to one
+    per clean key; `quarantine` keeps one rejected row per quarantine key."""
+
+    raw: tuple[str, str]
+    clean: tuple[str, str]
+    quarantine: tuple[str, str]
+    flag: Callable[[DataFrame, date], DataFrame]
+    keep: Callable[[DataFrame], DataFrame]
+    reject: Callable[[DataFrame, date], DataFrame]
+    partition_column: str  # of the clean table; the quarantine's is `partition_day`
+    clean_key: Sequence[str]
+    quarantine_key: Sequence[str]
 
 
-def parquet_rows(directory: Path) -> int:
-    """Row count from the Parquet footers: no data is read."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(directory.glob("*.parquet")))
+def table_spec(key: Sequence[str], deps: list, description: str, group: str, partition_column: str) -> dg.AssetSpec:
+    """A table of the clean zone: lake Parquet plus its warehouse copy, keyed by `partition_column`."""
+    return dg.AssetSpec(
+        list(key),
+        deps=deps,
+        description=description,
+        group_name=group,
+        kinds={"spark", "parquet"},
+        metadata={"partition_column": partition_column},
+    ).with_io_manager_key(LAKE_IO)
 
 
-def publish(df: DataFrame, lake: Lake, warehouse: Warehouse, table: str, column: str, day: date) -> int:
-    """Replace the day's partition of `clean/<table>` in the lake and in the warehouse's
-    `clean` schema; returns the rows the warehouse now holds for the day.
-
-    Spark writes a staged version of the day (its own overwrite would delete the day first);
-    the warehouse loads that version, and the lake swaps it in only once the load committed.
-    """
-    with lake.staged_partition("clean", table, day) as staged:
-        df.write.mode("overwrite").parquet(str(staged))
-        return warehouse.replace_partition("clean", table, column, day, staged)
+def output_name(key: Sequence[str]) -> str:
+    return dg.AssetKey(list(key)).to_python_identifier()
 
 
 def reason_counts(flagged: DataFrame) -> dict[str, int]:
@@ -43,57 +62,83 @@ def rows_and_keys(rows: DataFrame, key: Sequence[str]) -> tuple[int, int]:
     return rows.count(), rows.select(*key).distinct().count()
 
 
-def clean_day(
-    session: SparkSession,
-    lake: Lake,
-    warehouse: Warehouse,
-    day: date,
-    raw: list[str],
-    flag: Callable[[DataFrame, date], DataFrame],
-    keep: Callable[[DataFrame], DataFrame],
-    quarantine: Callable[[DataFrame, date], DataFrame],
-    tables: tuple[str, str],
-    clean_column: str,
-    keys: tuple[Sequence[str], Sequence[str]],
-) -> dict:
-    """Validate one raw day with Spark and publish both outcomes; returns the day's counts.
+def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFrame, DataFrame, list[DataFrame]]:
+    """Validate one raw day: (the day's counts, clean frame, quarantine frame, frames cached).
 
-    `flag` sets a reason on every row that must not pass; `keep` folds the valid rows to one
-    per clean key; `quarantine` keeps one rejected row per quarantine key. Duplicates are
-    counted from the flagged rows (rows - distinct keys), never derived from what was
-    written, so the loss accounting (assets/accounting.py) can find a row gone missing.
+    The outputs stay cached until the IO manager has written them (the caller unpersists).
+    Duplicates are counted from the flagged rows (rows - distinct keys), never derived from
+    what was written, so the loss accounting (assets/accounting.py) can find a row gone missing.
     """
-    clean_table, quarantine_table = tables
-    clean_key, quarantine_key = keys
-    raw_dir = lake.partition_dir(*raw, day)
-    flagged = flag(session.read.parquet(str(raw_dir)), day).persist()
-    try:
-        valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), clean_key)
-        rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), quarantine_key)
-        clean_rows = publish(keep(flagged), lake, warehouse, clean_table, clean_column, day)
-        quarantined = publish(quarantine(flagged, day), lake, warehouse, quarantine_table, "partition_day", day)
-        reasons = reason_counts(flagged)
-    finally:
-        flagged.unpersist()
-    return {
-        "raw_rows": parquet_rows(raw_dir),
+    flagged = step.flag(raw, day).persist()
+    valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), step.clean_key)
+    rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), step.quarantine_key)
+    clean = step.keep(flagged).persist()
+    quarantined = step.reject(flagged, day).persist()
+    counts = {
         "valid_rows": valid_rows,
         "valid_keys": valid_keys,
         "rejected_rows": rejected_rows,
         "rejected_keys": rejected_keys,
         "duplicates": (valid_rows - valid_keys) + (rejected_rows - rejected_keys),
-        "clean_rows": clean_rows,
-        "quarantined_rows": quarantined,
-        "quarantine_reasons": reasons,
+        "clean_rows": clean.count(),
+        "quarantined_rows": quarantined.count(),
+        "quarantine_reasons": reason_counts(flagged),
     }
+    return counts, clean, quarantined, [flagged, clean, quarantined]
 
 
-def clean_results(clean_key: list[str], quarantine_key: list[str], per_day: dict):
-    """The two materializations of a clean step, with totals over its days."""
-    counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates")
-    totals = {k: sum(d[k] for d in per_day.values()) for k in counted}
-    yield dg.MaterializeResult(
-        asset_key=clean_key,
-        metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
+def clean_outputs(step: CleanStep, session: SparkSession, raw: LakeDays, days: list[date], log) -> Iterator[dg.Output]:
+    """Both outputs of a clean step over its days, with totals; cached frames released after
+    the IO manager wrote them (it runs as each output is yielded)."""
+    per_day, clean, quarantined, cached = {}, {}, {}, []
+    try:
+        for day in days:
+            counts, clean[day], quarantined[day], frames = clean_day(step, session.read.parquet(raw.path(day)), day)
+            cached += frames
+            per_day[day.isoformat()] = {"raw_rows": raw.rows(day), **counts}
+            log.info(f"clean {'/'.join(step.clean)} {day}: {counts}")
+        counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates")
+        totals = {k: sum(d[k] for d in per_day.values()) for k in counted}
+        yield dg.Output(
+            clean,
+            output_name=output_name(step.clean),
+            metadata={"dagster/row_count": totals["clean_rows"], **totals, "per_day": per_day},
+        )
+        yield dg.Output(
+            quarantined,
+            output_name=output_name(step.quarantine),
+            metadata={"dagster/row_count": totals["quarantined_rows"]},
+        )
+    finally:
+        for frame in cached:
+            frame.unpersist()
+
+
+def clean_asset(
+    step: CleanStep,
+    name: str,
+    group: str,
+    descriptions: tuple[str, str],
+    extra_deps: Sequence[Sequence[str]] = (),
+    prepare: Callable[[SparkSession, CleanStep], CleanStep] | None = None,
+) -> dg.AssetsDefinition:
+    """The multi-asset of one clean step; `prepare` may bind per-run inputs into the step
+    (the plausibility rules the measurements step reads with Spark)."""
+    deps = [list(step.raw), *(list(d) for d in extra_deps)]
+
+    @dg.multi_asset(
+        name=name,
+        specs=[
+            table_spec(step.clean, deps, descriptions[0], group, step.partition_column),
+            table_spec(step.quarantine, deps, descriptions[1], group, "partition_day"),
+        ],
+        ins={"raw": dg.AssetIn(key=list(step.raw))},
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
     )
-    yield dg.MaterializeResult(asset_key=quarantine_key, metadata={"dagster/row_count": totals["quarantined_rows"]})
+    def _clean(context: dg.AssetExecutionContext, spark: dg.ResourceParam[Spark], raw: LakeDays):
+        session = spark.get_session()
+        bound = prepare(session, step) if prepare else step
+        yield from clean_outputs(bound, session, raw, partition_days(context), context.log)
+
+    return _clean

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from assets.ports import KafkaRange, KafkaRecord, Lake, TopicLog
+from assets.core.stream import OffsetRange, Record, TopicLog
+from assets.ports import Lake
 
 # Offsets per block: bounds what one merge rewrites, on million-message days too.
 BLOCK = 100_000
@@ -32,11 +33,11 @@ def block_name(topic: str, partition: int, block: int) -> str:
     return f"{topic}-p{partition}-b{block:07d}"
 
 
-def block_ranges(r: KafkaRange) -> list[KafkaRange]:
+def block_ranges(r: OffsetRange) -> list[OffsetRange]:
     """`r` cut at block boundaries, so each piece merges into one block file."""
     cuts = range((r.start // BLOCK + 1) * BLOCK, r.end, BLOCK)
     bounds = [r.start, *cuts, r.end]
-    return [KafkaRange(r.topic, r.partition, a, b) for a, b in pairwise(bounds) if a < b]
+    return [OffsetRange(r.topic, r.partition, a, b) for a, b in pairwise(bounds) if a < b]
 
 
 @contextmanager
@@ -78,7 +79,7 @@ def dead_letter_once(
     day: date,
     name: str,
     rejects: pa.Table,
-    records: dict[int, tuple[KafkaRecord, str]],
+    records: dict[int, tuple[Record, str]],
 ) -> int:
     """Record `rejects` (offset -> (record, reason) in `records`) and dead-letter each one that
     was never dead-lettered; returns how many were published. Call under `locked`."""
@@ -117,7 +118,7 @@ def in_dlq(kafka: TopicLog, topic: str) -> set[tuple[int, int]]:
     found = set()
     for partition, end in kafka.end_offsets(dlq).items():
         start = starts.get(partition, end)
-        for record in kafka.read_range(KafkaRange(dlq, partition, start, end)) if start < end else ():
+        for record in kafka.read_range(OffsetRange(dlq, partition, start, end)) if start < end else ():
             h = record.headers
             if h.get("original_topic") == topic and "original_offset" in h:
                 found.add((int(h["original_partition"]), int(h["original_offset"])))

@@ -14,10 +14,12 @@ landing alone). Both apply this one rule, so any order of runs gives the same of
 import dagster as dg
 import pyarrow as pa
 
+from assets.core.days import record_day
+from assets.core.stream import OffsetRange, TopicLog
 from assets.landed_files import BLOCK, block_name, read_block
 from assets.partitions import daily_partitions, single_run
-from assets.ports import KafkaRange, Lake, TopicLog
-from assets.raw_records import LANDED, REJECTED, record_day
+from assets.ports import Lake
+from assets.raw_records import LANDED, REJECTED
 from assets.topics import LANDING_GROUP, topic_key
 
 # Messages read per step of the scan: a gap near the committed offset costs one small read.
@@ -43,7 +45,7 @@ def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partitio
     held: dict[tuple, set[int]] = {}
     offset = start
     while offset < end:
-        step = KafkaRange(topic, partition, offset, min(offset + STEP, end))
+        step = OffsetRange(topic, partition, offset, min(offset + STEP, end))
         for record in kafka.read_range(step):
             key = (record_day(record), record.offset // BLOCK)
             if key not in held:
@@ -70,7 +72,7 @@ def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None)
             )
         through = landed_through(kafka, lake, table, topic, partition, start, end)
         if through > committed.get(partition, 0):
-            kafka.commit(LANDING_GROUP, KafkaRange(topic, partition, start, through))
+            kafka.commit(LANDING_GROUP, OffsetRange(topic, partition, start, through))
             committed[partition] = through
     return committed
 

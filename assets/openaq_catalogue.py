@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from assets.core.lake_days import LakeDays
 from assets.partitions import daily_partitions, partition_days, single_run
-from assets.ports import Lake, OpenAQSource
+from assets.ports import OpenAQSource
 
 RAW_LOCATIONS = pa.schema(
     [
@@ -41,28 +41,23 @@ def location_batch(locations: list[dict], fetched_at: datetime) -> pa.RecordBatc
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     kinds={"api", "parquet"},
+    io_manager_key="lake_io_manager",
 )
 def raw_openaq_locations(
-    context: dg.AssetExecutionContext, openaq: dg.ResourceParam[OpenAQSource], lake: dg.ResourceParam[Lake]
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext, openaq: dg.ResourceParam[OpenAQSource]
+) -> dg.Output[dict[date, pa.Table]]:
     """Daily snapshot of the OpenAQ location catalogue (locations with their sensors and parameters), as received."""
     locations = openaq.fetch_locations()
     fetched_at = datetime.now(UTC)
-    for day in partition_days(context):
-        batch = location_batch(locations, fetched_at)
-        lake.write_partition("raw", "openaq_locations", day, RAW_LOCATIONS, [batch])
+    days = partition_days(context)
+    snapshot = pa.Table.from_batches([location_batch(locations, fetched_at)])
     sensors = sum(len(loc.get("sensors") or []) for loc in locations)
-    return dg.MaterializeResult(
-        metadata={
-            "source_mode": openaq.mode,
-            "locations": len(locations),
-            "sensors": sensors,
-            "days": len(partition_days(context)),
-        }
+    return dg.Output(
+        {day: snapshot for day in days},
+        metadata={"source_mode": openaq.mode, "locations": len(locations), "sensors": sensors, "days": len(days)},
     )
 
 
-def read_locations(lake: Lake, day: date) -> list[dict]:
+def read_locations(catalogue: LakeDays, day: date) -> list[dict]:
     """The catalogue snapshot of `day`, as the API returned it."""
-    table = pq.read_table(lake.partition_dir("raw", "openaq_locations", day))
-    return [json.loads(p) for p in table.column("payload").to_pylist()]
+    return [json.loads(p) for p in catalogue.read(day, ["payload"]).column("payload").to_pylist()]

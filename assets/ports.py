@@ -6,13 +6,14 @@ these ports to real resources per profile, and tests bind them to anything that 
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 from pyspark.sql import SparkSession
+
+from assets.core.lake_days import LakeDays
 
 
 class SensorLike(Protocol):
@@ -65,6 +66,8 @@ class UserStore(Protocol):
 class Lake(Protocol):
     def partition_dir(self, zone: str, table: str, day: date) -> Path: ...
 
+    def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays: ...
+
     def staged_partition(self, zone: str, table: str, day: date) -> AbstractContextManager[Path]: ...
 
     def write_file(
@@ -90,66 +93,3 @@ class Warehouse(Protocol):
 
 class Spark(Protocol):
     def get_session(self) -> SparkSession: ...
-
-
-@dataclass(frozen=True)
-class KafkaRange:
-    """[start, end) of one topic partition: the slice one consumer run reads."""
-
-    topic: str
-    partition: int
-    start: int
-    end: int
-
-    def run_key(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.start}-{self.end}"
-
-    def file_name(self) -> str:
-        return f"{self.topic}-p{self.partition}-{self.start:012d}-{self.end:012d}"
-
-
-@dataclass(frozen=True)
-class KafkaRecord:
-    """A message as read from a topic. Something that never reached a topic (a malformed API
-    page) is addressed the same way to be dead-lettered, with partition and offset -1."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    value: bytes | None
-    headers: dict[str, str]
-    timestamp_ms: int
-
-
-@dataclass(frozen=True)
-class TopicMessage:
-    """One message to publish: keyed, JSON value, event time (tz-aware UTC) = its day."""
-
-    key: str
-    value: dict
-    event_time: datetime
-
-
-class ProduceResultLike(Protocol):
-    produced: int
-    dead_lettered: int
-    offsets: dict[int, tuple[int, int]]
-
-
-class TopicLog(Protocol):
-    """A Kafka topic log: a real broker in prod, an embedded SQLite log locally."""
-
-    def ensure_topic(self, topic: str) -> None: ...
-
-    def produce(self, topic: str, messages: Iterable[TopicMessage], source: str) -> ProduceResultLike: ...
-
-    def end_offsets(self, topic: str) -> dict[int, int]: ...
-
-    def offsets_for_time(self, topic: str, ts_ms: int) -> dict[int, int]: ...
-
-    def read_range(self, r: KafkaRange) -> list[KafkaRecord]: ...
-
-    def decode(self, record: KafkaRecord) -> tuple[dict | None, str | None]: ...
-
-    def dead_letter(self, record: KafkaRecord, reason: str) -> None: ...

@@ -10,35 +10,20 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.openaq_catalogue import raw_openaq_locations, read_locations
-from assets.partitions import daily_partitions, day_window, partition_days, single_run
-from assets.ports import (
-    KafkaRecord,
-    Lake,
-    MeasurementPageLike,
-    OpenAQSource,
-    TopicLog,
-    TopicMessage,
-    UserSource,
-)
+from assets.core.days import day_window
+from assets.core.event_time import period_start
+from assets.core.lake_days import LakeDays
+from assets.core.stream import Record, TopicLog, TopicMessage
+from assets.openaq_catalogue import read_locations
+from assets.partitions import daily_partitions, partition_days, single_run
+from assets.ports import MeasurementPageLike, OpenAQSource, UserSource
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
-
-
-def _parse_utc(text) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def measurement_event_time(measurement: dict, day_start: datetime) -> datetime:
     """A measurement's event time is its period start; one without a usable period stays in
     the day it was requested for (its quarantine reason is decided by the clean step)."""
-    period = measurement.get("period") if isinstance(measurement, dict) else None
-    start = ((period or {}).get("datetimeFrom") or {}).get("utc") if isinstance(period, dict) else None
-    moment = _parse_utc(start) if start else None
-    return moment if moment is not None else day_start
+    return period_start(measurement) or day_start
 
 
 def measurement_messages(
@@ -63,14 +48,14 @@ def measurement_messages(
             )
 
 
-def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> KafkaRecord:
+def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> Record:
     body = {
         "location_id": page.sensor.location_id,
         "sensor_id": page.sensor.sensor_id,
         "page": page.page,
         "raw_body": page.raw_body,
     }
-    return KafkaRecord(
+    return Record(
         topic=OPENAQ_TOPIC,
         partition=-1,
         offset=-1,
@@ -82,6 +67,7 @@ def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> Kafk
 
 
 OPENAQ_PULL = dg.AssetKey(["api", "openaq_measurements"])
+RAW_LOCATIONS = dg.AssetKey(["raw", "openaq_locations"])
 USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
 
 
@@ -112,27 +98,28 @@ def _publish_metadata(result, extra: dict) -> dict:
     specs=[
         dg.AssetSpec(
             OPENAQ_PULL,
-            deps=[raw_openaq_locations],
+            deps=[RAW_LOCATIONS],
             description="The OpenAQ v3 pull of the day's measurements for every catalogue sensor.",
             group_name="openaq",
             kinds={"api", "python"},
         ),
         topic_spec(OPENAQ_TOPIC, OPENAQ_PULL, "openaq", "one message per OpenAQ measurement, keyed by sensor id."),
     ],
+    ins={"catalogue": dg.AssetIn(key=RAW_LOCATIONS)},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
 def openaq_measurements_pull(
     context: dg.AssetExecutionContext,
     openaq: dg.ResourceParam[OpenAQSource],
-    lake: dg.ResourceParam[Lake],
     kafka: dg.ResourceParam[TopicLog],
+    catalogue: LakeDays,
 ):
     per_day = {}
     for day in partition_days(context):
         start, end = day_window(day)
         rejected: list = []
-        pages = openaq.fetch_measurement_pages(read_locations(lake, day), start, end)
+        pages = openaq.fetch_measurement_pages(read_locations(catalogue, day), start, end)
         result = kafka.produce(OPENAQ_TOPIC, measurement_messages(pages, start, rejected), "openaq")
         for page in rejected:
             kafka.dead_letter(rejected_page_record(page, start), f"malformed_page: {page.rejected_reason}")

@@ -1,11 +1,10 @@
-"""The rows of the raw zone: landed messages and rejects, their schemas and event days."""
+"""The rows of the raw zone: landed messages and rejects, and their schemas."""
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 import pyarrow as pa
 
-from assets.partitions import daily_partitions
-from assets.ports import KafkaRecord
+from assets.core.stream import Record
 
 LANDED = pa.schema(
     [
@@ -28,35 +27,9 @@ REJECTED = pa.schema(
         ("dead_lettered", pa.bool_()),
     ]
 )
-FIRST_DAY = daily_partitions.start.date()
 
 
-def record_day(record: KafkaRecord) -> date:
-    """The UTC day of a message's event time (its header, else its timestamp).
-
-    An event older than the first partition has no day of its own; it lands in the first
-    one, where the clean step quarantines it as outside its partition day: kept, with a
-    reason, and its range can still be committed.
-    """
-    day = None
-    header = record.headers.get("partition_day")
-    if header:
-        try:
-            day = date.fromisoformat(header)
-        except ValueError:
-            pass
-    if day is None:
-        day = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).date()
-    return max(day, FIRST_DAY)
-
-
-def json_text(value: bytes) -> str:
-    """The JSON text of a decoded value: as received, without the Schema Registry framing
-    (magic byte 0 and the schema id; JSON text never starts with a NUL byte)."""
-    return (value[5:] if value[:1] == b"\x00" else value).decode("utf-8")
-
-
-def landed_table(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> pa.Table:
+def landed_table(good: list[tuple[Record, str]], ingested_at: datetime) -> pa.Table:
     return pa.Table.from_pydict(
         {
             "kafka_topic": [r.topic for r, _ in good],
@@ -71,7 +44,7 @@ def landed_table(good: list[tuple[KafkaRecord, str]], ingested_at: datetime) -> 
     )
 
 
-def rejected_table(bad: list[tuple[KafkaRecord, str]]) -> pa.Table:
+def rejected_table(bad: list[tuple[Record, str]]) -> pa.Table:
     return pa.Table.from_pydict(
         {
             "kafka_topic": [r.topic for r, _ in bad],

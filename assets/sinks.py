@@ -2,57 +2,36 @@
 
 Both upsert by natural key (sensor x period end; user id), so re-running a day or replaying
 a Kafka range rewrites the same documents and rows. A failed write raises: the run fails and
-the topic sensor's offsets for it are not committed.
+the topic sensor's offsets for it are not committed. Their inputs come from the lake IO
+manager; the row mappings are pure (assets/core/rows.py).
 """
 
-import json
-from collections.abc import Iterator
-
 import dagster as dg
-import pyarrow.dataset as pa_ds
 
+from assets.core.lake_days import LakeDays
+from assets.core.rows import LANDED_COLUMNS, landed_document
 from assets.partitions import daily_partitions, partition_days, single_run
-from assets.ports import Lake, MeasurementStore, UserStore
+from assets.ports import MeasurementStore, UserStore
 
 BATCH_ROWS = 5_000
 
 
-def landed_documents(directory) -> Iterator[list[dict]]:
-    """The day's landed OpenAQ messages as documents (with their Kafka coordinates), in batches."""
-    files = sorted(str(p) for p in directory.glob("*.parquet"))
-    if not files:
-        return
-    columns = ["payload", "kafka_topic", "kafka_partition", "kafka_offset"]
-    for batch in pa_ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=BATCH_ROWS):
-        docs = []
-        for row in batch.to_pylist():
-            doc = json.loads(row["payload"])
-            doc["kafka"] = {
-                "topic": row["kafka_topic"],
-                "partition": row["kafka_partition"],
-                "offset": row["kafka_offset"],
-            }
-            docs.append(doc)
-        yield docs
-
-
 @dg.asset(
     key=["mongo", "openaq_measurements"],
-    deps=[dg.AssetKey(["raw", "openaq_measurements"])],
+    ins={"landed": dg.AssetIn(key=["raw", "openaq_measurements"])},
     group_name="openaq",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     kinds={"mongodb"},
 )
 def mongo_openaq_measurements(
-    context: dg.AssetExecutionContext,
-    measurement_store: dg.ResourceParam[MeasurementStore],
-    lake: dg.ResourceParam[Lake],
+    context: dg.AssetExecutionContext, measurement_store: dg.ResourceParam[MeasurementStore], landed: LakeDays
 ) -> dg.MaterializeResult:
     """The day's raw OpenAQ measurement documents as landed from Kafka, one per sensor x period end (`_id`)."""
     totals = {"documents": 0, "upserted": 0, "matched": 0, "without_id": 0}
     for day in partition_days(context):
-        for docs in landed_documents(lake.partition_dir("raw", "openaq_measurements", day)):
+        for batch in landed.batches(day, LANDED_COLUMNS, BATCH_ROWS):
+            docs = [landed_document(row) for row in batch.to_pylist()]
             result = measurement_store.upsert_measurements(docs)
             totals["documents"] += len(docs)
             totals["upserted"] += result.upserted
@@ -65,24 +44,19 @@ def mongo_openaq_measurements(
 
 @dg.asset(
     key=["cassandra", "created_users"],
-    deps=[dg.AssetKey(["clean", "randomuser_users"])],
+    ins={"clean_users": dg.AssetIn(key=["clean", "randomuser_users"])},
     group_name="users",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     kinds={"cassandra"},
 )
 def cassandra_created_users(
-    context: dg.AssetExecutionContext,
-    user_store: dg.ResourceParam[UserStore],
-    lake: dg.ResourceParam[Lake],
+    context: dg.AssetExecutionContext, user_store: dg.ResourceParam[UserStore], clean_users: LakeDays
 ) -> dg.MaterializeResult:
     """The serving table `spark_streams.created_users`: one row per user id, upserted from the day's clean users."""
     written = 0
     for day in partition_days(context):
-        files = sorted(str(p) for p in lake.partition_dir("clean", "randomuser_users", day).glob("*.parquet"))
-        if not files:
-            continue
-        for batch in pa_ds.dataset(files, format="parquet").to_batches(batch_size=BATCH_ROWS):
+        for batch in clean_users.batches(day, batch_size=BATCH_ROWS):
             written += user_store.upsert_users(batch.to_pylist())
     context.log.info(f"Cassandra upserts: {written}")
     return dg.MaterializeResult(metadata={"rows_written": written, "table_count": user_store.count()})

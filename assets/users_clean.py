@@ -1,58 +1,28 @@
-"""Spark-cleaned randomuser.me users: typed, one row per user id, credentials gone; written
-as the day's partition of the clean zone and loaded into the warehouse's `clean` schema."""
+"""Spark-cleaned randomuser.me users: typed, one row per user id, credentials gone; each day
+replaced in the clean zone and the warehouse's `clean` schema by the lake IO manager."""
 
-import dagster as dg
-
-from assets.clean_zone import clean_day, clean_results, clean_spec
-from assets.partitions import daily_partitions, partition_days, single_run
-from assets.ports import Lake, Spark, Warehouse
+from assets.clean_zone import CleanStep, clean_asset
 from spark.transforms.users import CLEAN_KEY, QUARANTINE_KEY, clean_users, flag_users, quarantined_users
 
-CLEAN_USERS = ["clean", "randomuser_users"]
-QUARANTINE = ["clean", "randomuser_users_quarantine"]
-RAW_USERS = ["raw", "randomuser_users"]
-
-
-@dg.multi_asset(
-    specs=[
-        clean_spec(
-            CLEAN_USERS,
-            [RAW_USERS],
-            "randomuser.me users of the day: typed (dob, registered as UTC timestamps; postcode as "
-            "text), one row per login.uuid; no password, salt or hash.",
-            "users",
-        ),
-        clean_spec(
-            QUARANTINE,
-            [RAW_USERS],
-            "Landed user messages that failed validation, with the reason (credentials redacted).",
-            "users",
-        ),
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
+USERS = CleanStep(
+    raw=("raw", "randomuser_users"),
+    clean=("clean", "randomuser_users"),
+    quarantine=("clean", "randomuser_users_quarantine"),
+    flag=flag_users,
+    keep=clean_users,
+    reject=quarantined_users,
+    partition_column="ingested_on",
+    clean_key=CLEAN_KEY,
+    quarantine_key=QUARANTINE_KEY,
 )
-def clean_randomuser_users(
-    context: dg.AssetExecutionContext,
-    spark: dg.ResourceParam[Spark],
-    lake: dg.ResourceParam[Lake],
-    warehouse: dg.ResourceParam[Warehouse],
-):
-    session = spark.get_session()
-    per_day = {}
-    for day in partition_days(context):
-        per_day[day.isoformat()] = clean_day(
-            session,
-            lake,
-            warehouse,
-            day,
-            RAW_USERS,
-            flag_users,
-            clean_users,
-            quarantined_users,
-            ("randomuser_users", "randomuser_users_quarantine"),
-            "ingested_on",
-            (CLEAN_KEY, QUARANTINE_KEY),
-        )
-        context.log.info(f"clean users {day}: {per_day[day.isoformat()]}")
-    yield from clean_results(CLEAN_USERS, QUARANTINE, per_day)
+
+clean_randomuser_users = clean_asset(
+    USERS,
+    "clean_randomuser_users",
+    "users",
+    (
+        "randomuser.me users of the day: typed (dob, registered as UTC timestamps; postcode as "
+        "text), one row per login.uuid; no password, salt or hash.",
+        "Landed user messages that failed validation, with the reason (credentials redacted).",
+    ),
+)

@@ -16,6 +16,7 @@ from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
+from orchestration.resources.lake_io import LakeIOManager
 from orchestration.resources.mongo import EmbeddedMeasurementStore, MongoMeasurementStore
 from orchestration.resources.openaq import OpenAQResource
 from orchestration.resources.randomuser import RandomUserResource
@@ -95,6 +96,17 @@ def cassandra_resource() -> CassandraUserStore:
 
 
 def resources_for(profile: str) -> dict:
+    return with_io_managers(_resources(profile))
+
+
+def with_io_managers(resources: dict) -> dict:
+    """The lake IO manager over the profile's lake and warehouse: the same in both profiles.
+    Tests that swap the lake or the warehouse rebuild it with this."""
+    io_manager = LakeIOManager(lake=resources["lake"], warehouse=resources["warehouse"])
+    return {**resources, "lake_io_manager": io_manager}
+
+
+def _resources(profile: str) -> dict:
     lake_root = data_dir()
     common = {
         "lake": LakeResource(root=str(lake_root)),

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.ports import KafkaRange
-from assets.raw_records import record_day
+from assets.core.days import record_day
+from assets.core.stream import OffsetRange
 from assets.topics import LANDING_GROUP, topic_key
 from orchestration.jobs import SPARK_TAGS
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
@@ -40,7 +40,7 @@ def last_complete_day(now: datetime | None) -> date:
 
 
 def run_requests_for_range(
-    r: KafkaRange, days: Sequence[str], op_name: str, requested: Sequence[str]
+    r: OffsetRange, days: Sequence[str], op_name: str, requested: Sequence[str]
 ) -> list[dg.RunRequest]:
     """Runs of `r` for the `requested` days; every one is tagged with all the range's `days`."""
     config = {"ops": {op_name: {"config": {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end}]}}}}
@@ -106,7 +106,7 @@ def evaluate_topic(
         waiting = []
         for p, start, end, day, messages, days in deferred:
             if date.fromisoformat(day) <= last_day and len(requests) < max_runs:
-                requests.extend(run_requests_for_range(KafkaRange(topic, p, start, end), days, op_name, [day]))
+                requests.extend(run_requests_for_range(OffsetRange(topic, p, start, end), days, op_name, [day]))
             else:
                 waiting.append([p, start, end, day, messages, days])
         next_offsets = {p: starts.get(p, 0) for p in ends}

@@ -15,6 +15,8 @@ columns keep their names and meaning; the rest of the clean users contract is ad
   state, country, timezone_offset, timezone_description, id_name, id_value, picture_large,
   picture_thumbnail -> same name, text.
 
+The mapping itself is pure and shared: `assets.core.rows.COLUMNS` and `user_values`.
+
 A table left behind by the original job is not altered: preparing the INSERT then fails on the
 first missing column, loudly, instead of writing a partial row.
 """
@@ -34,46 +36,10 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from assets.core.rows import COLUMNS, user_values
 from orchestration.resources.sqlite_store import open_store
 
-_TEXT = (
-    "gender title first_name last_name email username phone cell nationality street_name city "
-    "state country timezone_offset timezone_description id_name id_value picture_large "
-    "picture_thumbnail"
-).split()
-# (column, CQL type, clean users field); the order is the INSERT's bind order.
-COLUMNS: tuple[tuple[str, str, str | None], ...] = (
-    ("id", "uuid", "user_id"),
-    *((name, "text", name) for name in _TEXT),
-    ("post_code", "text", "postcode"),
-    ("address", "text", None),
-    ("picture", "text", "picture_medium"),
-    ("dob", "timestamp", "dob_utc"),
-    ("registered_date", "timestamp", "registered_utc"),
-    ("street_number", "int", "street_number"),
-    ("latitude", "double", "latitude"),
-    ("longitude", "double", "longitude"),
-    ("ingested_on", "date", "ingested_on"),
-    ("ingested_at", "timestamp", "ingested_at"),
-)
-USER_FIELDS = frozenset(field for _, _, field in COLUMNS if field)  # the clean users contract
 _NAMES, _MARKS = ", ".join(name for name, _, _ in COLUMNS), ", ".join("?" * len(COLUMNS))
-
-
-def user_values(row: dict) -> tuple:
-    """One clean users row as the INSERT's bind values, in `COLUMNS` order."""
-    missing = USER_FIELDS - row.keys()
-    if missing:
-        raise ValueError(f"user row {row.get('user_id')!r} lacks {sorted(missing)}")
-    street = " ".join(str(p) for p in (row["street_number"], row["street_name"]) if p is not None)
-    computed = {  # by column
-        # The driver binds uuid columns from uuid.UUID only; a string id is parsed (and checked) here.
-        "id": row["user_id"] if isinstance(row["user_id"], uuid.UUID) else uuid.UUID(row["user_id"]),
-        # randomuser sends some postcodes as numbers; the column is text, as in the original job.
-        "post_code": None if row["postcode"] is None else str(row["postcode"]),
-        "address": ", ".join(p for p in (street, row["city"], row["state"], row["country"]) if p),
-    }
-    return tuple(computed[col] if col in computed else row[field] for col, _, field in COLUMNS)
 
 
 def _identifier(name: str) -> str:
@@ -83,18 +49,7 @@ def _identifier(name: str) -> str:
     return name
 
 
-class UserServingStore(dg.ConfigurableResource):
-    """Common contract of the two users stores."""
-
-    def upsert_users(self, rows: Sequence[dict]) -> int:
-        """Insert or overwrite each row by `user_id`; returns the rows written. Raises on failure."""
-        raise NotImplementedError
-
-    def count(self) -> int:
-        raise NotImplementedError
-
-
-class CassandraUserStore(UserServingStore):
+class CassandraUserStore(dg.ConfigurableResource):
     """Cassandra: one prepared INSERT (an upsert in CQL) run with bounded concurrency."""
 
     hosts: list[str]
@@ -145,6 +100,7 @@ class CassandraUserStore(UserServingStore):
         return f"{keyspace}.{table}"
 
     def upsert_users(self, rows: Sequence[dict]) -> int:
+        """Insert or overwrite each row by `user_id`; returns the rows written. Raises on failure."""
         params = [user_values(row) for row in rows]  # a bad row fails before any write
         if not params:
             return 0
@@ -176,7 +132,7 @@ def _sqlite(value):
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-class EmbeddedUserStore(UserServingStore):
+class EmbeddedUserStore(dg.ConfigurableResource):
     """The same table and upsert semantics in one SQLite file; for the local profile."""
 
     path: str

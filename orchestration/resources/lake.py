@@ -22,6 +22,8 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assets.core.lake_days import LakeDays
+
 # Rows per Parquet row group: a reader holds a whole row group's column in memory, and raw
 # payload columns are wide.
 ROW_GROUP_ROWS = 20_000
@@ -34,6 +36,10 @@ class LakeResource(dg.ConfigurableResource):
 
     def partition_dir(self, zone: str, table: str, day: date) -> Path:
         return Path(self.root) / zone / table / f"day={day.isoformat()}"
+
+    def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays:
+        """The given days of a table, to read (lazily, through the day's current version)."""
+        return LakeDays(zone, table, {day: self.partition_dir(zone, table, day) for day in days})
 
     @contextmanager
     def staged_partition(self, zone: str, table: str, day: date) -> Iterator[Path]:
@@ -62,15 +68,8 @@ class LakeResource(dg.ConfigurableResource):
         batches: Iterable[pa.RecordBatch],
     ) -> int:
         """Replace one day of a table with `batches`; returns the rows written."""
-        rows = 0
-        with (
-            self.staged_partition(zone, table, day) as staging,
-            pq.ParquetWriter(staging / "part-0.parquet", schema) as writer,
-        ):
-            for batch in batches:
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-                rows += batch.num_rows
-        return rows
+        with self.staged_partition(zone, table, day) as staging:
+            return write_parquet(staging / "part-0.parquet", schema, batches)
 
     def write_file(
         self,
@@ -91,16 +90,22 @@ class LakeResource(dg.ConfigurableResource):
         with _day_lock(final):
             directory = _current_version(final)
             temporary = directory / f".{name}.{uuid.uuid4().hex}.tmp"
-            rows = 0
             try:
-                with pq.ParquetWriter(temporary, schema) as writer:
-                    for batch in batches:
-                        writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-                        rows += batch.num_rows
+                rows = write_parquet(temporary, schema, batches)
                 os.replace(temporary, directory / f"{name}.parquet")
             finally:
                 temporary.unlink(missing_ok=True)
         return rows
+
+
+def write_parquet(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+    """One Parquet file of `batches`; returns the rows written."""
+    rows = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            rows += batch.num_rows
+    return rows
 
 
 @contextmanager

@@ -20,11 +20,11 @@ import pymongo
 from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.errors import BulkWriteError
 
+from assets.core.rows import HELPER_FIELDS, to_stored
 from orchestration.resources.sqlite_store import open_store
 
 # The serving queries: one location, or one pollutant, over a time range.
 INDEXES = (("location_id", "period_end"), ("parameter_id", "period_end"), ("period_end",))
-HELPER_FIELDS = ("location_id", "sensor_id", "parameter_id", "parameter_name", "period_end")
 
 
 @dataclass(frozen=True)
@@ -39,63 +39,19 @@ class MeasurementWriteError(RuntimeError):
     """Raised so the run fails and its Kafka offsets are not committed."""
 
 
-def _at(doc, *keys):
-    for key in keys:
-        doc = doc.get(key) if isinstance(doc, dict) else None
-    return doc
+def storable(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
+    """(stored forms, (doc, reason) of those without an id): rejected, not dropped, since a
+    silent loss would look like success."""
+    stored, rejected = [], []
+    for doc in docs:
+        try:
+            stored.append(to_stored(doc))
+        except ValueError as reason:
+            rejected.append((doc, str(reason)))
+    return stored, rejected
 
 
-def to_stored(doc: dict) -> dict:
-    """The stored form of one consumed document; ValueError(reason) when it cannot have an id.
-    The id's period end is canonical (`2024-01-01T00:00:00Z`): "Z" and "+00:00" give one id."""
-    if not isinstance(doc, dict):
-        raise ValueError(f"not a JSON object: {type(doc).__name__}")
-    sensor_id, stamp = doc.get("sensor_id"), _at(doc, "measurement", "period", "datetimeTo", "utc")
-    if isinstance(sensor_id, bool) or not isinstance(sensor_id, int):
-        raise ValueError(f"sensor_id missing or not an integer: {sensor_id!r}")
-    try:
-        end = datetime.fromisoformat(stamp.strip())
-    except (AttributeError, ValueError):
-        raise ValueError(f"period end (datetimeTo.utc) missing or not ISO 8601: {stamp!r}") from None
-    # The field is UTC by name: a stamp without an offset is read as UTC, never as local time.
-    end = (end.replace(tzinfo=UTC) if end.tzinfo is None else end).astimezone(UTC)
-    # BSON datetimes hold milliseconds: truncating here keeps the _id and period_end in step.
-    end = end.replace(microsecond=end.microsecond // 1000 * 1000)
-    fraction = f".{end.microsecond // 1000:03d}" if end.microsecond else ""
-    return {
-        "_id": f"{sensor_id}:{end:%Y-%m-%dT%H:%M:%S}{fraction}Z",
-        "location_id": doc.get("location_id"),
-        "sensor_id": sensor_id,
-        "parameter_id": _at(doc, "measurement", "parameter", "id"),
-        "parameter_name": _at(doc, "measurement", "parameter", "name"),
-        "period_end": end,
-        "raw": doc,
-    }
-
-
-class MeasurementDocumentStore(dg.ConfigurableResource):
-    """Common contract of the two measurement stores."""
-
-    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
-        """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
-        raise NotImplementedError
-
-    def count(self, filter: dict | None = None) -> int:
-        """Documents matching a MongoDB filter on `_id` and the helper fields."""
-        raise NotImplementedError
-
-    @staticmethod
-    def _split(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
-        stored, rejected = [], []  # rejected, not dropped: a silent loss would look like success
-        for doc in docs:
-            try:
-                stored.append(to_stored(doc))
-            except ValueError as reason:
-                rejected.append((doc, str(reason)))
-        return stored, rejected
-
-
-class MongoMeasurementStore(MeasurementDocumentStore):
+class MongoMeasurementStore(dg.ConfigurableResource):
     """MongoDB (or a wire-compatible server): unordered bulk upserts in chunks."""
 
     uri: str  # dg.EnvVar("MONGO_URI"): it may hold a password, so it is never logged or raised
@@ -120,7 +76,8 @@ class MongoMeasurementStore(MeasurementDocumentStore):
             client.close()
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
-        stored, rejected = self._split(docs)
+        """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
+        stored, rejected = storable(docs)
         upserted = modified = matched = 0
         with self._collection() as coll:
             # Idempotent: creating an index that exists with the same keys is a no-op.
@@ -160,7 +117,7 @@ def _sql(value):
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
-class EmbeddedMeasurementStore(MeasurementDocumentStore):
+class EmbeddedMeasurementStore(dg.ConfigurableResource):
     """One SQLite file with the same ids, helper columns and indexes; for the local profile."""
 
     path: str
@@ -176,7 +133,7 @@ class EmbeddedMeasurementStore(MeasurementDocumentStore):
         return open_store(self.path, schema + indexes, timeout_seconds=30.0)
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
-        stored, rejected = self._split(docs)
+        stored, rejected = storable(docs)
         upserted = modified = matched = 0
         try:
             with closing(self._connect()) as con, con:  # one transaction: a failure writes nothing

@@ -14,39 +14,11 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
 
-CLEAN_COLUMNS = [
-    "user_id",
-    "gender",
-    "title",
-    "first_name",
-    "last_name",
-    "email",
-    "username",
-    "dob_utc",
-    "registered_utc",
-    "phone",
-    "cell",
-    "nationality",
-    "street_number",
-    "street_name",
-    "city",
-    "state",
-    "country",
-    "postcode",
-    "latitude",
-    "longitude",
-    "timezone_offset",
-    "timezone_description",
-    "id_name",
-    "id_value",
-    "picture_large",
-    "picture_medium",
-    "picture_thumbnail",
-    "ingested_on",
-    "ingested_at",
-]
+# The clean users contract, shared with the Cassandra sink.
+CLEAN_COLUMNS = list(CLEAN_USER_COLUMNS)
 
 QUARANTINE_COLUMNS = [
     "kafka_topic",

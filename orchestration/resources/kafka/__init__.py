@@ -1,26 +1,12 @@
-"""The topic log: Kafka (any Kafka-protocol broker) or an embedded SQLite stand-in, one interface."""
+"""The topic log: Kafka (any Kafka-protocol broker) or an embedded SQLite stand-in, one interface
+(`assets.core.stream.TopicLog`); the message types and contracts are the core's."""
 
+from assets.core.codec import decode
+from assets.core.contracts import Contract, contract_for, contracts, schema_version
+from assets.core.stream import OffsetRange, ProduceResult, Record, TopicLog, TopicMessage, dlq_topic
 from orchestration.resources.kafka.broker import KafkaResource, registry_client
-from orchestration.resources.kafka.contracts import (
-    Contract,
-    contract_for,
-    contracts,
-    schema_version,
-    validate,
-)
 from orchestration.resources.kafka.embedded import EmbeddedTopicLogResource
-from orchestration.resources.kafka.log import (
-    KafkaUnavailable,
-    OffsetRange,
-    OutgoingMessage,
-    ProduceResult,
-    Record,
-    TopicLog,
-    decode,
-    dlq_topic,
-    partition_for,
-    split_ranges,
-)
+from orchestration.resources.kafka.log import KafkaUnavailable, partition_for, split_ranges
 
 __all__ = [
     "Contract",
@@ -28,10 +14,10 @@ __all__ = [
     "KafkaResource",
     "KafkaUnavailable",
     "OffsetRange",
-    "OutgoingMessage",
     "ProduceResult",
     "Record",
     "TopicLog",
+    "TopicMessage",
     "contract_for",
     "contracts",
     "decode",
@@ -40,5 +26,4 @@ __all__ = [
     "registry_client",
     "schema_version",
     "split_ranges",
-    "validate",
 ]

@@ -21,18 +21,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import Field, PrivateAttr
 
-from orchestration.resources.kafka.contracts import contract_for
-from orchestration.resources.kafka.log import (
-    KafkaUnavailable,
-    OffsetRange,
-    OutgoingMessage,
-    ProduceResult,
-    Record,
-    decode,
-    dlq_headers,
-    dlq_topic,
-    prepare,
-)
+from assets.core.codec import decode, dlq_headers, prepare
+from assets.core.contracts import contract_for
+from assets.core.stream import OffsetRange, ProduceResult, Record, TopicMessage, dlq_topic
+from orchestration.resources.kafka.log import KafkaUnavailable
 from orchestration.resources.kafka.registry import decode_registered
 
 _LOG = logging.getLogger(__name__)
@@ -214,7 +206,7 @@ class KafkaResource(dg.ConfigurableResource):
             raise KafkaUnavailable(f"{len(failed) + left} of {sent} messages not delivered: {why}")
         return delivered
 
-    def produce(self, topic: str, messages: Iterable[OutgoingMessage], source: str) -> ProduceResult:
+    def produce(self, topic: str, messages: Iterable[TopicMessage], source: str) -> ProduceResult:
         contract_for(topic)  # a topic without a contract fails before anything is created
         self.ensure_topic(topic)
         serialize = self.value_serializer(topic)

@@ -18,18 +18,10 @@ from itertools import islice
 import dagster as dg
 from pydantic import Field
 
-from orchestration.resources.kafka.contracts import contract_for
-from orchestration.resources.kafka.log import (
-    OffsetRange,
-    OutgoingMessage,
-    ProduceResult,
-    Record,
-    decode,
-    dlq_headers,
-    dlq_topic,
-    partition_for,
-    prepare,
-)
+from assets.core.codec import decode, dlq_headers, prepare
+from assets.core.contracts import contract_for
+from assets.core.stream import OffsetRange, ProduceResult, Record, TopicMessage, dlq_topic
+from orchestration.resources.kafka.log import partition_for
 from orchestration.resources.sqlite_store import open_store
 
 _SCHEMA = """
@@ -110,7 +102,7 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
         with self._write() as conn:
             self._ensure(conn, topic)
 
-    def produce(self, topic: str, messages: Iterable[OutgoingMessage], source: str) -> ProduceResult:
+    def produce(self, topic: str, messages: Iterable[TopicMessage], source: str) -> ProduceResult:
         produced = dead = 0
         offsets: dict[int, tuple[int, int]] = {}
         iterator = iter(messages)

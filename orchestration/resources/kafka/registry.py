@@ -14,10 +14,9 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
-from orchestration.resources.kafka.contracts import contract_for
-from orchestration.resources.kafka.log import Record
-
-MAGIC, PREFIX = 0, 5
+from assets.core.codec import REGISTRY_MAGIC, REGISTRY_PREFIX
+from assets.core.contracts import contract_for
+from assets.core.stream import Record
 
 
 @cache
@@ -36,9 +35,9 @@ def decode_registered(record: Record, client: SchemaRegistryClient) -> tuple[dic
     raw = record.value
     if raw is None:
         return None, "empty value (tombstone)"
-    if len(raw) < PREFIX or raw[0] != MAGIC:
+    if len(raw) < REGISTRY_PREFIX or raw[0] != REGISTRY_MAGIC:
         return None, "registry: bad magic byte (not the Schema Registry wire format)"
-    schema_id = int.from_bytes(raw[1:PREFIX], "big")
+    schema_id = int.from_bytes(raw[1:REGISTRY_PREFIX], "big")
     try:
         if not _is_contract(record.topic, schema_id, client):
             return None, f"registry: schema id {schema_id} is not the contract of {record.topic}"

@@ -110,8 +110,3 @@ def contract_for(topic: str) -> Contract:
 def schema_version(topic: str) -> str:
     """The value of the ``schema_version`` header for messages written to `topic` now."""
     return str(contract_for(topic).version)
-
-
-def validate(topic: str, value: Any) -> str | None:
-    """None when `value` conforms to `topic`'s current contract, else the reason it does not."""
-    return contract_for(topic).error(value)

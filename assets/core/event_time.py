@@ -1,0 +1,36 @@
+"""Event times read from the sources' text: one parser for the producers, the Mongo sink and
+every other reader of an API time stamp.
+
+The OpenAQ fields are UTC by name (`datetimeFrom.utc`), so a stamp without an offset is read as
+UTC, never as the machine's local time; Spark's `try_to_timestamp` under the UTC session time
+zone (SparkResource) reads them the same way.
+"""
+
+from datetime import UTC, datetime
+
+
+def parse_utc(text) -> datetime | None:
+    """An ISO 8601 stamp ("Z" or an offset; none means UTC) as an aware UTC datetime, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(UTC)
+
+
+def _at(doc, *keys):
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def period_start(measurement) -> datetime | None:
+    """An OpenAQ measurement's event time: the start of its period."""
+    return parse_utc(_at(measurement, "period", "datetimeFrom", "utc"))
+
+
+def period_end(measurement) -> datetime | None:
+    """The end of an OpenAQ measurement's period: with the sensor, its natural key."""
+    return parse_utc(_at(measurement, "period", "datetimeTo", "utc"))

@@ -1,0 +1,59 @@
+"""A lake table's days as a run reads them: what the lake IO manager hands an asset's input.
+
+Lazy (paths only) and the one place that lists a day's files, so no asset globs the lake. A
+day is a directory of Parquet files (`<root>/<zone>/<table>/day=YYYY-MM-DD`, a link to its
+current version: see orchestration/resources/lake.py).
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as pa_ds
+import pyarrow.parquet as pq
+
+
+def parquet_files(directory: Path) -> list[str]:
+    return sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
+
+
+def parquet_rows(directory: Path) -> int:
+    """Row count from the Parquet footers: no data is read."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(directory))
+
+
+@dataclass(frozen=True)
+class LakeDays:
+    zone: str
+    table: str
+    directories: dict[date, Path]
+
+    @property
+    def days(self) -> list[date]:
+        return sorted(self.directories)
+
+    def path(self, day: date) -> str:
+        """The day's directory, for readers that take one (`spark.read.parquet`)."""
+        return str(self.directories[day])
+
+    def files(self, day: date) -> list[str]:
+        return parquet_files(self.directories[day])
+
+    def rows(self, day: date) -> int:
+        return parquet_rows(self.directories[day])
+
+    def batches(
+        self, day: date, columns: Sequence[str] | None = None, batch_size: int = 5_000
+    ) -> Iterator[pa.RecordBatch]:
+        files = self.files(day)
+        if files:
+            columns = list(columns) if columns is not None else None
+            yield from pa_ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_size)
+
+    def read(self, day: date, columns: Sequence[str] | None = None) -> pa.Table:
+        files = self.files(day)
+        if not files:
+            raise FileNotFoundError(f"{self.zone}/{self.table} has no files for {day}")
+        return pa_ds.dataset(files, format="parquet").to_table(columns=list(columns) if columns else None)

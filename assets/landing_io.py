@@ -1,0 +1,106 @@
+"""Landing a day's messages in the raw zone: read ranges of the topic, keep the day's
+messages, merge them into the day's offset blocks (assets/landed_files.py) and dead-letter
+once each message that does not decode or validate. No Dagster here: the asset is landing.py.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+from assets.core.codec import json_text
+from assets.core.days import day_window, last_complete_day, record_day
+from assets.core.lake_days import parquet_rows
+from assets.core.stream import OffsetRange, TopicLog
+from assets.landed_files import BLOCK, block_name, block_ranges, dead_letter_once, locked, merge_new
+from assets.ports import Lake
+from assets.raw_records import landed_table, rejected_table
+
+# Records read at once in whole-day mode: bounds memory on million-message days.
+CHUNK = 100_000
+
+
+class NothingToLand(Exception):
+    """A whole-day read found none of a day's messages although the day has landed rows."""
+
+
+def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK) -> list[OffsetRange]:
+    """Every offset that may hold a message of `day`: from the first message stamped at or
+    after the day's start to the end of each partition (event times are not ordered within a
+    partition, so a later offset can still belong to the day)."""
+    start, _ = day_window(day)
+    ends = kafka.end_offsets(topic)
+    if not ends:  # no such topic (any more)
+        return []
+    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
+    return [
+        OffsetRange(topic, p, lower, min(lower + chunk, ends[p]))
+        for p in sorted(ends)
+        for lower in range(firsts.get(p, ends[p]), ends[p], chunk)
+    ]
+
+
+def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRange, last_day: date) -> Counter:
+    """Land the `day` records of `r` (within one block); counts of what was seen and added."""
+    counts: Counter = Counter(ranges=1)
+    good, bad = [], []
+    for record in kafka.read_range(r):
+        its_day = record_day(record)
+        if its_day != day:
+            counts["deferred" if its_day > last_day else "other_days"] += 1
+            continue
+        _, reason = kafka.decode(record)
+        if reason is None:
+            good.append((record, json_text(record.value)))
+        else:
+            bad.append((record, reason))
+            counts[f"reason:{reason.split(':')[0]}"] += 1
+    name = block_name(r.topic, r.partition, r.start // BLOCK)
+    if good:
+        with locked(lake, table, day, name):
+            counts["added"] += merge_new(lake, table, day, name, landed_table(good, datetime.now(UTC)))
+    if bad:
+        rejects = f"{table}_rejected"
+        with locked(lake, rejects, day, name):
+            counts["dead_lettered"] += dead_letter_once(
+                kafka, lake, rejects, day, name, rejected_table(bad), {r.offset: (r, why) for r, why in bad}
+            )
+    counts.update(landed=len(good), rejected=len(bad))
+    return counts
+
+
+def land_ranges(
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    day: date,
+    ranges: Iterable[OffsetRange],
+    last_day: date | None = None,
+) -> dict:
+    """Land the `day` records of each range; returns counts for the materialization: `landed`
+    and `rejected` are the day's messages seen in the ranges, `added` and `dead_lettered` what
+    this call wrote for the first time, `deferred` messages of days that are not partitions yet."""
+    last_day = last_day or last_complete_day()
+    counts: Counter = Counter()
+    for r in ranges:
+        for piece in block_ranges(r):
+            counts.update(land_block(kafka, lake, table, day, piece, last_day))
+    reasons = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("reason:")}
+    totals = {
+        k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")
+    }
+    return {**totals, "dead_letter_reasons": reasons}
+
+
+def raw_rows(lake: Lake, table: str, day: date) -> int:
+    return parquet_rows(lake.partition_dir("raw", table, day))
+
+
+def land_whole_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date) -> dict:
+    before = raw_rows(lake, table, day)
+    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day))
+    if counts["landed"] + counts["rejected"] == 0 and before:
+        raise NothingToLand(
+            f"{topic} holds no message of {day} (retention passed, or the topic was recreated), but"
+            f" raw/{table}/day={day} holds {before} rows: kept as they are, nothing downstream rebuilt"
+        )
+    return counts
