@@ -62,18 +62,18 @@ def rows_and_keys(rows: DataFrame, key: Sequence[str]) -> tuple[int, int]:
     return rows.count(), rows.select(*key).distinct().count()
 
 
-def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFrame, DataFrame, list[DataFrame]]:
-    """Validate one raw day: (the day's counts, clean frame, quarantine frame, frames cached).
+def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFrame, DataFrame, DataFrame]:
+    """Validate one raw day: (the day's counts, clean frame, quarantine frame, the cached
+    flagged frame both are selected from: the caller unpersists it once they are written).
 
-    The outputs stay cached until the IO manager has written them (the caller unpersists).
-    Duplicates are counted from the flagged rows (rows - distinct keys), never derived from
-    what was written, so the loss accounting (assets/accounting.py) can find a row gone missing.
+    Every figure is counted from the frames themselves; duplicates from the flagged rows (rows -
+    distinct keys), never derived from what was written, so the loss accounting
+    (assets/accounting.py) can find a row gone missing.
     """
     flagged = step.flag(raw, day).persist()
     valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), step.clean_key)
     rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), step.quarantine_key)
-    clean = step.keep(flagged).persist()
-    quarantined = step.reject(flagged, day).persist()
+    clean, quarantined = step.keep(flagged), step.reject(flagged, day)
     counts = {
         "valid_rows": valid_rows,
         "valid_keys": valid_keys,
@@ -84,17 +84,17 @@ def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFra
         "quarantined_rows": quarantined.count(),
         "quarantine_reasons": reason_counts(flagged),
     }
-    return counts, clean, quarantined, [flagged, clean, quarantined]
+    return counts, clean, quarantined, flagged
 
 
 def clean_outputs(step: CleanStep, session: SparkSession, raw: LakeDays, days: list[date], log) -> Iterator[dg.Output]:
-    """Both outputs of a clean step over its days, with totals; cached frames released after
-    the IO manager wrote them (it runs as each output is yielded)."""
+    """Both outputs of a clean step over its days, with totals. The IO manager writes each
+    output as it is yielded, so the flagged frames stay cached until both are written."""
     per_day, clean, quarantined, cached = {}, {}, {}, []
     try:
         for day in days:
-            counts, clean[day], quarantined[day], frames = clean_day(step, session.read.parquet(raw.path(day)), day)
-            cached += frames
+            counts, clean[day], quarantined[day], flagged = clean_day(step, session.read.parquet(raw.path(day)), day)
+            cached.append(flagged)
             per_day[day.isoformat()] = {"raw_rows": raw.rows(day), **counts}
             log.info(f"clean {'/'.join(step.clean)} {day}: {counts}")
         counted = ("raw_rows", "clean_rows", "quarantined_rows", "duplicates")

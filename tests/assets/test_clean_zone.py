@@ -1,84 +1,84 @@
-"""The clean zone's Spark write goes through the lake's staged swap: a clean step killed
-mid-write leaves the previous day visible and intact, in the lake and in the warehouse."""
+"""A clean step writes through the lake IO manager: the day is staged, loaded into the
+warehouse from the staged version, then swapped in. Killed mid-write, it leaves the previous
+day visible and intact, in the lake and in the warehouse, with nothing staged visible."""
 
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from datetime import date
+from pathlib import Path
 
+import clean_step_fixture as fixture
+import duckdb
+import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
-from pyspark.sql import functions as F
 
-from assets.clean_zone import publish
-from orchestration.resources.lake import LakeResource
-from orchestration.resources.warehouse import DuckDBWarehouse
+STEP_SCRIPT = Path(fixture.__file__)
+REPO = STEP_SCRIPT.parents[2]
 
-DAY = date(2026, 11, 20)
 
-# Publishes 100 rows, then starts publishing 1000 and blocks inside the write job (a UDF on
-# one row waits forever) after telling the test, which then kills the process group.
-KILLED_CLEAN_STEP = textwrap.dedent("""
-    import sys, time
-    from datetime import date
-    from pathlib import Path
-    from pyspark.sql import functions as F
-    from assets.clean_zone import publish
-    from orchestration.resources.lake import LakeResource
-    from orchestration.resources.spark import SparkResource
-    from orchestration.resources.warehouse import DuckDBWarehouse
+def warehouse_ids(root: Path, table: str) -> list[int]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        return [r[0] for r in con.execute(f"select id from clean.{table} order by id").fetchall()]
 
-    root, marker = sys.argv[1], Path(sys.argv[2])
-    day = date(2026, 11, 20)
-    lake, warehouse = LakeResource(root=root), DuckDBWarehouse(path=root + "/warehouse.duckdb")
-    session = SparkResource(master="local[1]", shuffle_partitions=1, driver_memory="1g").get_session()
 
-    def rows(n):
-        return session.range(n).withColumn("measured_on", F.lit(day))
+def lake_ids(root: Path, table: str) -> list[int]:
+    day_dir = root / "clean" / table / f"day={fixture.DAY.isoformat()}"
+    return sorted(pq.read_table(day_dir)["id"].to_pylist())
 
-    publish(rows(100), lake, warehouse, "m", "measured_on", day)
 
-    @F.udf("long")
-    def stall(n):
-        if n == 500:
-            marker.touch()
-            time.sleep(3600)
-        return n
+def visible_ids(root: Path, table: str) -> list[int]:
+    """What a reader of the whole table sees: hidden staged versions must not be part of it."""
+    dataset = pa_ds.dataset(root / "clean" / table, format="parquet", partitioning="hive")
+    return sorted(dataset.to_table(columns=["id"])["id"].to_pylist())
 
-    publish(rows(1000).withColumn("id", stall("id")), lake, warehouse, "m", "measured_on", day)
-""")
+
+def test_a_clean_step_writes_both_tables_through_the_io_manager(spark, tmp_path):
+    fixture.land_raw(str(tmp_path), 100)
+    result = fixture.clean(str(tmp_path))
+    assert result.success
+    clean = [i for i in range(100) if i % 10]
+    assert lake_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == clean
+    assert lake_ids(tmp_path, "t_quarantine") == warehouse_ids(tmp_path, "t_quarantine") == list(range(0, 100, 10))
+    [materialization] = [
+        m for m in result.asset_materializations_for_node("clean_t") if m.asset_key.path == ["clean", "t"]
+    ]
+    day = materialization.metadata["per_day"].value[fixture.DAY.isoformat()]
+    assert (day["raw_rows"], day["clean_rows"], day["quarantined_rows"], day["duplicates"]) == (100, 90, 10, 0)
+    assert materialization.metadata["rows_written"].value == {fixture.DAY.isoformat(): 90}
 
 
 def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
     marker = tmp_path / "writing"
     step = subprocess.Popen(
-        [sys.executable, "-c", KILLED_CLEAN_STEP, str(tmp_path), str(marker)],
+        [sys.executable, str(STEP_SCRIPT), str(tmp_path), str(marker)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 240
         while not marker.exists():
             assert step.poll() is None, step.stderr.read()[-3000:]
             assert time.monotonic() < deadline, "the second write never started"
             time.sleep(0.1)
+        # The kill lands inside the write: staged files of the new version exist already.
+        assert any((tmp_path / "clean" / "t").glob(".day=*.v-*"))
     finally:
         os.killpg(step.pid, signal.SIGKILL)  # the driver, its JVM and Spark's Python workers
         step.wait()
 
-    lake = LakeResource(root=str(tmp_path))
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    day_dir = lake.partition_dir("clean", "m", DAY)
-    assert sorted(pq.read_table(day_dir)["id"].to_pylist()) == list(range(100))
-    assert spark.read.parquet(str(day_dir)).count() == 100
-    assert warehouse.query("select count(*), count(distinct id) from clean.m") == [(100, 100)]
+    first_run = [i for i in range(100) if i % 10]
+    assert lake_ids(tmp_path, "t") == visible_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == first_run
+    assert spark.read.parquet(str(tmp_path / "clean" / "t")).count() == len(first_run)
+    assert warehouse_ids(tmp_path, "t_quarantine") == list(range(0, 100, 10))
 
-    # The next run replaces the day and clears the killed run's staged version.
-    rows = spark.range(7).withColumn("measured_on", F.lit(DAY))
-    assert publish(rows, lake, warehouse, "m", "measured_on", DAY) == 7
-    assert spark.read.parquet(str(day_dir)).count() == 7
-    assert [p.name.startswith(".day=2026-11-20.v-") for p in day_dir.parent.iterdir()].count(True) == 1
+    # The next run replaces the day (the 1000 raw rows) and clears the killed run's staged version.
+    assert fixture.clean(str(tmp_path)).success
+    assert lake_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == [i for i in range(1000) if i % 10]
+    versions = [p.name for p in (tmp_path / "clean" / "t").iterdir() if p.name.startswith(".day=2026-11-20.v-")]
+    assert len(versions) == 1

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.core.stream import OffsetRange
 from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
-from assets.ports import KafkaRange
 from assets.producers import measurement_event_time, openaq_measurements_pull
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
@@ -76,7 +76,7 @@ def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     # Three rows published: the one without a period is the clean step's to quarantine.
     assert sum(kafka.end_offsets(OPENAQ_TOPIC).values()) == 3
     dlq = OPENAQ_TOPIC + ".dlq"
-    [record] = [r for p, end in kafka.end_offsets(dlq).items() for r in kafka.read_range(KafkaRange(dlq, p, 0, end))]
+    [record] = [r for p, end in kafka.end_offsets(dlq).items() for r in kafka.read_range(OffsetRange(dlq, p, 0, end))]
     assert record.headers["dlq_reason"] == "malformed_page: body is not JSON"
     assert json.loads(record.value)["raw_body"] == "<html>502</html>"
     metadata = result.asset_materializations_for_node("openaq_measurements_pull")[0].metadata

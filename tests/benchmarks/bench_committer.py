@@ -47,8 +47,8 @@ def main() -> None:
     from dagster._core.events import DagsterEvent, DagsterEventType
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-    from assets.landing import land_ranges
-    from assets.ports import KafkaRange
+    from assets.core.stream import OffsetRange
+    from assets.landing_io import land_ranges
     from assets.topics import LANDING_GROUP
     from orchestration.resources.kafka import EmbeddedTopicLogResource
     from orchestration.resources.lake import LakeResource
@@ -73,7 +73,7 @@ def main() -> None:
         instance = dg.DagsterInstance.get()
         started = time.monotonic()
         for i in range(ranges):
-            span = KafkaRange(TOPIC, 0, i * PER_RANGE, (i + 1) * PER_RANGE)
+            span = OffsetRange(TOPIC, 0, i * PER_RANGE, (i + 1) * PER_RANGE)
             land_ranges(log, lake, "openaq_measurements", date.fromisoformat(DAY), [span])
             tags = {
                 TAG_RANGE: f"{TOPIC}/0/{i * PER_RANGE}-{(i + 1) * PER_RANGE}",

@@ -8,7 +8,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from assets.ports import KafkaRange, KafkaRecord
+from assets.core.stream import OffsetRange, Record
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
 from orchestration.serving.exporter import PlatformCollector
@@ -36,8 +36,8 @@ def test_end_offsets_lag_and_dlq_from_kafka(tansu, tmp_path, monkeypatch):
     written = {p: last - first + 1 for p, (first, last) in produced.offsets.items()}
     assert sum(written.values()) == 12
     busiest = max(written, key=written.get)
-    kafka.commit(LANDING_GROUP, KafkaRange(OPENAQ_TOPIC, busiest, 0, 2))
-    kafka.dead_letter(KafkaRecord(OPENAQ_TOPIC, -1, -1, "x", b"{not json", {}, int(at.timestamp() * 1000)), "test")
+    kafka.commit(LANDING_GROUP, OffsetRange(OPENAQ_TOPIC, busiest, 0, 2))
+    kafka.dead_letter(Record(OPENAQ_TOPIC, -1, -1, "x", b"{not json", {}, int(at.timestamp() * 1000)), "test")
     kafka.teardown_after_execution(None)
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", tansu)

@@ -9,8 +9,8 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from assets.landing import LANDED
 from assets.openaq_clean import SEEDS_DIR
+from assets.raw_records import LANDED
 from spark.transforms.measurements import (
     CLEAN_COLUMNS,
     clean_measurements,

@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, OutgoingMessage
+from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, TopicMessage
 
 TOPICS = ("openaq.measurements", "randomuser.users")
 
@@ -59,7 +59,7 @@ def write_raw():
     return write
 
 
-def measurement(sensor_id: int, at: datetime, value=12.3, **envelope) -> OutgoingMessage:
+def measurement(sensor_id: int, at: datetime, value=12.3, **envelope) -> TopicMessage:
     """An openaq.measurements message as the producer builds it from an OpenAQ v3 row."""
     utc = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     row = {
@@ -82,7 +82,7 @@ def measurement(sensor_id: int, at: datetime, value=12.3, **envelope) -> Outgoin
         "fetched_at": "2026-11-21T00:05:00Z",
         "measurement": row,
     } | envelope
-    return OutgoingMessage(key=str(sensor_id), value=value_, event_time=at)
+    return TopicMessage(key=str(sensor_id), value=value_, event_time=at)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from orchestration.resources.kafka import (
     KafkaResource,
     KafkaUnavailable,
     OffsetRange,
-    OutgoingMessage,
+    TopicMessage,
     contract_for,
     decode,
 )
@@ -117,7 +117,7 @@ def test_schema_registry_round_trip_and_refusal(kafka):
     value = user("155e77ee-ba6d-486f-95ce-0e0c0fb4b919", nat="BR")
     result = log.produce(
         topic,
-        [OutgoingMessage(value["user"]["login"]["uuid"], value, DAY), OutgoingMessage("bad", user("not-a-uuid"), DAY)],
+        [TopicMessage(value["user"]["login"]["uuid"], value, DAY), TopicMessage("bad", user("not-a-uuid"), DAY)],
         source="randomuser",
     )
     assert (result.produced, result.dead_lettered) == (1, 1)

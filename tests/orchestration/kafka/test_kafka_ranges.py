@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from orchestration.resources.kafka import OffsetRange, OutgoingMessage, partition_for, split_ranges
-from orchestration.resources.kafka.log import prepare
+from assets.core.codec import prepare
+from orchestration.resources.kafka import OffsetRange, TopicMessage, partition_for, split_ranges
 
 T = "openaq.measurements"
 
@@ -61,7 +61,7 @@ def test_prepare_builds_headers_timestamp_and_payload(make_measurement):
 
 def test_prepare_routes_an_invalid_value_to_the_dlq():
     at = datetime(2026, 11, 20, tzinfo=UTC)
-    p = prepare(T, OutgoingMessage("1", {"sensor_id": 1}, at), source="openaq")
+    p = prepare(T, TopicMessage("1", {"sensor_id": 1}, at), source="openaq")
     assert p.topic == "openaq.measurements.dlq"
     assert p.headers["original_topic"] == T and p.headers["dlq_reason"].startswith("schema: ")
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestration.resources.kafka import OffsetRange, OutgoingMessage, contract_for, decode, partition_for
+from orchestration.resources.kafka import OffsetRange, TopicMessage, contract_for, decode, partition_for
 
 T = "openaq.measurements"
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
@@ -25,7 +25,7 @@ def read_all(log, topic):
 
 def test_produce_counts_and_dead_letters_the_poison_message(topic_log, make_measurement):
     good = [make_measurement(sensor, DAY + timedelta(minutes=sensor)) for sensor in range(1, 21)]
-    poison = OutgoingMessage("99", {"sensor_id": "not an int"}, DAY)
+    poison = TopicMessage("99", {"sensor_id": "not an int"}, DAY)
     result = topic_log.produce(T, [*good[:10], poison, *good[10:]], source="openaq")
 
     assert (result.produced, result.dead_lettered) == (20, 1)

@@ -12,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from assets.landing import land_whole_day, openaq_measurements_landing
+from assets.core.stream import OffsetRange
+from assets.landing import openaq_measurements_landing
+from assets.landing_io import land_whole_day
 from assets.offsets import committed_asset
-from assets.ports import KafkaRange
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.committer import kafka_offset_committer
 from orchestration.resources.kafka import KafkaResource
@@ -90,7 +91,7 @@ def dlq_entries(kafka) -> list[tuple[str, str]]:
     return [
         (r.headers["original_partition"], r.headers["original_offset"])
         for p, end in kafka.end_offsets(dlq).items()
-        for r in (kafka.read_range(KafkaRange(dlq, p, 0, end)) if end else [])
+        for r in (kafka.read_range(OffsetRange(dlq, p, 0, end)) if end else [])
     ]
 
 

@@ -15,8 +15,9 @@ from datetime import date, datetime
 import pytest
 from cassandra import ConsistencyLevel, WriteTimeout
 
+from assets.core.rows import COLUMNS, user_values
 from orchestration.resources import cassandra as sink
-from orchestration.resources.cassandra import COLUMNS, CassandraUserStore, EmbeddedUserStore, user_values
+from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 
 CLEAN_USERS_CONTRACT = {
     "user_id",

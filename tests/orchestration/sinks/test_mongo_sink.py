@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 import pymongo
 import pytest
 
+from assets.core.rows import to_stored
 from orchestration.resources.mongo import (
     INDEXES,
     EmbeddedMeasurementStore,
     MeasurementWriteError,
     MongoMeasurementStore,
     UpsertResult,
-    to_stored,
 )
 
 UTC = UTC

@@ -12,13 +12,14 @@ import pymongo
 import pytest
 from faults import TcpProxy, commit_completed, failure_message, free_port, run_range, start_secantus, start_tansu
 
+from assets.core.rows import LANDED_COLUMNS, landed_document
 from assets.landing import openaq_measurements_landing, randomuser_users_landing
-from assets.sinks import landed_documents, mongo_openaq_measurements
+from assets.sinks import mongo_openaq_measurements
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
 from orchestration.resources.kafka import KafkaResource
-from orchestration.resources.mongo import MeasurementDocumentStore, MongoMeasurementStore
+from orchestration.resources.mongo import MongoMeasurementStore, storable
 from orchestration.resources.openaq import OpenAQResource
 from orchestration.resources.randomuser import RandomUserResource
 from orchestration.resources.warehouse import PostgresWarehouse
@@ -105,8 +106,10 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
 
         server = start_secantus(tmp_path / "mongo", port)  # back, with what it had written
         landed = {}
-        for docs in landed_documents(resources["lake"].partition_dir("raw", "openaq_measurements", dg_day())):
-            landed |= {d["_id"]: d["raw"] for d in MeasurementDocumentStore._split(docs)[0]}
+        raw = resources["lake"].read_days("raw", "openaq_measurements", [dg_day()])
+        for batch in raw.batches(dg_day(), LANDED_COLUMNS):
+            docs = [landed_document(row) for row in batch.to_pylist()]
+            landed |= {d["_id"]: d["raw"] for d in storable(docs)[0]}
         with pymongo.MongoClient(store.uri) as client:
             visible = {d["_id"]: d["raw"] for d in client["faults"][store.collection].find()}
         # Upserts are per document: what is there is whole and exactly as landed, never torn.
