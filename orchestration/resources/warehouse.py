@@ -1,7 +1,9 @@
 """The warehouse that dbt builds on: DuckDB in the local profile, PostgreSQL in prod.
 
-Both load a day's clean Parquet partition with the same contract: in one transaction,
-delete the day, insert the files. A re-run of a day therefore replaces it, never adds to it.
+Both satisfy `assets.ports.Warehouse`: load a day's Parquet partition with the same contract,
+in one transaction delete the day and insert the files, so a re-run of a day replaces it, never
+adds to it. The lake IO manager (lake_io.py) calls it with the staged version of the day.
+`query` is a read-only convenience for tests and the shell.
 """
 
 import io
@@ -17,21 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 
-
-def _parquet_files(directory: Path) -> list[str]:
-    return sorted(str(p) for p in directory.glob("*.parquet"))
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """Common contract of the two warehouses."""
-
-    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
-        """Make `schema.table` hold exactly the files of `parquet_dir` for `day`; returns rows."""
-        raise NotImplementedError
-
-    def query(self, sql: str) -> list[tuple]:
-        raise NotImplementedError
-
+from assets.core.lake_days import parquet_files
 
 # DuckDB lets one process at a time open a file for writing, so concurrent replaces can only
 # come from threads of one process. Their snapshots would let two first loads of a day both
@@ -39,13 +27,14 @@ class WarehouseResource(dg.ConfigurableResource):
 _DUCKDB_LOCKS: dict[str, threading.Lock] = {}
 
 
-class DuckDBWarehouse(WarehouseResource):
+class DuckDBWarehouse(dg.ConfigurableResource):
     """A single DuckDB file; dbt-duckdb opens the same file after the load closes it."""
 
     path: str
 
-    def replace_partition(self, schema, table, partition_column, day, parquet_dir):
-        files = _parquet_files(parquet_dir)
+    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
+        """Make `schema.table` hold exactly the files of `parquet_dir` for `day`; returns rows."""
+        files = parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         lock = _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
@@ -99,7 +88,7 @@ def _pg_type(arrow_type: pa.DataType) -> str:
         raise TypeError(f"no PostgreSQL type for Arrow type {arrow_type}") from None
 
 
-class PostgresWarehouse(WarehouseResource):
+class PostgresWarehouse(dg.ConfigurableResource):
     """PostgreSQL; rows go in with COPY, streamed batch by batch to bound memory."""
 
     host: str = "127.0.0.1"
@@ -119,8 +108,8 @@ class PostgresWarehouse(WarehouseResource):
             connect_timeout=self.connect_timeout_seconds,
         )
 
-    def replace_partition(self, schema, table, partition_column, day, parquet_dir):
-        files = _parquet_files(parquet_dir)
+    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
+        files = parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         dataset = pa_ds.dataset(files, format="parquet") if files else None
         with closing(self._connect()) as conn:

@@ -16,16 +16,6 @@ from pyspark.sql import types as T
 
 CORRUPT_RECORD = "_corrupt_record"
 
-RAW_USER = T.StructType(
-    [
-        T.StructField("payload", T.StringType()),
-        T.StructField("kafka_topic", T.StringType()),
-        T.StructField("kafka_partition", T.IntegerType()),
-        T.StructField("kafka_offset", T.LongType()),
-        T.StructField("ingested_at", T.TimestampType()),
-    ]
-)
-
 
 def _texts(*names: str) -> T.StructType:
     return T.StructType([T.StructField(name, T.StringType()) for name in names])

@@ -35,6 +35,7 @@ def test_definitions_load_and_resolve(defs):
         "dbt",
         "measurement_store",
         "user_store",
+        "lake_io_manager",
     }
 
 

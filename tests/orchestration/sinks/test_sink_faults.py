@@ -17,7 +17,7 @@ from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.sinks import mongo_openaq_measurements
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.definitions import all_assets
-from orchestration.profiles import resources_for
+from orchestration.profiles import resources_for, with_io_managers
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.mongo import MongoMeasurementStore, storable
 from orchestration.resources.openaq import OpenAQResource
@@ -191,7 +191,9 @@ def test_warehouse_connection_cut_mid_copy(resources, warehouse_db):
     host, port, user, dbname = warehouse_db
     proxy = TcpProxy(port, host)
     try:
-        resources["warehouse"] = PostgresWarehouse(host="127.0.0.1", port=proxy.port, user=user, dbname=dbname)
+        resources |= with_io_managers(
+            {**resources, "warehouse": PostgresWarehouse(host="127.0.0.1", port=proxy.port, user=user, dbname=dbname)}
+        )
         direct = PostgresWarehouse(host=host, port=port, user=user, dbname=dbname)
         assets, requests = pull_and_tick(resources, USERS_PULL, USERS_TOPIC, randomuser_users_landing, 60)
         selection = dg.AssetSelection.assets(

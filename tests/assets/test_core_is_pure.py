@@ -1,0 +1,69 @@
+"""assets/core is the platform's pure core: it imports without Dagster, and its mappings and
+rules are the ones every layer uses."""
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from assets.core.days import FIRST_DAY, last_complete_day, record_day
+from assets.core.event_time import parse_utc, period_start
+from assets.core.rows import COLUMNS, landed_document, to_stored
+from assets.core.stream import Record
+from spark.schemas.clean_users import CLEAN_USER_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+BLOCK_DAGSTER = """
+import importlib, pkgutil, sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == "dagster" or name.startswith(("dagster.", "dagster_")):
+            raise ImportError("dagster is blocked: " + name)
+sys.meta_path.insert(0, Blocked())
+import assets.core
+for module in pkgutil.iter_modules(assets.core.__path__):
+    importlib.import_module("assets.core." + module.name)
+print(sorted(m for m in sys.modules if m.startswith("assets.core.")))
+"""
+
+
+def test_the_core_imports_with_dagster_blocked():
+    done = subprocess.run([sys.executable, "-c", BLOCK_DAGSTER], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "assets.core.rows" in done.stdout and "assets.core.codec" in done.stdout
+
+
+def test_one_event_time_rule_for_every_reader():
+    assert parse_utc("2026-11-20T05:00:00Z") == datetime(2026, 11, 20, 5, tzinfo=UTC)
+    assert parse_utc("2026-11-20T06:00:00+01:00") == datetime(2026, 11, 20, 5, tzinfo=UTC)
+    assert parse_utc("2026-11-20T05:00:00") == datetime(2026, 11, 20, 5, tzinfo=UTC)  # UTC by name
+    assert parse_utc("garbage") is None and parse_utc(None) is None and parse_utc(17) is None
+    measurement = {"period": {"datetimeFrom": {"utc": "2026-11-20T05:00:00"}, "datetimeTo": {"utc": "bad"}}}
+    assert period_start(measurement) == datetime(2026, 11, 20, 5, tzinfo=UTC)
+
+
+def test_record_day_from_the_header_else_the_timestamp_never_before_the_first_day():
+    at = int(datetime(2026, 11, 20, 23, 59, tzinfo=UTC).timestamp() * 1000)
+    assert record_day(Record("t", 0, 0, None, b"{}", {}, at)) == date(2026, 11, 20)
+    assert record_day(Record("t", 0, 0, None, b"{}", {"partition_day": "2026-11-19"}, at)) == date(2026, 11, 19)
+    assert record_day(Record("t", 0, 0, None, b"{}", {"partition_day": "2020-01-01"}, at)) == FIRST_DAY
+    assert last_complete_day(datetime(2026, 11, 21, 0, 0, 1, tzinfo=UTC)) == date(2026, 11, 20)
+
+
+def test_a_landed_row_becomes_its_mongo_document():
+    row = {
+        "payload": '{"sensor_id": 7, "location_id": 3, "measurement": {"period": {"datetimeTo": {"utc": '
+        '"2026-11-20T01:00:00+00:00"}}, "parameter": {"id": 2, "name": "pm25"}}}',
+        "kafka_topic": "openaq.measurements",
+        "kafka_partition": 1,
+        "kafka_offset": 42,
+    }
+    doc = landed_document(row)
+    assert doc["kafka"] == {"topic": "openaq.measurements", "partition": 1, "offset": 42}
+    stored = to_stored(doc)
+    assert stored["_id"] == "7:2026-11-20T01:00:00Z" and stored["raw"] is doc
+
+
+def test_the_cassandra_columns_map_the_whole_clean_users_contract_once():
+    fields = [field for _, _, field in COLUMNS if field]
+    assert sorted(fields) == sorted(CLEAN_USER_COLUMNS)
