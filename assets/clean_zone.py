@@ -13,10 +13,9 @@ import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from assets.core.lake_days import LakeDays
+from assets.lake_io import LAKE_IO, lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
-
-LAKE_IO = "lake_io_manager"
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def clean_asset(
             table_spec(step.clean, deps, descriptions[0], group, step.partition_column),
             table_spec(step.quarantine, deps, descriptions[1], group, "partition_day"),
         ],
-        ins={"raw": dg.AssetIn(key=list(step.raw))},
+        ins={"raw": lake_input(step.raw)},
         partitions_def=daily_partitions,
         backfill_policy=single_run,
     )

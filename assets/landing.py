@@ -44,8 +44,8 @@ def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, con
 def landing_asset(topic: str, table: str, group: str, description: str) -> dg.AssetsDefinition:
     """The landing asset of one topic: `raw/<table>`, one daily partition per event day.
 
-    It writes through the lake (blocks merged by offset, never a day replaced), and is read
-    downstream through the lake IO manager like every other table."""
+    It writes through the lake itself (blocks merged by offset, never a day replaced); readers
+    downstream take it through the lake IO manager (`lake_input`) like every other table."""
 
     @dg.asset(
         key=["raw", table],
@@ -55,7 +55,6 @@ def landing_asset(topic: str, table: str, group: str, description: str) -> dg.As
         partitions_def=daily_partitions,
         backfill_policy=single_run,
         kinds={"kafka", "parquet"},
-        io_manager_key="lake_io_manager",
     )
     def _land(
         context: dg.AssetExecutionContext,

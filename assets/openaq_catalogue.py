@@ -12,6 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.core.lake_days import LakeDays
+from assets.lake_io import LAKE_IO
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import OpenAQSource
 
@@ -41,7 +42,7 @@ def location_batch(locations: list[dict], fetched_at: datetime) -> pa.RecordBatc
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     kinds={"api", "parquet"},
-    io_manager_key="lake_io_manager",
+    io_manager_key=LAKE_IO,
 )
 def raw_openaq_locations(
     context: dg.AssetExecutionContext, openaq: dg.ResourceParam[OpenAQSource]

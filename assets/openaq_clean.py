@@ -10,6 +10,7 @@ import dagster as dg
 from assets.clean_zone import CleanStep, clean_asset, output_name, table_spec
 from assets.core.lake_days import LakeDays
 from assets.dbt_project import DBT_PROJECT_DIR
+from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
@@ -73,7 +74,7 @@ CLEAN_SENSORS = ["clean", "openaq_sensors"]
             "snapshot_on",
         ),
     ],
-    ins={"catalogue": dg.AssetIn(key=RAW_LOCATIONS)},
+    ins={"catalogue": lake_input(RAW_LOCATIONS)},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )

@@ -14,6 +14,7 @@ from assets.core.days import day_window
 from assets.core.event_time import period_start
 from assets.core.lake_days import LakeDays
 from assets.core.stream import Record, TopicLog, TopicMessage
+from assets.lake_io import lake_input
 from assets.openaq_catalogue import read_locations
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import MeasurementPageLike, OpenAQSource, UserSource
@@ -105,7 +106,7 @@ def _publish_metadata(result, extra: dict) -> dict:
         ),
         topic_spec(OPENAQ_TOPIC, OPENAQ_PULL, "openaq", "one message per OpenAQ measurement, keyed by sensor id."),
     ],
-    ins={"catalogue": dg.AssetIn(key=RAW_LOCATIONS)},
+    ins={"catalogue": lake_input(RAW_LOCATIONS.path)},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )

@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets.core.lake_days import LakeDays
 from assets.core.rows import LANDED_COLUMNS, landed_document
+from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import MeasurementStore, UserStore
 
@@ -18,7 +19,7 @@ BATCH_ROWS = 5_000
 
 @dg.asset(
     key=["mongo", "openaq_measurements"],
-    ins={"landed": dg.AssetIn(key=["raw", "openaq_measurements"])},
+    ins={"landed": lake_input(["raw", "openaq_measurements"])},
     group_name="openaq",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -44,7 +45,7 @@ def mongo_openaq_measurements(
 
 @dg.asset(
     key=["cassandra", "created_users"],
-    ins={"clean_users": dg.AssetIn(key=["clean", "randomuser_users"])},
+    ins={"clean_users": lake_input(["clean", "randomuser_users"])},
     group_name="users",
     partitions_def=daily_partitions,
     backfill_policy=single_run,

@@ -9,10 +9,13 @@ import dagster as dg
 
 from assets.core.stream import OffsetRange
 from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
+from assets.partitions import daily_partitions
 from assets.producers import measurement_event_time, openaq_measurements_pull
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
+from orchestration.resources.lake_io import LakeIOManager
+from orchestration.resources.warehouse import DuckDBWarehouse
 
 DAY_START = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -60,6 +63,10 @@ def test_event_time_is_the_period_start_or_the_requested_day():
     assert measurement_event_time({"period": {"datetimeFrom": {"utc": "garbage"}}}, DAY_START) == DAY_START
 
 
+def lake_io(lake: LakeResource, tmp_path) -> LakeIOManager:
+    return LakeIOManager(lake=lake, warehouse=DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")))
+
+
 def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     lake = LakeResource(root=str(tmp_path))
     day = DAY_START.date()
@@ -68,9 +75,9 @@ def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     )
     kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
     result = dg.materialize(
-        [openaq_measurements_pull],
+        [openaq_measurements_pull, dg.AssetSpec(["raw", "openaq_locations"], partitions_def=daily_partitions)],
         partition_key="2026-11-20",
-        resources={"openaq": FakeOpenAQ(), "lake": lake, "kafka": kafka},
+        resources={"openaq": FakeOpenAQ(), "lake_io_manager": lake_io(lake, tmp_path), "kafka": kafka},
     )
     assert result.success
     # Three rows published: the one without a period is the clean step's to quarantine.
