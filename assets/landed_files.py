@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from itertools import pairwise
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from assets.core.lake_days import parquet_files
 from assets.core.stream import OffsetRange, Record, TopicLog
 from assets.ports import Lake
 
@@ -134,7 +136,7 @@ def fold_legacy(lake: Lake, table: str, day: date, schema: pa.Schema) -> int:
     """Merge the day's files of the earlier layout into the blocks and remove them; returns
     the rows they held. Their rejects were dead-lettered before they were written."""
     rows = 0
-    for path in sorted(lake.partition_dir("raw", table, day).glob("*.parquet")):
+    for path in map(Path, parquet_files(lake.partition_dir("raw", table, day))):
         if _CURRENT.fullmatch(path.name):
             continue
         try:

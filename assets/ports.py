@@ -5,7 +5,6 @@ these ports to real resources per profile, and tests bind them to anything that 
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -68,8 +67,6 @@ class Lake(Protocol):
 
     def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays: ...
 
-    def staged_partition(self, zone: str, table: str, day: date) -> AbstractContextManager[Path]: ...
-
     def write_file(
         self,
         zone: str,
@@ -78,10 +75,6 @@ class Lake(Protocol):
         name: str,
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
-    ) -> int: ...
-
-    def write_partition(
-        self, zone: str, table: str, day: date, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
     ) -> int: ...
 
 
