@@ -46,17 +46,22 @@ def with_rules(session, step: CleanStep) -> CleanStep:
     return replace(step, flag=partial(flag_measurements, rules=read_plausibility(session, SEEDS_DIR)))
 
 
-clean_openaq_measurements = clean_asset(
-    MEASUREMENTS,
-    "clean_openaq_measurements",
-    "openaq",
-    (
-        "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
-        "Landed measurement messages that failed validation, as received, with the reason.",
-    ),
-    extra_deps=RULES,
-    prepare=with_rules,
-)
+def measurements_asset(step: CleanStep = MEASUREMENTS) -> dg.AssetsDefinition:
+    """The measurements' clean multi-asset (a test builds one from a changed step)."""
+    return clean_asset(
+        step,
+        "clean_openaq_measurements",
+        "openaq",
+        (
+            "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
+            "Landed measurement messages that failed validation, as received, with the reason.",
+        ),
+        extra_deps=RULES,
+        prepare=with_rules,
+    )
+
+
+clean_openaq_measurements = measurements_asset()
 
 RAW_LOCATIONS = ["raw", "openaq_locations"]
 CLEAN_LOCATIONS = ["clean", "openaq_locations"]
