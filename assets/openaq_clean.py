@@ -53,6 +53,7 @@ RULES = [["reference", "measurement_bounds"], ["reference", "measurement_sentine
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool="spark",
 )
 def clean_openaq_measurements(
     context: dg.AssetExecutionContext,
@@ -93,6 +94,7 @@ def clean_openaq_measurements(
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool="spark",
 )
 def clean_openaq_catalogue(
     context: dg.AssetExecutionContext,

@@ -31,6 +31,7 @@ RAW_USERS = ["raw", "randomuser_users"]
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool="spark",
 )
 def clean_randomuser_users(
     context: dg.AssetExecutionContext,

@@ -21,7 +21,6 @@ import dagster as dg
 from assets.ports import KafkaRange
 from assets.raw_records import record_day
 from assets.topics import LANDING_GROUP, topic_key
-from orchestration.jobs import SPARK_TAGS
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
@@ -48,7 +47,6 @@ def run_requests_for_range(
         TAG_RANGE: r.run_key(),
         TAG_DAYS: ",".join(days),
         TAG_TOPIC_PARTITION: f"{r.topic}/{r.partition}",
-        **SPARK_TAGS,  # the run builds the Spark-cleaned tables downstream of the landing
     }
     return [
         dg.RunRequest(run_key=f"{r.run_key()}@{day}", partition_key=day, run_config=config, tags=tags)
