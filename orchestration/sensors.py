@@ -125,11 +125,13 @@ def evaluate_topic(
 
 
 def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 10_000, max_runs: int = 20):
-    """The sensor of one topic: launches its landing asset and everything downstream of it."""
+    """The sensor of one topic: launches its landing asset alone, one cheap run per range; what
+    the landing feeds follows once per changed day (orchestration/automation.py), and the
+    committer commits the range after the run succeeded."""
 
     @dg.sensor(
         name=f"{topic.replace('.', '_')}_sensor",
-        asset_selection=dg.AssetSelection.assets(landing).downstream(),
+        asset_selection=dg.AssetSelection.assets(landing),
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Consumes new messages of `{topic}` in ranges of at most {max_batch}.",
