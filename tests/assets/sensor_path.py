@@ -26,6 +26,7 @@ class PathStats:
     spark_steps: int = 0
     failed_runs: list[str] = field(default_factory=list)
     results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
+    automation_cursor: object = None
 
     @property
     def runs(self) -> int:
@@ -80,13 +81,20 @@ def drive_topic(defs: dg.Definitions, instance, topic: str, table: str, max_batc
     commit_landed(kafka, lake, table, topic)
 
 
+def start_automation(defs: dg.Definitions, instance, stats: PathStats) -> None:
+    """The automation sensor's first tick, before anything lands: as in a deployment, where it
+    is running already. A condition's first evaluation only records where things stand."""
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert result.total_requested == 0, "nothing to follow before anything landed"
+    stats.automation_cursor = result.cursor
+
+
 def drive_automation(defs: dg.Definitions, instance, stats: PathStats, max_ticks: int = 10) -> None:
-    """Evaluate the automation conditions and run what they request, one run per day, until a
-    tick requests nothing. A code location without conditions requests nothing."""
-    cursor = None
+    """Evaluate the automation conditions from the last tick and run what they request, one run
+    per day, until a tick requests nothing. A code location without conditions requests nothing."""
     for _ in range(max_ticks):
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-        cursor = result.cursor
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=stats.automation_cursor)
+        stats.automation_cursor = result.cursor
         if result.total_requested == 0:
             return
         by_day: dict[str | None, set[dg.AssetKey]] = defaultdict(set)

@@ -1,6 +1,7 @@
 """What the daemon does with a topic sensor, in process, on a fresh local warehouse: the pull
 publishes, the sensor requests one landing-only run per range, the committer brings the lag to
-zero, and the automation sensor then asks for the day's clean step, sink and dbt models once."""
+zero, and the automation sensor then asks for the day's clean step, sink and dbt models once
+(and for the unpartitioned dimension they feed, on its next tick)."""
 
 import dagster as dg
 import duckdb
@@ -9,7 +10,7 @@ import pytest
 from assets.topics import LANDING_GROUP, USERS_TOPIC
 from orchestration.definitions import build_definitions
 from orchestration.resources.randomuser import RandomUserResource
-from tests.assets.sensor_path import PathStats, drive_automation, drive_topic
+from tests.assets.sensor_path import PathStats, drive_automation, drive_topic, start_automation
 
 DAY = "2026-11-20"
 
@@ -37,6 +38,7 @@ def test_sensor_runs_land_and_one_automated_run_builds_the_users_flow(defs):
     assert pulled.success
     kafka = defs.resources["kafka"]
     stats = PathStats()
+    start_automation(defs, instance, stats)
     drive_topic(defs, instance, USERS_TOPIC, "randomuser_users", max_batch=25, stats=stats)
     assert stats.sensor_runs >= 4 and not stats.failed_runs, "one landing run per range"
     assert stats.spark_steps == 0, "sensor runs only land"
@@ -47,17 +49,16 @@ def test_sensor_runs_land_and_one_automated_run_builds_the_users_flow(defs):
 
     drive_automation(defs, instance, stats)
     assert not stats.failed_runs
-    assert stats.automation_runs == 1 and stats.spark_steps == 1, "the day's ranges share one downstream run"
-    downstream = stats.results[-1]
-    built = {e.asset_key.to_user_string() for e in downstream.get_asset_materialization_events()}
-    assert {
-        "clean/randomuser_users",
-        "cassandra/created_users",
-        "marts/dim_users",
-        "marts/users_by_country_daily",
-    } <= built
-    assert downstream.dagster_run.tags.get("dagster/partition") == DAY
-    (accounting,) = [e for e in downstream.get_asset_check_evaluations() if e.check_name == "messages_accounted_for"]
+    # The day's ranges share one downstream run; the unpartitioned dimension it feeds follows it.
+    day_run, dimension_run = stats.results[-2:]
+    assert stats.automation_runs == 2 and stats.spark_steps == 1
+    assert day_run.dagster_run.tags.get("dagster/partition") == DAY
+    built = {e.asset_key.to_user_string() for e in day_run.get_asset_materialization_events()}
+    assert {"clean/randomuser_users", "cassandra/created_users", "marts/users_by_country_daily"} <= built
+    assert {e.asset_key.to_user_string() for e in dimension_run.get_asset_materialization_events()} == {
+        "marts/dim_users"
+    }
+    (accounting,) = [e for e in day_run.get_asset_check_evaluations() if e.check_name == "messages_accounted_for"]
     assert accounting.passed, accounting.metadata
 
     # Nothing changed since: the next evaluation asks for nothing.

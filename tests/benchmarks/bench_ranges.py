@@ -57,7 +57,7 @@ def case(ranges: int) -> dict:
     from assets.topics import LANDING_GROUP
     from orchestration.definitions import build_definitions
     from orchestration.resources.kafka import split_ranges
-    from tests.assets.sensor_path import PathStats, drive_automation, drive_topic
+    from tests.assets.sensor_path import PathStats, drive_automation, drive_topic, start_automation
 
     defs = build_definitions("local")
     instance = dg.DagsterInstance.ephemeral()
@@ -73,6 +73,7 @@ def case(ranges: int) -> dict:
     kafka = defs.resources["kafka"]
     batch = batch_for(kafka, ranges)
     stats = PathStats()
+    start_automation(defs, instance, stats)
     started = time.perf_counter()
     drive_topic(defs, instance, TOPIC, TABLE, batch, stats)
     landed_at = time.perf_counter() - started
