@@ -13,7 +13,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # Run-status sensors (the alerts) are handed 5 finished runs a tick by default: too few on a busy day.
 export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
-.PHONY: setup run test bench bench-committer lint dev clean reader-role serve bench-api metrics
+.PHONY: setup run test bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics
 
 setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -43,6 +43,9 @@ bench: setup  ## benchmarks; figures printed as JSON (BENCH_LOCATIONS, BENCH_INT
 
 bench-committer: setup  ## offset-committer latency under a real daemon (BENCH_RANGES, default 500)
 	$(BIN)/python tests/benchmarks/bench_committer.py
+
+bench-ranges: setup  ## one sample day through the sensor path as 50 offset ranges vs 1 (BENCH_RANGES): seconds, runs, Spark steps
+	$(BIN)/python tests/benchmarks/bench_ranges.py
 
 lint: setup  ## ruff format (checked, not rewritten) and ruff check: pyflakes, imports, pyupgrade, bugbear
 	$(BIN)/ruff format --check orchestration assets spark tests

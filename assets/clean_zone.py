@@ -134,6 +134,7 @@ def clean_asset(
         ins={"raw": lake_input(step.raw)},
         partitions_def=daily_partitions,
         backfill_policy=single_run,
+        pool="spark",
     )
     def _clean(context: dg.AssetExecutionContext, spark: dg.ResourceParam[Spark], raw: LakeDays):
         session = spark.get_session()

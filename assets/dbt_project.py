@@ -1,5 +1,10 @@
 """The dbt project and its manifest (kept free of relative imports, so
-`dagster-dbt project prepare-and-package --file assets/dbt_project.py` can load it)."""
+`dagster-dbt project prepare-and-package --file assets/dbt_project.py` can load it).
+
+Importing this module parses nothing: `make` builds the manifest (`dbt parse`, about 5 s) and
+the Docker image carries one. Under `dagster dev` dagster-dbt re-parses on load so edits to the
+dbt project show up; anywhere else a missing manifest is a clear error naming the fix.
+"""
 
 import os
 import shutil
@@ -17,9 +22,18 @@ if shutil.which("dbt") is None:
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
-# `make` builds the manifest, but a user who runs `dagster ...` straight from a fresh clone
-# must not meet DagsterDbtManifestNotFoundError either: parse once (about 5 s) when missing.
-if dbt_project.manifest_path.exists():
+
+class DbtManifestMissing(RuntimeError):
+    """The dbt manifest has not been built: the dbt assets cannot be defined without it."""
+
+
+def require_manifest() -> Path:
+    """The manifest's path, parsed first under `dagster dev` (dagster-dbt's development hook)."""
     dbt_project.prepare_if_dev()
-else:
-    dbt_project.preparer.prepare(dbt_project)
+    if not dbt_project.manifest_path.exists():
+        raise DbtManifestMissing(
+            f"no dbt manifest at {dbt_project.manifest_path}: run `make setup` (or "
+            "`cd dbt && dbt parse --target local`), or start the UI with `make dev` / `dagster dev`,"
+            " which parse the project first"
+        )
+    return dbt_project.manifest_path

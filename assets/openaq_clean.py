@@ -82,6 +82,7 @@ CLEAN_SENSORS = ["clean", "openaq_sensors"]
     ins={"catalogue": lake_input(RAW_LOCATIONS)},
     partitions_def=daily_partitions,
     backfill_policy=single_run,
+    pool="spark",
 )
 def clean_openaq_catalogue(context: dg.AssetExecutionContext, spark: dg.ResourceParam[Spark], catalogue: LakeDays):
     session = spark.get_session()

@@ -15,6 +15,7 @@ from assets import (
 )
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
+from orchestration.automation import automation_sensor, with_automation
 from orchestration.committer import kafka_offset_committer
 from orchestration.held_back import held_back_checks
 from orchestration.jobs import daily_job
@@ -26,9 +27,12 @@ ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean
 
 
 def all_assets() -> list:
-    """Every asset, with the Python asset checks (the dbt tests come with their assets)."""
+    """Every asset, with the Python asset checks (the dbt tests come with their assets); what
+    the landings feed follows them by declarative automation (orchestration/automation.py)."""
     assets = dg.load_assets_from_modules(ASSET_MODULES)
-    return [*assets, *committed_assets(assets), *accounting.checks]
+    committed = committed_assets(assets)
+    landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing]
+    return [*with_automation(assets, landings), *committed, *accounting.checks]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
@@ -59,6 +63,7 @@ def build_definitions(profile: str) -> dg.Definitions:
             topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
             kafka_offset_committer,
+            automation_sensor,
             run_failure_alerts,
             check_failure_alerts,
         ],

@@ -21,7 +21,6 @@ import dagster as dg
 from assets.core.days import record_day
 from assets.core.stream import OffsetRange
 from assets.topics import LANDING_GROUP, topic_key
-from orchestration.jobs import SPARK_TAGS
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog, dlq_topic, split_ranges
 
@@ -48,7 +47,6 @@ def run_requests_for_range(
         TAG_RANGE: r.run_key(),
         TAG_DAYS: ",".join(days),
         TAG_TOPIC_PARTITION: f"{r.topic}/{r.partition}",
-        **SPARK_TAGS,  # the run builds the Spark-cleaned tables downstream of the landing
     }
     return [
         dg.RunRequest(run_key=f"{r.run_key()}@{day}", partition_key=day, run_config=config, tags=tags)
@@ -127,11 +125,13 @@ def evaluate_topic(
 
 
 def topic_sensor(topic: str, landing: dg.AssetsDefinition, *, max_batch: int = 10_000, max_runs: int = 20):
-    """The sensor of one topic: launches its landing asset and everything downstream of it."""
+    """The sensor of one topic: launches its landing asset alone, one cheap run per range; what
+    the landing feeds follows once per changed day (orchestration/automation.py), and the
+    committer commits the range after the run succeeded."""
 
     @dg.sensor(
         name=f"{topic.replace('.', '_')}_sensor",
-        asset_selection=dg.AssetSelection.assets(landing).downstream(),
+        asset_selection=dg.AssetSelection.assets(landing),
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Consumes new messages of `{topic}` in ranges of at most {max_batch}.",

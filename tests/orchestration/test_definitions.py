@@ -22,6 +22,7 @@ def test_definitions_load_and_resolve(defs):
         "openaq_measurements_sensor",
         "randomuser_users_sensor",
         "kafka_offset_committer",
+        "after_landing_automation",
         "run_failure_alerts",
         "check_failure_alerts",
     }
@@ -108,14 +109,87 @@ def test_topics_are_kafka_nodes_between_producer_and_consumers(defs):
         assert dg.AssetKey(["raw", topic]) in node.child_keys
 
 
-def test_every_asset_is_daily_partitioned_and_backfills_in_one_run(defs):
+# Rebuilt whole from every day's rows (or generated, or reference data): one build serves all days.
+UNPARTITIONED = {
+    ("marts", "dim_dates"),
+    ("marts", "dim_locations"),
+    ("marts", "dim_sensors"),
+    ("marts", "dim_parameters"),
+    ("marts", "dim_users"),
+    ("reference", "measurement_bounds"),
+    ("reference", "measurement_sentinels"),
+}
+
+
+def test_every_asset_but_the_dimensions_is_daily_partitioned_and_backfills_in_one_run(defs):
     graph = defs.resolve_asset_graph()
+    unpartitioned = {tuple(k.path) for k in graph.materializable_asset_keys if graph.get(k).partitions_def is None}
+    assert unpartitioned == UNPARTITIONED
     for key in graph.materializable_asset_keys:
         node = graph.get(key)
-        assert node.partitions_def is not None, key
-        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
-        assert node.partitions_def.timezone == "UTC"
+        # `dagster asset materialize --partition-range` takes only single-run assets, dimensions too.
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
+        if tuple(key.path) not in UNPARTITIONED:
+            assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), key
+            assert node.partitions_def.timezone == "UTC"
+
+
+def test_dbt_models_are_split_into_daily_and_dimension_definitions(defs):
+    graph = defs.resolve_asset_graph()
+    daily = {
+        ("marts", "fct_measurements"),
+        ("marts", "agg_air_quality_daily"),
+        ("marts", "users_by_country_daily"),
+        ("staging", "stg_openaq__measurements"),
+        ("staging", "stg_randomuser__users"),
+    }
+    for key in daily:
+        assert graph.get(dg.AssetKey(list(key))).partitions_def is not None, key
+    # Each dimension is one step per run, however many days the run covers.
+    dims = [defs.get_assets_def(dg.AssetKey(list(k))) for k in UNPARTITIONED if k[0] == "marts"]
+    assert {d.node_def.name for d in dims} == {"dimension_dbt_models"}
+
+
+def test_every_asset_has_a_flow_group(defs):
+    graph = defs.resolve_asset_graph()
+    groups = {tuple(k.path): graph.get(k).group_name for k in graph.materializable_asset_keys}
+    assert set(groups.values()) <= {"openaq", "users", "shared"}, groups
+    assert groups[("marts", "fct_measurements")] == groups[("marts", "dim_sensors")] == "openaq"
+    assert groups[("reference", "measurement_bounds")] == "openaq"
+    assert groups[("marts", "dim_users")] == groups[("staging", "stg_randomuser__users")] == "users"
+    assert groups[("marts", "dim_dates")] == "shared"
+
+
+def test_spark_and_warehouse_steps_are_in_their_pools(defs):
+    graph = defs.resolve_asset_graph()
+    pools = {tuple(k.path): graph.get(k).pools for k in graph.materializable_asset_keys}
+    for key in [("clean", "openaq_measurements"), ("clean", "openaq_sensors"), ("clean", "randomuser_users")]:
+        assert pools[key] == {"spark"}, key
+    for key, pool in pools.items():
+        if key[0] in ("staging", "marts", "reference"):
+            assert pool == {"warehouse"}, key
+    assert pools[("raw", "openaq_measurements")] == set(), "landing takes no pool: raw data lands at once"
+
+
+def test_sensor_runs_land_and_automation_follows_the_landings(defs):
+    repo = defs.get_repository_def()
+    graph = defs.resolve_asset_graph()
+    for sensor, table in (
+        ("openaq_measurements_sensor", "openaq_measurements"),
+        ("randomuser_users_sensor", "randomuser_users"),
+    ):
+        landing = dg.AssetKey(["raw", table])
+        assert repo.get_sensor_def(sensor).asset_selection.resolve(graph) == {landing}
+        automated = {k for k in graph.materializable_asset_keys if graph.get(k).automation_condition is not None}
+        downstream = dg.AssetSelection.assets(landing).downstream().resolve(graph) - {landing}
+        committed = dg.AssetKey(["kafka", f"{table}_committed"])
+        assert downstream - {committed} <= automated, "everything the landing feeds follows it"
+        assert committed not in automated and landing not in automated
+    # Nothing upstream of the landings, and no dimension off the flows, is automated.
+    for key in (["marts", "dim_sensors"], ["clean", "openaq_sensors"], ["api", "openaq_measurements"]):
+        assert graph.get(dg.AssetKey(key)).automation_condition is None, key
+    automation = repo.get_sensor_def("after_landing_automation")
+    assert automation.minimum_interval_seconds == 120 and automation.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_dbt_tests_are_asset_checks(defs):

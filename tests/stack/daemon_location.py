@@ -1,13 +1,13 @@
 """A code location for tests/stack/test_prod_instance.py only: what the daemon does for the prod
-instance (a schedule tick, sensor ticks, a run retry, the Spark run limit, a CLI backfill), with
+instance (a schedule tick, sensor ticks, a run retry, the Spark pool, a CLI backfill), with
 no dbt and no Spark, so the code server and every run worker load it in about two seconds."""
 
 import time
 
 import dagster as dg
 
-# The run tag that prod.yaml limits to one run at a time.
-SPARK_TAG = {"airstream/spark": "true"}
+# The pool of the platform's Spark steps, which prod.yaml limits to one step at a time.
+SPARK_POOL = "spark"
 SPARK_RUN_SECONDS = 3
 
 
@@ -38,12 +38,12 @@ def flaky_job():
     fail_first_attempt()
 
 
-@dg.op
+@dg.op(pool=SPARK_POOL)
 def hold_the_cluster() -> None:
     time.sleep(SPARK_RUN_SECONDS)
 
 
-@dg.job(tags=SPARK_TAG)
+@dg.job
 def spark_job():
     hold_the_cluster()
 
@@ -78,7 +78,7 @@ def flaky_sensor():
 
 @dg.sensor(job=spark_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING)
 def spark_pair_sensor():
-    # Both in one tick: without the tag limit the queue would start them together.
+    # Both in one tick: without the pool the queue would start them together.
     return [dg.RunRequest(run_key="spark-1"), dg.RunRequest(run_key="spark-2")]
 
 

@@ -32,7 +32,6 @@ INSTANCE_DIR = REPO / "orchestration" / "instance"
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 BIN = Path(sys.executable).parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-SPARK_TAG_KEY, SPARK_TAG_VALUE = next(iter(daemon_location.SPARK_TAG.items()))
 
 
 # ---------------------------------------------------------------- databases and instance
@@ -189,8 +188,9 @@ def test_instance_is_configured_by_prod_yaml(instance):
     coordinator = instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
     assert coordinator.get_run_queue_config().max_concurrent_runs >= 2
-    limits = coordinator.get_run_queue_config().tag_concurrency_limits
-    assert {"key": SPARK_TAG_KEY, "value": SPARK_TAG_VALUE, "limit": 1} in limits
+    # The Spark and warehouse pools: one step at a time each, across every run.
+    pools = instance.get_concurrency_config().pool_config
+    assert pools.default_pool_limit == 1 and pools.pool_granularity.value == "op"
     assert isinstance(instance.run_launcher, DefaultRunLauncher)
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.telemetry_enabled
@@ -363,23 +363,27 @@ def test_daemon_retries_a_failed_run(stack):
     assert [r.run_id for r in stack.runs({"dagster/root_run_id": failed.run_id})] == [retry.run_id]
 
 
-def test_spark_tagged_runs_never_overlap(stack):
+def test_spark_pool_steps_never_overlap(stack):
     done = stack.wait_for_runs(
-        "two successful Spark-tagged runs",
+        "two successful Spark-pool runs",
         {"dagster/sensor_name": "spark_pair_sensor"},
         dg.DagsterRunStatus.SUCCESS,
         count=2,
         timeout=120,
     )
-    assert all(run.tags[SPARK_TAG_KEY] == SPARK_TAG_VALUE for run in done)
-    records = sorted(
-        stack.instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in done])),
-        key=lambda record: record.start_time,
-    )
-    first, second = records
-    assert first.end_time - first.start_time >= daemon_location.SPARK_RUN_SECONDS
-    # Requested in the same tick, yet the second started only after the first had finished.
-    assert second.start_time >= first.end_time
+    windows = sorted(_step_window(stack.instance, run.run_id) for run in done)
+    (first_start, first_end), (second_start, _) = windows
+    assert first_end - first_start >= daemon_location.SPARK_RUN_SECONDS
+    # Requested in the same tick, yet the second step started only after the first had finished.
+    assert second_start >= first_end
+    assert stack.instance.event_log_storage.get_concurrency_info(daemon_location.SPARK_POOL).limit == 1
+
+
+def _step_window(instance, run_id: str) -> tuple[float, float]:
+    """(STEP_START, STEP_SUCCESS) timestamps of the run's one step, from the event log."""
+    (start,) = instance.get_records_for_run(run_id, of_type={dg.DagsterEventType.STEP_START}).records
+    (end,) = instance.get_records_for_run(run_id, of_type={dg.DagsterEventType.STEP_SUCCESS}).records
+    return start.event_log_entry.timestamp, end.event_log_entry.timestamp
 
 
 def test_cli_backfill_queues_one_run_per_partition(stack):

@@ -1,3 +1,9 @@
+-- The dimensions its relationships tests point at come first, so those tests run in this
+-- model's build (indirect selection `buildable`) against dimensions already rebuilt.
+-- depends_on: {{ ref('dim_sensors') }}
+-- depends_on: {{ ref('dim_locations') }}
+-- depends_on: {{ ref('dim_parameters') }}
+-- depends_on: {{ ref('dim_dates') }}
 {{
     config(
         materialized='incremental',

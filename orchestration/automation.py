@@ -1,0 +1,68 @@
+"""What follows a landing: the clean step, the sinks and the dbt models of each day that
+changed, once per burst of ranges, by declarative automation.
+
+The topic sensors' runs land raw data only (cheap, one per offset range). Everything the
+landing feeds carries `after_landing`: requested when a parent in its flow was updated since
+the asset was last requested or built, and only once nothing upstream is still in flight.
+Queued and running landing runs of the day count as in flight, so the day's burst of ranges
+is cleaned, sunk and modelled once, after its last range. The automation sensor ticks every
+COOLDOWN_SECONDS: ranges that arrive over a few ticks fold into one run too.
+
+Runs that build an asset together with its parents (the daily job, `make run`, backfills)
+leave nothing to follow: Dagster does not count an update made by a run that also built the
+asset's root, so they start no second run.
+"""
+
+import dagster as dg
+
+# The automation sensor's interval: ranges landed within one interval share one downstream run.
+COOLDOWN_SECONDS = 120
+AUTOMATION_SENSOR = "after_landing_automation"
+
+
+def after_landing(flow: dg.AssetSelection, partitioned: bool) -> dg.AutomationCondition:
+    """Build when a parent in `flow` (the landing and what it feeds) changed and nothing
+    upstream is in flight. Parents outside the flow (dimensions, seeds) neither trigger it
+    (a rebuilt dimension would otherwise request every day of a fact) nor block it."""
+    condition = (
+        dg.AutomationCondition.any_deps_updated().allow(flow).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    )
+    if partitioned:
+        # An unpartitioned child depends on every day of its parent: one missing day of the
+        # parent's history would block it for good, so only the days' own chain checks this.
+        condition = condition & ~dg.AutomationCondition.any_deps_missing().allow(flow)
+    return condition.with_label("after_landing")
+
+
+def with_automation(assets: list, landings: list[dg.AssetsDefinition]) -> list:
+    """`assets` with `after_landing` on everything downstream of each landing (the landings
+    themselves are the topic sensors' to run)."""
+    partitioned = {
+        key: asset.partitions_def is not None
+        for asset in assets
+        if isinstance(asset, dg.AssetsDefinition)
+        for key in asset.keys
+    }
+    conditions: dict[dg.AssetKey, dg.AutomationCondition] = {}
+    for landing in landings:
+        flow = dg.AssetSelection.assets(landing).downstream()
+        for key in flow.resolve(assets) - set(landing.keys):
+            conditions[key] = after_landing(flow, partitioned[key])
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        condition = conditions.get(spec.key)
+        return spec if condition is None else spec.replace_attributes(automation_condition=condition)
+
+    return [asset.map_asset_specs(apply) if isinstance(asset, dg.AssetsDefinition) else asset for asset in assets]
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    AUTOMATION_SENSOR,
+    target=dg.AssetSelection.all(),
+    minimum_interval_seconds=COOLDOWN_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Cleans, sinks and models the days the topic sensors' landing runs changed, "
+    f"once per burst of ranges (every {COOLDOWN_SECONDS} s at most).",
+)
