@@ -27,7 +27,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.dataset as pa_ds
 
 from assets.clean_zone import parquet_rows
 from assets.landing import record_day, whole_day_ranges
@@ -66,6 +65,8 @@ def stored_messages(directory: Path) -> tuple[int, set[tuple[int, int]]]:
     files = sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         return 0, set()
+    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~2 s)
+
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["kafka_partition", "kafka_offset"])
     pairs = list(
         zip(table.column("kafka_partition").to_pylist(), table.column("kafka_offset").to_pylist(), strict=False)

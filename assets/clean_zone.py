@@ -1,14 +1,19 @@
 """Writing a Spark result as a day of the clean zone, and making it readable by dbt."""
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
 
 from assets.ports import Lake, Warehouse
+
+if TYPE_CHECKING:  # pyspark loads with the first Spark step, not with the code location
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def clean_spec(key: list[str], deps: list[list[str]], description: str, group: str) -> dg.AssetSpec:

@@ -12,15 +12,6 @@ from assets.clean_zone import clean_day, clean_results, clean_spec, publish
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
-from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
-from spark.transforms.measurements import (
-    CLEAN_KEY,
-    QUARANTINE_KEY,
-    clean_measurements,
-    flag_measurements,
-    quarantined_measurements,
-)
-from spark.transforms.plausibility import read_plausibility
 
 # The plausibility rules are dbt seeds: the warehouse tests the marts against the same files.
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
@@ -60,6 +51,16 @@ def clean_openaq_measurements(
     lake: dg.ResourceParam[Lake],
     warehouse: dg.ResourceParam[Warehouse],
 ):
+    # Imported by the step, not the code location: pyspark costs ~0.7 s to import.
+    from spark.transforms.measurements import (
+        CLEAN_KEY,
+        QUARANTINE_KEY,
+        clean_measurements,
+        flag_measurements,
+        quarantined_measurements,
+    )
+    from spark.transforms.plausibility import read_plausibility
+
     session = spark.get_session()
     flag = partial(flag_measurements, rules=read_plausibility(session, SEEDS_DIR))
     per_day = {}
@@ -100,6 +101,8 @@ def clean_openaq_catalogue(
     lake: dg.ResourceParam[Lake],
     warehouse: dg.ResourceParam[Warehouse],
 ):
+    from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
+
     session = spark.get_session()
     counts = {"locations": 0, "sensors": 0, "rejected_documents": 0}
     for day in partition_days(context):

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 
 import dagster as dg
-import pyarrow.dataset as pa_ds
 
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, MeasurementStore, UserStore
@@ -23,6 +22,8 @@ def landed_documents(directory) -> Iterator[list[dict]]:
     if not files:
         return
     columns = ["payload", "kafka_topic", "kafka_partition", "kafka_offset"]
+    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~2 s)
+
     for batch in pa_ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=BATCH_ROWS):
         docs = []
         for row in batch.to_pylist():
@@ -82,6 +83,8 @@ def cassandra_created_users(
         files = sorted(str(p) for p in lake.partition_dir("clean", "randomuser_users", day).glob("*.parquet"))
         if not files:
             continue
+        import pyarrow.dataset as pa_ds
+
         for batch in pa_ds.dataset(files, format="parquet").to_batches(batch_size=BATCH_ROWS):
             written += user_store.upsert_users(batch.to_pylist())
     context.log.info(f"Cassandra upserts: {written}")

@@ -6,7 +6,6 @@ import dagster as dg
 from assets.clean_zone import clean_day, clean_results, clean_spec
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Spark, Warehouse
-from spark.transforms.users import CLEAN_KEY, QUARANTINE_KEY, clean_users, flag_users, quarantined_users
 
 CLEAN_USERS = ["clean", "randomuser_users"]
 QUARANTINE = ["clean", "randomuser_users_quarantine"]
@@ -38,6 +37,9 @@ def clean_randomuser_users(
     lake: dg.ResourceParam[Lake],
     warehouse: dg.ResourceParam[Warehouse],
 ):
+    # Imported by the step, not the code location: pyspark costs ~0.7 s to import.
+    from spark.transforms.users import CLEAN_KEY, QUARANTINE_KEY, clean_users, flag_users, quarantined_users
+
     session = spark.get_session()
     per_day = {}
     for day in partition_days(context):

@@ -4,11 +4,16 @@
 resource for the session instead of building its own.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from pyspark.sql import SparkSession
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class SparkResource(dg.ConfigurableResource):
@@ -22,6 +27,8 @@ class SparkResource(dg.ConfigurableResource):
     conf: dict[str, str] = {}
 
     def get_session(self) -> SparkSession:
+        from pyspark.sql import SparkSession  # ~0.7 s: only where Spark runs
+
         if self.master.startswith("local"):
             # Without it Spark binds the first non-loopback address, which may not route.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -11,11 +11,10 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-import psycopg2
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as pa_ds
+
+# duckdb, psycopg2 and pyarrow.dataset (which pulls in pandas, ~2 s) are imported where used:
+# every process that loads the code location imports this module, few write to a warehouse.
 
 
 def _parquet_files(directory: Path) -> list[str]:
@@ -49,6 +48,8 @@ class DuckDBWarehouse(WarehouseResource):
         target = f"{schema}.{table}"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         lock = _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
+        import duckdb
+
         with lock, closing(duckdb.connect(self.path)) as con:
             con.execute(f"create schema if not exists {schema}")
             con.execute("begin")
@@ -67,6 +68,8 @@ class DuckDBWarehouse(WarehouseResource):
             return con.execute(count, [day]).fetchone()[0]
 
     def query(self, sql: str) -> list[tuple]:
+        import duckdb
+
         with closing(duckdb.connect(self.path, read_only=True)) as con:
             return con.execute(sql).fetchall()
 
@@ -110,6 +113,8 @@ class PostgresWarehouse(WarehouseResource):
     connect_timeout_seconds: int = 10
 
     def _connect(self):
+        import psycopg2
+
         return psycopg2.connect(
             host=self.host,
             port=self.port,
@@ -122,6 +127,8 @@ class PostgresWarehouse(WarehouseResource):
     def replace_partition(self, schema, table, partition_column, day, parquet_dir):
         files = _parquet_files(parquet_dir)
         target = f"{schema}.{table}"
+        import pyarrow.dataset as pa_ds
+
         dataset = pa_ds.dataset(files, format="parquet") if files else None
         with closing(self._connect()) as conn:
             # Two sessions running CREATE ... IF NOT EXISTS at once can both pass the check and
@@ -151,8 +158,10 @@ class PostgresWarehouse(WarehouseResource):
             return cur.fetchall()
 
 
-def _copy_in(cur, target: str, dataset: pa_ds.Dataset) -> int:
-    """COPY the dataset into `target`, batch by batch; returns the rows sent."""
+def _copy_in(cur, target: str, dataset) -> int:
+    """COPY the pyarrow dataset into `target`, batch by batch; returns the rows sent."""
+    import pyarrow.csv as pa_csv
+
     names = ", ".join(f'"{n}"' for n in dataset.schema.names)
     rows = 0
     for batch in dataset.to_batches():
