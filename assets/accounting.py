@@ -27,7 +27,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.dataset as pa_ds
 
 from assets.core.days import record_day
 from assets.core.lake_days import parquet_files, parquet_rows
@@ -68,6 +67,8 @@ def stored_messages(directory: Path) -> tuple[int, set[tuple[int, int]]]:
     files = parquet_files(directory)
     if not files:
         return 0, set()
+    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~2 s)
+
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["kafka_partition", "kafka_offset"])
     pairs = list(
         zip(table.column("kafka_partition").to_pylist(), table.column("kafka_offset").to_pylist(), strict=False)

@@ -4,13 +4,17 @@ Assets sit below the orchestration layer and must not import it; the code locati
 these ports to real resources per profile, and tests bind them to anything that fits.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
+
+if TYPE_CHECKING:  # pyspark is imported by the steps that run Spark, not by the code location
+    from pyspark.sql import SparkSession
 
 from assets.core.lake_days import LakeDays
 

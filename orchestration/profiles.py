@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import dbt_project
 from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
+from orchestration.resources.dbt import DbtCoreCliResource
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
 from orchestration.resources.lake_io import LakeIOManager
@@ -60,6 +60,9 @@ def openaq_resource(default_mode: str) -> OpenAQResource:
         bbox=os.getenv("OPENAQ_BBOX") or None,
         rate_limits=os.getenv("OPENAQ_RATE_LIMITS", "60/60,2000/3600"),
         rate_limit_path=str(data_dir() / "ratelimits.sqlite"),
+        # The sample source's size: `make bench` scales the day with these.
+        sample_locations=int(os.getenv("OPENAQ_SAMPLE_LOCATIONS", "20")),
+        sample_interval_minutes=int(os.getenv("OPENAQ_SAMPLE_INTERVAL_MINUTES", "60")),
     )
 
 
@@ -110,7 +113,7 @@ def _resources(profile: str) -> dict:
     lake_root = data_dir()
     common = {
         "lake": LakeResource(root=str(lake_root)),
-        "dbt": DbtCliResource(project_dir=dbt_project, target=profile),
+        "dbt": DbtCoreCliResource(project_dir=dbt_project, target=profile),
         "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
     }
     if profile == "local":

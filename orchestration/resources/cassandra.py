@@ -31,10 +31,6 @@ from contextlib import closing, contextmanager
 from datetime import date, datetime
 
 import dagster as dg
-from cassandra import ConsistencyLevel
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.concurrent import execute_concurrent_with_args
 
 from assets.core.rows import COLUMNS, user_values
 from orchestration.resources.sqlite_store import open_store
@@ -65,14 +61,20 @@ class CassandraUserStore(dg.ConfigurableResource):
     request_timeout_seconds: float = 30.0
 
     def _consistency_level(self) -> int:
+        # The driver is imported where a cluster is used: the local profile never does (~0.6 s).
+        from cassandra import ConsistencyLevel
+
         try:
             return ConsistencyLevel.name_to_value[self.consistency.upper()]
         except KeyError:
             raise ValueError(f"unknown Cassandra consistency level {self.consistency!r}") from None
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self) -> Iterator:
         """The only place that talks to a cluster: tests replace it with a fake session."""
+        from cassandra.auth import PlainTextAuthProvider
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+
         profile = ExecutionProfile(
             consistency_level=self._consistency_level(), request_timeout=self.request_timeout_seconds
         )
@@ -110,6 +112,8 @@ class CassandraUserStore(dg.ConfigurableResource):
             insert.consistency_level = self._consistency_level()
             # Client-side timestamps follow submission order, so a later duplicate id still wins.
             # raise_on_first_error: the run fails, and its Kafka offsets stay uncommitted.
+            from cassandra.concurrent import execute_concurrent_with_args
+
             execute_concurrent_with_args(
                 session, insert, params, concurrency=self.concurrency, raise_on_first_error=True
             )

@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
-import pymongo
-from pymongo import ASCENDING, IndexModel, ReplaceOne
-from pymongo.errors import BulkWriteError
 
 from assets.core.rows import HELPER_FIELDS, to_stored
 from orchestration.resources.sqlite_store import open_store
@@ -62,7 +59,10 @@ class MongoMeasurementStore(dg.ConfigurableResource):
     chunk_size: int = 1000
 
     @contextmanager
-    def _collection(self) -> Iterator[pymongo.collection.Collection]:
+    def _collection(self) -> Iterator:
+        # Imported here: the local profile never talks to MongoDB, and pymongo costs ~0.6 s.
+        import pymongo
+
         # tz_aware: period_end reads back as an aware UTC datetime, not a naive one.
         client = pymongo.MongoClient(
             self.uri,
@@ -80,6 +80,9 @@ class MongoMeasurementStore(dg.ConfigurableResource):
         """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
         stored, rejected = storable(docs)
         upserted = modified = matched = 0
+        from pymongo import ASCENDING, IndexModel, ReplaceOne
+        from pymongo.errors import BulkWriteError
+
         with self._collection() as coll:
             # Idempotent: creating an index that exists with the same keys is a no-op.
             coll.create_indexes([IndexModel([(f, ASCENDING) for f in keys]) for keys in INDEXES])

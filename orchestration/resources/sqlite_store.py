@@ -14,20 +14,33 @@ import fcntl
 import sqlite3
 from pathlib import Path
 
-_INITIALISED = 1
+
+class StoreLayoutMismatch(RuntimeError):
+    """The file was written with another table layout than the one this code reads."""
 
 
-def open_store(path: str, schema: str, timeout_seconds: float, isolation_level: str | None = "") -> sqlite3.Connection:
-    """A connection to the SQLite file `path`, created with `schema` (idempotent DDL) if new."""
+def open_store(
+    path: str, schema: str, timeout_seconds: float, isolation_level: str | None = "", layout: int = 1
+) -> sqlite3.Connection:
+    """A connection to the SQLite file `path`, created with `schema` (idempotent DDL) if new.
+
+    `layout` is the version of `schema`, kept in `user_version`: a file of another layout is
+    refused rather than half-read (local data: the message says which file to delete)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=timeout_seconds, isolation_level=isolation_level)
     try:
         with open(f"{path}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released by close, or by the kernel if we die
-            if conn.execute("pragma user_version").fetchone()[0] != _INITIALISED:
+            found = conn.execute("pragma user_version").fetchone()[0]
+            if found not in (0, layout):
+                raise StoreLayoutMismatch(
+                    f"{path} has table layout {found}, this version reads layout {layout}: it holds"
+                    " local data only, delete it (and its -wal, -shm files) to start afresh"
+                )
+            if found == 0:
                 # WAL is persistent: readers never wait for the writer, in every process.
                 conn.execute("pragma journal_mode=wal")
-                conn.executescript(f"begin immediate; {schema}; pragma user_version = {_INITIALISED}; commit;")
+                conn.executescript(f"begin immediate; {schema}; pragma user_version = {layout}; commit;")
     except BaseException:
         conn.close()
         raise

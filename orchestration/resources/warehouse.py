@@ -13,12 +13,10 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-import psycopg2
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as pa_ds
 
+# duckdb, psycopg2 and pyarrow.dataset (which pulls in pandas, ~2 s) are imported where used:
+# every process that loads the code location imports this module, few write to a warehouse.
 from assets.core.lake_days import parquet_files
 
 # DuckDB lets one process at a time open a file for writing, so concurrent replaces can only
@@ -38,6 +36,8 @@ class DuckDBWarehouse(dg.ConfigurableResource):
         target = f"{schema}.{table}"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         lock = _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
+        import duckdb
+
         with lock, closing(duckdb.connect(self.path)) as con:
             con.execute(f"create schema if not exists {schema}")
             con.execute("begin")
@@ -56,6 +56,8 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             return con.execute(count, [day]).fetchone()[0]
 
     def query(self, sql: str) -> list[tuple]:
+        import duckdb
+
         with closing(duckdb.connect(self.path, read_only=True)) as con:
             return con.execute(sql).fetchall()
 
@@ -99,6 +101,8 @@ class PostgresWarehouse(dg.ConfigurableResource):
     connect_timeout_seconds: int = 10
 
     def _connect(self):
+        import psycopg2
+
         return psycopg2.connect(
             host=self.host,
             port=self.port,
@@ -111,6 +115,8 @@ class PostgresWarehouse(dg.ConfigurableResource):
     def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
         files = parquet_files(parquet_dir)
         target = f"{schema}.{table}"
+        import pyarrow.dataset as pa_ds
+
         dataset = pa_ds.dataset(files, format="parquet") if files else None
         with closing(self._connect()) as conn:
             # Two sessions running CREATE ... IF NOT EXISTS at once can both pass the check and
@@ -140,8 +146,10 @@ class PostgresWarehouse(dg.ConfigurableResource):
             return cur.fetchall()
 
 
-def _copy_in(cur, target: str, dataset: pa_ds.Dataset) -> int:
-    """COPY the dataset into `target`, batch by batch; returns the rows sent."""
+def _copy_in(cur, target: str, dataset) -> int:
+    """COPY the pyarrow dataset into `target`, batch by batch; returns the rows sent."""
+    import pyarrow.csv as pa_csv
+
     names = ", ".join(f'"{n}"' for n in dataset.schema.names)
     rows = 0
     for batch in dataset.to_batches():

@@ -139,9 +139,13 @@ def test_lag_end_offsets_and_dlq_match_the_topic_log(stack):
     with sqlite3.connect(run["data_dir"] / "topics.sqlite") as con:
         ends = dict(
             ((t, str(p)), n)
-            for t, p, n in con.execute("select topic, partition, max(offset) + 1 from records group by 1, 2")
+            for t, p, n in con.execute("select topic, partition, max(last_offset) + 1 from batches group by 1, 2")
         )
-        dlq = dict(con.execute("select topic, count(*) from records where topic like '%.dlq' group by 1"))
+        dlq = dict(
+            con.execute(
+                "select topic, sum(last_offset - base_offset + 1) from batches where topic like '%.dlq' group by 1"
+            )
+        )
     seen = {
         (r["metric"]["topic"], r["metric"]["partition"]): float(r["value"][1])
         for r in promql(base, "airstream_topic_end_offset")

@@ -6,21 +6,27 @@ producer that registered another schema under the id (or none) is a contract bre
 record is dead-lettered with that reason rather than trusted.
 """
 
+from __future__ import annotations
+
 import json
 from functools import cache, lru_cache
-
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from confluent_kafka.schema_registry.json_schema import JSONDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+from typing import TYPE_CHECKING
 
 from assets.core.codec import REGISTRY_MAGIC, REGISTRY_PREFIX
 from assets.core.contracts import contract_for
 from assets.core.stream import Record
 
+if TYPE_CHECKING:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+
+# The registry client is imported where a registry is used (~1 s): the local profile has none.
+
 
 @cache
 def _deserializer(topic: str, client: SchemaRegistryClient) -> JSONDeserializer:
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+
     return JSONDeserializer(json.dumps(contract_for(topic).schema), schema_registry_client=client)
 
 
@@ -32,6 +38,9 @@ def _is_contract(topic: str, schema_id: int, client: SchemaRegistryClient) -> bo
 
 def decode_registered(record: Record, client: SchemaRegistryClient) -> tuple[dict | None, str | None]:
     """(value, None) for a framed record whose schema is the contract and whose value conforms."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+    from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+
     raw = record.value
     if raw is None:
         return None, "empty value (tombstone)"

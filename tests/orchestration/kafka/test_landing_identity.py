@@ -111,8 +111,7 @@ def expire(log) -> None:
         for future in admin.delete_topics([OPENAQ_TOPIC], request_timeout=5).values():
             future.result(timeout=5)
     else:
-        with log._write() as conn:
-            conn.execute("delete from records where topic = ?", (OPENAQ_TOPIC,))
+        log.delete_records(OPENAQ_TOPIC)
 
 
 def test_whole_day_runs_sensor_ranges_and_retries_land_each_offset_once(produced, tmp_path):
@@ -344,7 +343,6 @@ def test_offsets_that_expired_before_they_landed_do_not_hold_the_group_forever(t
         OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(hours=h)) for h in range(4)], "openaq"
     )
     kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=MIDNIGHT + timedelta(days=1))], "openaq")
-    with kafka._write() as conn:
-        conn.execute("delete from records where topic = ? and offset < 2", (OPENAQ_TOPIC,))
+    kafka.delete_records(OPENAQ_TOPIC, before=2)
     assert land(kafka, lake, DAYS[1]).success
     assert commit_landed(kafka, lake, "openaq_measurements", OPENAQ_TOPIC) == {0: 4}, "not past the 21st's message"

@@ -16,7 +16,6 @@ import pytest
 from cassandra import ConsistencyLevel, WriteTimeout
 
 from assets.core.rows import COLUMNS, user_values
-from orchestration.resources import cassandra as sink
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 
 CLEAN_USERS_CONTRACT = {
@@ -232,7 +231,8 @@ def test_the_real_session_is_configured_and_always_shut_down(monkeypatch, fake_c
         def shutdown(self):
             self.closed = True
 
-    monkeypatch.setattr(sink, "Cluster", RecordingCluster)
+    # The driver is imported when a session is made: replace its Cluster where it is looked up.
+    monkeypatch.setattr("cassandra.cluster.Cluster", RecordingCluster)
     fake_cassandra.fail_on = lambda values: True
     store = CassandraUserStore(
         hosts=["c1", "c2"], port=9142, username="app", password="pw", connect_timeout_seconds=3.0, consistency="QUORUM"
