@@ -13,9 +13,13 @@ from assets import (
     sinks,
     users_clean,
 )
+from assets.ecommerce import accounting as ecommerce_accounting
+from assets.ecommerce import clean as ecommerce_clean
+from assets.ecommerce import files as ecommerce_files
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.committer import kafka_offset_committer
+from orchestration.file_sensor import landing_folder_sensor
 from orchestration.held_back import held_back_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
@@ -23,12 +27,13 @@ from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
+ASSET_MODULES += [ecommerce_files, ecommerce_clean]
 
 
 def all_assets() -> list:
     """Every asset, with the Python asset checks (the dbt tests come with their assets)."""
     assets = dg.load_assets_from_modules(ASSET_MODULES)
-    return [*assets, *committed_assets(assets), *accounting.checks]
+    return [*assets, *committed_assets(assets), *accounting.checks, *ecommerce_accounting.checks]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
@@ -59,6 +64,7 @@ def build_definitions(profile: str) -> dg.Definitions:
             topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
             kafka_offset_committer,
+            landing_folder_sensor(),
             run_failure_alerts,
             check_failure_alerts,
         ],
