@@ -89,7 +89,7 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
         new_versions = known_versions = records = rows = 0
         for day in partition_days(context):
             for landed in landing.files(source.name, day):
-                count, new = ingest_file(lake, source.raw_table, day, landed, context.run_id)
+                count, new = ingest_file(lake, source.raw_table, day, landed, context.run.run_id)
                 new_versions, known_versions, records = new_versions + new, known_versions + (not new), records + count
                 if new:
                     context.log.info(f"ingested {landed.relative_path}: {count} records")
