@@ -14,6 +14,7 @@ from assets import (
     users_clean,
 )
 from assets.ecommerce import accounting as ecommerce_accounting
+from assets.ecommerce import catalog as ecommerce_catalog
 from assets.ecommerce import clean as ecommerce_clean
 from assets.ecommerce import files as ecommerce_files
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
@@ -27,7 +28,7 @@ from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
-ASSET_MODULES += [ecommerce_files, ecommerce_clean]
+ASSET_MODULES += [ecommerce_files, ecommerce_clean, ecommerce_catalog]
 
 
 def all_assets() -> list:
