@@ -14,7 +14,9 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from assets.ecommerce.files import raw_file_name
 from assets.ecommerce.sources import ALL_SOURCES, LandingFolder
+from assets.ports import Lake
 from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.ecommerce.landing import file_sha256
 from orchestration.sensors import last_complete_day
@@ -44,6 +46,7 @@ def evaluate_landing(
     max_hash_bytes: int,
     now: datetime | None = None,
     asset_graph=None,
+    lake: Lake | None = None,
 ) -> tuple[list[dg.RunRequest], str]:
     """(run requests, new cursor). The cursor maps a relative path to [size, mtime_ns, sha256]."""
     seen: dict = json.loads(cursor) if cursor else {}
@@ -65,6 +68,13 @@ def evaluate_landing(
                 seen[landed.relative_path] = [stat.st_size, stat.st_mtime_ns, sha256]
                 if known and known[2] == sha256:
                     continue  # touched, same bytes
+                if (
+                    lake
+                    and (
+                        lake.partition_dir("raw", source.raw_table, day) / f"{raw_file_name(landed, sha256)}.parquet"
+                    ).exists()
+                ):
+                    continue  # a whole-day run (the sample writer's, the CLI's) has ingested it already
                 requests.append(
                     dg.RunRequest(
                         run_key=f"{source.name}/{landed.relative_path}@{sha256}",
@@ -88,9 +98,13 @@ def landing_folder_sensor(max_runs: int = 20, max_hash_bytes: int = 2 << 30) -> 
         description="Requests a run for the day of every new or changed file in the landing folder "
         f"(at most {max_runs} runs a tick).",
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: dg.ResourceParam[LandingFolder]) -> dg.SensorResult:
+    def _sensor(
+        context: dg.SensorEvaluationContext, landing: dg.ResourceParam[LandingFolder], lake: dg.ResourceParam[Lake]
+    ) -> dg.SensorResult:
         graph = context.repository_def.asset_graph if context.repository_def else None
-        requests, cursor = evaluate_landing(context.cursor, landing, max_runs, max_hash_bytes, asset_graph=graph)
+        requests, cursor = evaluate_landing(
+            context.cursor, landing, max_runs, max_hash_bytes, asset_graph=graph, lake=lake
+        )
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return _sensor

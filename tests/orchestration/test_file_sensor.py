@@ -1,5 +1,6 @@
 """The landing folder's sensor: one run per new file version, never one per tick."""
 
+import hashlib
 import os
 from datetime import UTC, datetime
 
@@ -8,6 +9,7 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.file_sensor import evaluate_landing, landing_folder_sensor
 from orchestration.resources.ecommerce import LandingFolderResource
+from orchestration.resources.lake import LakeResource
 
 NOW = datetime(2026, 11, 21, 8, tzinfo=UTC)  # 2026-11-20 is the last complete day
 
@@ -60,7 +62,8 @@ def test_the_sensor_runs_the_files_source_and_what_is_downstream_of_it(tmp_path)
     landing = LandingFolderResource(landing_dir=str(tmp_path), mode="files")
     drop(landing, "transactions/2024-03-01/export.csv", "order_id\n1\n")
     sensor = landing_folder_sensor()
-    context = dg.build_sensor_context(resources={"landing": landing}, definitions=defs)
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    context = dg.build_sensor_context(resources={"landing": landing, "lake": lake}, definitions=defs)
     result = sensor(context)
     (request,) = result.run_requests
     selected = {key.to_user_string() for key in request.asset_selection}
@@ -68,3 +71,16 @@ def test_the_sensor_runs_the_files_source_and_what_is_downstream_of_it(tmp_path)
     assert not selected & {"landing/ecommerce_files", "raw/ecommerce_weblogs", "clean/ecommerce_social_posts"}
     assert request.partition_key == "2024-03-01"
     assert request.run_key.startswith("transactions/transactions/2024-03-01/export.csv@")
+
+
+def test_a_version_a_whole_day_run_has_ingested_requests_nothing(tmp_path):
+    landing = LandingFolderResource(landing_dir=str(tmp_path / "landing"), mode="files")
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    drop(landing, "transactions/2026-11-20/export.csv", "order_id\n1\n")
+    drop(landing, "transactions/2026-11-20/later.csv", "order_id\n2\n")
+    sha = hashlib.sha256(b"order_id\n1\n").hexdigest()
+    stored = lake.partition_dir("raw", "ecommerce_transactions", NOW.date().replace(day=20))
+    stored.mkdir(parents=True)
+    (stored / f"export.csv@{sha[:16]}.parquet").write_bytes(b"")
+    requests, _ = evaluate_landing(None, landing, 10, 1 << 20, now=NOW, lake=lake)
+    assert [r.run_key.split("@")[0] for r in requests] == ["transactions/transactions/2026-11-20/later.csv"]
