@@ -93,6 +93,12 @@ def day_accounts(landing: LandingFolder, lake: Lake, source: Source, day: date, 
     }
 
 
+def outside_trailing_range(lines: int, history: list[int]) -> bool:
+    """Whether a day's lines leave [min, max] of the previous days with data (once enough have)."""
+    history = [n for n in history if n]
+    return len(history) >= MIN_HISTORY_DAYS and not min(history) <= lines <= max(history)
+
+
 def accounting_check(source: Source) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=source.clean_key,
@@ -136,10 +142,8 @@ def volume_check(source: Source) -> dg.AssetChecksDefinition:
             history = [
                 latest_version_rows(lake, source, day - timedelta(days=n))[0] for n in range(1, TRAILING_DAYS + 1)
             ]
-            history = [n for n in history if n]
-            low, high = (min(history), max(history)) if history else (None, None)
-            per_day[day.isoformat()] = {"lines": lines, "trailing_min": low, "trailing_max": high}
-            if len(history) >= MIN_HISTORY_DAYS and not low <= lines <= high:
+            per_day[day.isoformat()] = {"lines": lines, "previous_days": history}
+            if outside_trailing_range(lines, history):
                 outside.append(day.isoformat())
         return dg.AssetCheckResult(
             passed=not outside,
