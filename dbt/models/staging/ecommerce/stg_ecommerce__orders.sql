@@ -10,17 +10,17 @@ renamed as (
 
     select
         ----------  ids
-        cast(order_id as varchar) as order_id,
+        cast(order_id as text) as order_id,
         cast(order_line as integer) as order_line,
-        cast(customer_key as varchar) as customer_key,
-        cast(product_id as varchar) as product_id,
-        cast(campaign_id as varchar) as campaign_id,
+        cast(customer_key as text) as customer_key,
+        cast(product_id as text) as product_id,
+        cast(campaign_id as text) as campaign_id,
 
         ---------- strings
-        cast(product_name as varchar) as product_name,
-        cast(category as varchar) as category,
-        cast(currency as varchar) as currency,
-        cast(status as varchar) as status,
+        cast(product_name as text) as product_name,
+        cast(category as text) as category,
+        cast(currency as text) as currency,
+        cast(status as text) as status,
 
         ---------- numerics
         cast(quantity as integer) as quantity,
@@ -33,8 +33,8 @@ renamed as (
         cast(received_at as timestamp) as received_at,
 
         ---------- lineage
-        cast(source_file as varchar) as source_file,
-        cast(file_sha256 as varchar) as file_sha256
+        cast(source_file as text) as source_file,
+        cast(file_sha256 as text) as file_sha256
 
     from source
 

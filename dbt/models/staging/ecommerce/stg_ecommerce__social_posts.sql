@@ -10,15 +10,15 @@ renamed as (
 
     select
         ----------  ids
-        cast(post_id as varchar) as post_id,
+        cast(post_id as text) as post_id,
 
         ---------- strings
-        cast(platform as varchar) as platform,
-        cast(author as varchar) as author,
-        cast(text as varchar) as post_text,
-        cast(lang as varchar) as lang,
-        cast(mentions as varchar) as mentions,
-        cast(hashtags as varchar) as hashtags,
+        cast(platform as text) as platform,
+        cast(author as text) as author,
+        cast(text as text) as post_text,
+        cast(lang as text) as lang,
+        cast(mentions as text) as mentions,
+        cast(hashtags as text) as hashtags,
 
         ---------- numerics
         cast(likes as bigint) as likes,
@@ -29,8 +29,8 @@ renamed as (
         cast(created_at as timestamp) as created_at,
 
         ---------- lineage
-        cast(source_file as varchar) as source_file,
-        cast(file_sha256 as varchar) as file_sha256
+        cast(source_file as text) as source_file,
+        cast(file_sha256 as text) as file_sha256
 
     from source
 

@@ -10,14 +10,14 @@ renamed as (
 
     select
         ----------  ids
-        cast(client_key as varchar) as client_key,
+        cast(client_key as text) as client_key,
 
         ---------- strings
-        cast(method as varchar) as method,
-        cast(path as varchar) as path,
-        cast(protocol as varchar) as protocol,
-        cast(referrer as varchar) as referrer,
-        cast(user_agent as varchar) as user_agent,
+        cast(method as text) as method,
+        cast(path as text) as path,
+        cast(protocol as text) as protocol,
+        cast(referrer as text) as referrer,
+        cast(user_agent as text) as user_agent,
 
         ---------- numerics
         cast(status as integer) as status,
@@ -28,8 +28,8 @@ renamed as (
         cast(requested_at as timestamp) as requested_at,
 
         ---------- lineage
-        cast(source_file as varchar) as source_file,
-        cast(file_sha256 as varchar) as file_sha256,
+        cast(source_file as text) as source_file,
+        cast(file_sha256 as text) as file_sha256,
         cast(record_number as bigint) as record_number
 
     from source
