@@ -13,10 +13,15 @@ from assets import (
     sinks,
     users_clean,
 )
+from assets.ecommerce import accounting as ecommerce_accounting
+from assets.ecommerce import catalog as ecommerce_catalog
+from assets.ecommerce import clean as ecommerce_clean
+from assets.ecommerce import files as ecommerce_files
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.automation import automation_sensor, with_automation
 from orchestration.committer import kafka_offset_committer
+from orchestration.file_sensor import landing_folder_sensor
 from orchestration.held_back import held_back_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
@@ -24,6 +29,7 @@ from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
+ASSET_MODULES += [ecommerce_files, ecommerce_clean, ecommerce_catalog]
 
 
 def all_assets() -> list:
@@ -32,7 +38,7 @@ def all_assets() -> list:
     assets = dg.load_assets_from_modules(ASSET_MODULES)
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing]
-    return [*with_automation(assets, landings), *committed, *accounting.checks]
+    return [*with_automation(assets, landings), *committed, *accounting.checks, *ecommerce_accounting.checks]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
@@ -64,6 +70,7 @@ def build_definitions(profile: str) -> dg.Definitions:
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
             kafka_offset_committer,
             automation_sensor,
+            landing_folder_sensor(),
             run_failure_alerts,
             check_failure_alerts,
         ],

@@ -14,6 +14,8 @@ from assets.dbt_project import dbt_project
 from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 from orchestration.resources.dbt import DbtCoreCliResource
+from orchestration.resources.ecommerce import LandingFolderResource
+from orchestration.resources.ecommerce.pseudonym import PseudonymKeyResource, local_key_variable
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
 from orchestration.resources.lake_io import LakeIOManager
@@ -115,6 +117,13 @@ def _resources(profile: str) -> dict:
         "lake": LakeResource(root=str(lake_root)),
         "dbt": DbtCoreCliResource(project_dir=dbt_project, target=profile),
         "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
+        "landing": LandingFolderResource(
+            landing_dir=os.getenv("LANDING_DIR", str(lake_root / "landing")),
+            mode=os.getenv("SOURCES_MODE", "sample" if profile == "local" else "files"),
+        ),
+        "pseudonym_key": PseudonymKeyResource(
+            key=local_key_variable(lake_root) if profile == "local" else dg.EnvVar("PII_HASH_KEY")
+        ),
     }
     if profile == "local":
         # DuckDB creates its file but not the folder, and on a fresh clone dbt's seeds (the

@@ -25,6 +25,7 @@ def test_definitions_load_and_resolve(defs):
         "after_landing_automation",
         "run_failure_alerts",
         "check_failure_alerts",
+        "ecommerce_landing_sensor",
     }
     assert set(defs.resources) >= {
         "openaq",
@@ -72,13 +73,14 @@ def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     rules = {dg.AssetKey(["reference", "measurement_bounds"]), dg.AssetKey(["reference", "measurement_sentinels"])}
     assert rules <= upstream(["clean", "openaq_measurements"])
     assert rules <= upstream(["clean", "openaq_measurements_quarantine"])
-    # Nothing dangles: the graph starts at the API pulls, the generated date spine and the
-    # plausibility rules.
+    # Nothing dangles: the graph starts at the API pulls, the generated date spine, the
+    # plausibility rules and the e-commerce landing folder.
     roots = {k for k in graph.materializable_asset_keys if not graph.get(k).parent_keys}
     assert roots == {
         dg.AssetKey(["raw", "openaq_locations"]),
         dg.AssetKey(["api", "randomuser_users"]),
         dg.AssetKey(["marts", "dim_dates"]),
+        dg.AssetKey(["landing", "ecommerce_files"]),
         *rules,
     }
 

@@ -1,0 +1,3 @@
+from orchestration.resources.ecommerce.landing import SOURCES, LandingFolderResource
+
+__all__ = ["SOURCES", "LandingFolderResource"]

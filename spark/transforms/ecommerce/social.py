@@ -1,0 +1,113 @@
+"""Clean social posts: one row per post id, typed, UTC; optional fields may be missing and
+extra fields are ignored (they stay in the raw payload).
+
+Hashtags and mentions are kept as lower-case text separated by single spaces (no array
+columns: the warehouse loader and both dbt targets read plain text, and `string_to_array`
+splits it in DuckDB and PostgreSQL alike).
+"""
+
+from datetime import date
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
+
+from spark.transforms.ecommerce.versions import blank_to_null, first_reason, latest_versions
+
+POST = StructType(
+    [
+        StructField("id", StringType()),
+        StructField("platform", StringType()),
+        StructField("author", StringType()),
+        StructField("created_at", StringType()),
+        StructField("text", StringType()),
+        StructField("lang", StringType()),
+        StructField("likes", LongType()),
+        StructField("shares", LongType()),
+        StructField("mentions", ArrayType(StringType())),
+        StructField("hashtags", ArrayType(StringType())),
+        StructField("_corrupt", StringType()),
+    ]
+)
+ISO_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
+
+CLEAN_KEY = ("post_id",)
+QUARANTINE_KEY = ("source_file", "payload")
+CLEAN_COLUMNS = [
+    "post_id",
+    "platform",
+    "author",
+    "created_at",
+    "created_on",
+    "text",
+    "lang",
+    "likes",
+    "shares",
+    "mentions",
+    "hashtags",
+    "source_file",
+    "file_sha256",
+    "record_number",
+    "received_at",
+]
+QUARANTINE_COLUMNS = ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"]
+
+
+def _tags(column: str, prefix: str) -> F.Column:
+    cleaned = F.transform(
+        F.coalesce(F.col(column), F.array()), lambda t: F.lower(F.regexp_replace(F.trim(t), f"^{prefix}", ""))
+    )
+    return F.array_join(F.array_distinct(F.filter(cleaned, lambda t: t != "")), " ")
+
+
+def flag_posts(raw: DataFrame, day: date, key: bytes) -> DataFrame:  # noqa: ARG001 - no PII to key
+    doc = F.from_json("payload", POST, {"columnNameOfCorruptRecord": "_corrupt", "mode": "PERMISSIVE"})
+    rows = (
+        latest_versions(raw)
+        .withColumn("doc", doc)
+        .withColumn("post_id", blank_to_null(F.col("doc.id")))
+        .withColumn("platform", F.lower(blank_to_null(F.col("doc.platform"))))
+        .withColumn("author", F.col("doc.author"))
+        .withColumn("created_at", F.try_to_timestamp(F.col("doc.created_at")).cast("timestamp_ntz"))
+        .withColumn("created_on", F.to_date("created_at"))
+        .withColumn("text", F.col("doc.text"))
+        .withColumn("lang", F.col("doc.lang"))
+        .withColumn("likes", F.col("doc.likes"))
+        .withColumn("shares", F.col("doc.shares"))
+        .withColumn("mentions", _tags("doc.mentions", "@"))
+        .withColumn("hashtags", _tags("doc.hashtags", "#"))
+    )
+    rules = [
+        (F.col("doc").isNull() | F.col("doc._corrupt").isNotNull(), "unparseable_document"),
+        (F.col("post_id").isNull(), "missing_id"),
+        (F.col("platform").isNull(), "missing_platform"),
+        (
+            F.col("created_at").isNull() | ~F.coalesce(F.col("doc.created_at").rlike(ISO_WITH_ZONE), F.lit(False)),
+            "invalid_created_at",
+        ),
+        (F.col("created_on") != F.lit(day), "outside_partition_day"),
+        ((F.col("likes") < 0) | (F.col("shares") < 0), "negative_engagement"),
+    ]
+    return rows.withColumn("reason", first_reason(rules)).drop("doc", "fields")
+
+
+def clean_posts(flagged: DataFrame) -> DataFrame:
+    """One row per post id: the latest received file wins a post exported twice."""
+    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
+        F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
+    )
+    return (
+        flagged.where("reason is null")
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .where("_rank = 1")
+        .select(*CLEAN_COLUMNS)
+    )
+
+
+def quarantined_posts(flagged: DataFrame, day: date) -> DataFrame:
+    return (
+        flagged.where("reason is not null")
+        .withColumn("partition_day", F.lit(day))
+        .dropDuplicates(list(QUARANTINE_KEY))
+        .select(*QUARANTINE_COLUMNS)
+    )

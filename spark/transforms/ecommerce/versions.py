@@ -1,0 +1,38 @@
+"""File versions in the raw zone: the latest version of each landed file wins.
+
+Every version of a file is kept in the raw zone (named by its SHA-256); a corrected export with
+the same name is a new version received later, and it replaces the old one's rows: only the
+rows of each file's latest version reach the clean step.
+"""
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+# Columns of every raw ecommerce table (assets/ecommerce/records.py writes them).
+FILE_COLUMNS = ["source_file", "file_sha256", "received_at", "record_number"]
+
+
+def latest_versions(raw: DataFrame) -> DataFrame:
+    """The rows of each source file's latest version (received last; the hash breaks a tie)."""
+    newest_first = Window.partitionBy("source_file").orderBy(F.col("received_at").desc(), F.col("file_sha256").desc())
+    versions = (
+        raw.select("source_file", "file_sha256", "received_at")
+        .distinct()
+        .withColumn("_rank", F.row_number().over(newest_first))
+        .where("_rank = 1")
+        .select("source_file", "file_sha256")
+    )
+    return raw.join(F.broadcast(versions), ["source_file", "file_sha256"], "left_semi")
+
+
+def first_reason(rules: list) -> F.Column:
+    """The label of the first (condition, label) a row meets, or null for a valid row."""
+    reason = F.lit(None).cast("string")
+    for condition, label in reversed(rules):
+        reason = F.when(condition, F.lit(label)).otherwise(reason)
+    return reason
+
+
+def blank_to_null(text: F.Column) -> F.Column:
+    trimmed = F.trim(text)
+    return F.when(trimmed != "", trimmed)
