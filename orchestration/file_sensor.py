@@ -17,7 +17,6 @@ import dagster as dg
 from assets.ecommerce.files import raw_file_name
 from assets.ecommerce.sources import ALL_SOURCES, LandingFolder
 from assets.ports import Lake
-from orchestration.jobs import SPARK_TAGS
 from orchestration.resources.ecommerce.landing import file_sha256
 from orchestration.sensors import last_complete_day
 
@@ -80,7 +79,7 @@ def evaluate_landing(
                         run_key=f"{source.name}/{landed.relative_path}@{sha256}",
                         partition_key=day.isoformat(),
                         asset_selection=downstream_of(source.raw_key, asset_graph),
-                        tags={TAG_FILE: landed.relative_path, **SPARK_TAGS},
+                        tags={TAG_FILE: landed.relative_path},
                     )
                 )
     return requests, json.dumps(seen)

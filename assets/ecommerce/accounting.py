@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
-from assets.clean_zone import parquet_rows
+from assets.core.lake_days import parquet_rows
 from assets.ecommerce.files import raw_file_name
 from assets.ecommerce.records import split_file
 from assets.ecommerce.sources import ALL_SOURCES, LandingFolder, Source

@@ -3,7 +3,7 @@ quarantine per source holding the record as received and the reason.
 
 Only the latest version of each landed file is read (spark/transforms/ecommerce/versions.py),
 so a corrected export replaces its predecessor's rows; both outcomes replace the day in the
-lake and the warehouse's `clean` schema (assets/clean_zone.py), so re-running changes nothing.
+lake and the warehouse's `clean` schema (the lake IO manager), so re-running changes nothing.
 """
 
 from collections.abc import Callable, Sequence
@@ -15,10 +15,13 @@ from typing import Protocol
 import dagster as dg
 from pyspark.sql import DataFrame
 
-from assets.clean_zone import clean_day, clean_results
+from assets.clean_zone import CleanStep as Step
+from assets.clean_zone import clean_outputs, table_spec
+from assets.core.lake_days import LakeDays
 from assets.ecommerce.sources import GROUP, OWNER, SOCIAL, TRANSACTIONS, WEBLOGS, Source
+from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
-from assets.ports import Lake, Spark, Warehouse
+from assets.ports import Spark
 from spark.transforms.ecommerce import orders, social, weblogs
 
 
@@ -75,63 +78,61 @@ STEPS = (
 )
 
 
-def _spec(key: dg.AssetKey, source: Source, description: str, columns: Sequence[str]) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key,
-        deps=[source.raw_key],
-        description=description,
-        group_name=GROUP,
+def step_of(clean: CleanStep, key: bytes) -> Step:
+    """The shared clean step (assets/clean_zone.py), its flag bound to the pseudonym key."""
+    source = clean.source
+    clean_key, quarantine_key = clean.keys
+    return Step(
+        raw=tuple(source.raw_key.path),
+        clean=tuple(source.clean_key.path),
+        quarantine=("clean", source.quarantine_table),
+        flag=partial(clean.flag, key=key),
+        keep=clean.keep,
+        reject=clean.quarantine,
+        partition_column=clean.day_column,
+        clean_key=clean_key,
+        quarantine_key=quarantine_key,
+    )
+
+
+def _spec(key: Sequence[str], step: CleanStep, description: str, column: str, columns: Sequence[str]) -> dg.AssetSpec:
+    return table_spec(key, [step.source.raw_key], description, GROUP, column).merge_attributes(
         owners=[OWNER],
-        kinds={"spark", "parquet"},
         metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c) for c in columns])},
     )
 
 
 def clean_asset(step: CleanStep) -> dg.AssetsDefinition:
     source = step.source
-    quarantine_key = dg.AssetKey(["clean", source.quarantine_table])
+    unbound = step_of(step, b"")
 
     @dg.multi_asset(
         name=f"clean_{source.clean_table}",
         specs=[
-            _spec(source.clean_key, source, step.description, step.clean_columns),
+            _spec(unbound.clean, step, step.description, step.day_column, step.clean_columns),
             _spec(
-                quarantine_key,
-                source,
+                unbound.quarantine,
+                step,
                 f"Records of the {source.name} files that failed validation, as received (PII pseudonymised), "
                 "with the reason.",
+                "partition_day",
                 ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"],
             ),
         ],
+        ins={"raw": lake_input(unbound.raw)},
         partitions_def=daily_partitions,
         backfill_policy=single_run,
+        pool="spark",
     )
     def _clean(
         context: dg.AssetExecutionContext,
         spark: dg.ResourceParam[Spark],
-        lake: dg.ResourceParam[Lake],
-        warehouse: dg.ResourceParam[Warehouse],
         pseudonym_key: dg.ResourceParam[PseudonymKey],
+        raw: LakeDays,
     ):
         session = spark.get_session()
-        flag = partial(step.flag, key=pseudonym_key.key_bytes())
-        per_day = {}
-        for day in partition_days(context):
-            per_day[day.isoformat()] = clean_day(
-                session,
-                lake,
-                warehouse,
-                day,
-                source.raw_key.path,
-                flag,
-                step.keep,
-                step.quarantine,
-                (source.clean_table, source.quarantine_table),
-                step.day_column,
-                step.keys,
-            )
-            context.log.info(f"clean {source.name} {day}: {per_day[day.isoformat()]}")
-        yield from clean_results(source.clean_key.path, quarantine_key.path, per_day)
+        bound = step_of(step, pseudonym_key.key_bytes())
+        yield from clean_outputs(bound, session, raw, partition_days(context), context.log)
 
     return _clean
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pyarrow as pa
 
-from assets.clean_zone import parquet_rows
+from assets.core.lake_days import parquet_rows
 from assets.ecommerce.records import RAW_SCHEMA, raw_batch, split_file
 from assets.ecommerce.sources import ALL_SOURCES, GROUP, LANDING_FILES, OWNER, LandedFileLike, LandingFolder, Source
 from assets.partitions import daily_partitions, partition_days, single_run

@@ -155,7 +155,7 @@ def test_dbt_models_are_split_into_daily_and_dimension_definitions(defs):
 def test_every_asset_has_a_flow_group(defs):
     graph = defs.resolve_asset_graph()
     groups = {tuple(k.path): graph.get(k).group_name for k in graph.materializable_asset_keys}
-    assert set(groups.values()) <= {"openaq", "users", "shared"}, groups
+    assert set(groups.values()) <= {"openaq", "users", "ecommerce", "shared"}, groups
     assert groups[("marts", "fct_measurements")] == groups[("marts", "dim_sensors")] == "openaq"
     assert groups[("reference", "measurement_bounds")] == "openaq"
     assert groups[("marts", "dim_users")] == groups[("staging", "stg_randomuser__users")] == "users"
