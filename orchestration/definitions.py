@@ -4,6 +4,8 @@ import dagster as dg
 
 from assets import (
     accounting,
+    ads_clean,
+    ads_events,
     dbt_models,
     landing,
     offsets,
@@ -13,7 +15,7 @@ from assets import (
     sinks,
     users_clean,
 )
-from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.committer import kafka_offset_committer
 from orchestration.held_back import held_back_checks
@@ -22,7 +24,17 @@ from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
-ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
+ASSET_MODULES = [
+    openaq_catalogue,
+    producers,
+    landing,
+    openaq_clean,
+    users_clean,
+    sinks,
+    dbt_models,
+    ads_events,
+    ads_clean,
+]
 
 
 def all_assets() -> list:
@@ -37,6 +49,7 @@ def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
     flows = [
         (OPENAQ_TOPIC, landing.openaq_measurements_landing, "openaq"),
         (USERS_TOPIC, landing.randomuser_users_landing, "users"),
+        (ADS_TOPIC, ads_events.ads_events_landing, ads_events.GROUP),
     ]
     return [
         offsets.committed_asset(
@@ -58,6 +71,7 @@ def build_definitions(profile: str) -> dg.Definitions:
         sensors=[
             topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
+            topic_sensor(ADS_TOPIC, ads_events.ads_events_landing),
             kafka_offset_committer,
             run_failure_alerts,
             check_failure_alerts,
