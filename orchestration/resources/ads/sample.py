@@ -9,7 +9,8 @@ with the faults a real export has, one of each per day:
 - a malformed event (no event_id, cost as text): the topic contract dead-letters it;
 - a negative cost, an unknown event type, a missing campaign id, an unparseable timestamp:
   they pass the contract (it checks shapes, not meanings) and the clean step quarantines them;
-- an event of a campaign the catalogue does not know (C999): kept, and flagged by dbt.
+- an event of a campaign the catalogue does not know (C999): kept, and flagged by dbt;
+- a conversion of an order the shop never exported (`O-YYYYMMDD-99999`).
 
 Conversions name orders of the shop's sample export (`O-YYYYMMDD-NNNNN`, 1..300 of the same
 day) with the campaign the shop attributed the order to (`order_campaign`), so the attribution
@@ -118,3 +119,5 @@ def _faults(day: date, n: int, rng: random.Random, events: list[dict]) -> Iterat
     yield _event(day, n + 5, None, "impression", noon, 0.0022)  # missing campaign id
     yield {**_event(day, n + 6, "C004", "impression", noon, 0.0022), "ts": f"{day.isoformat()} 25:61"}
     yield _event(day, n + 7, "C999", "click", noon, 0.30)  # a campaign missing from the catalogue
+    # At least one conversion the shop cannot match, whatever the draws above gave.
+    yield {**_event(day, n + 8, "C002", "conversion", noon, 0.0, 99.0), "order_id": order_id(day, 99_999)}
