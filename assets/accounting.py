@@ -34,7 +34,7 @@ from assets.core.stream import TopicLog
 from assets.landing_io import whole_day_ranges
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
-from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 
 IDENTITY = (
     "Blocking: fails when topic messages != landed + dead-lettered or landed != clean + "
@@ -59,6 +59,7 @@ class Flow:
 FLOWS = (
     Flow(OPENAQ_TOPIC, "openaq_measurements", dg.AssetKey(["clean", "openaq_measurements"])),
     Flow(USERS_TOPIC, "randomuser_users", dg.AssetKey(["clean", "randomuser_users"])),
+    Flow(ADS_TOPIC, "ads_events", dg.AssetKey(["clean", "ads_events"])),
 )
 
 

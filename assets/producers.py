@@ -72,7 +72,7 @@ RAW_LOCATIONS = dg.AssetKey(["raw", "openaq_locations"])
 USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
 
 
-def _published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
+def published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
     """The pull's and its topic's materializations: the topic gets the offsets written."""
     written = sum(d["messages_written"] for d in per_day.values())
     dead = sum(d["dead_lettered"] + d.get("rejected_pages", 0) for d in per_day.values())
@@ -86,7 +86,7 @@ def _published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
     )
 
 
-def _publish_metadata(result, extra: dict) -> dict:
+def publish_metadata(result, extra: dict) -> dict:
     return {
         "messages_written": result.produced,
         "dead_lettered": result.dead_lettered,
@@ -124,9 +124,9 @@ def openaq_measurements_pull(
         result = kafka.produce(OPENAQ_TOPIC, measurement_messages(pages, start, rejected), "openaq")
         for page in rejected:
             kafka.dead_letter(rejected_page_record(page, start), f"malformed_page: {page.rejected_reason}")
-        per_day[day.isoformat()] = _publish_metadata(result, {"rejected_pages": len(rejected)})
+        per_day[day.isoformat()] = publish_metadata(result, {"rejected_pages": len(rejected)})
         context.log.info(f"published OpenAQ {day}: {per_day[day.isoformat()]}")
-    yield from _published(OPENAQ_PULL, OPENAQ_TOPIC, openaq.mode, per_day)
+    yield from published(OPENAQ_PULL, OPENAQ_TOPIC, openaq.mode, per_day)
 
 
 # randomuser.me serves every user's password, its salt and three hashes of it. No consumer
@@ -175,6 +175,6 @@ def randomuser_users_pull(
     for day in partition_days(context):
         start, _ = day_window(day)
         result = kafka.produce(USERS_TOPIC, user_messages(randomuser.fetch_users(day), start), "randomuser")
-        per_day[day.isoformat()] = _publish_metadata(result, {})
+        per_day[day.isoformat()] = publish_metadata(result, {})
         context.log.info(f"published users {day}: {per_day[day.isoformat()]}")
-    yield from _published(USERS_PULL, USERS_TOPIC, randomuser.mode, per_day)
+    yield from published(USERS_PULL, USERS_TOPIC, randomuser.mode, per_day)

@@ -8,6 +8,7 @@ import dagster as dg
 
 OPENAQ_TOPIC = "openaq.measurements"
 USERS_TOPIC = "randomuser.users"
+ADS_TOPIC = "ads.events"
 
 # The consumer group whose committed offsets the lag is measured against.
 LANDING_GROUP = "airstream-landing"

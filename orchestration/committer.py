@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._core.event_api import RunStatusChangeRecordsFilter
 
+from assets.ads_events import ads_events_landing
 from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.offsets import commit_landed
 from assets.ports import Lake
-from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.held_back import TOPICS, held_back, held_back_evaluation, threshold_seconds
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog
 
@@ -28,6 +29,7 @@ COMMIT_BATCH = 1000
 RAW_TABLES = {
     OPENAQ_TOPIC: openaq_measurements_landing.key.path[-1],
     USERS_TOPIC: randomuser_users_landing.key.path[-1],
+    ADS_TOPIC: ads_events_landing.key.path[-1],
 }
 
 

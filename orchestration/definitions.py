@@ -4,6 +4,8 @@ import dagster as dg
 
 from assets import (
     accounting,
+    ads_clean,
+    ads_events,
     dbt_models,
     landing,
     offsets,
@@ -17,7 +19,7 @@ from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import catalog as ecommerce_catalog
 from assets.ecommerce import clean as ecommerce_clean
 from assets.ecommerce import files as ecommerce_files
-from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.automation import automation_sensor, with_automation
 from orchestration.committer import kafka_offset_committer
@@ -29,6 +31,7 @@ from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
 ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
+ASSET_MODULES += [ads_events, ads_clean]
 ASSET_MODULES += [ecommerce_files, ecommerce_clean, ecommerce_catalog]
 
 
@@ -37,7 +40,7 @@ def all_assets() -> list:
     the landings feed follows them by declarative automation (orchestration/automation.py)."""
     assets = dg.load_assets_from_modules(ASSET_MODULES)
     committed = committed_assets(assets)
-    landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing]
+    landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
     return [*with_automation(assets, landings), *committed, *accounting.checks, *ecommerce_accounting.checks]
 
 
@@ -47,6 +50,7 @@ def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
     flows = [
         (OPENAQ_TOPIC, landing.openaq_measurements_landing, "openaq"),
         (USERS_TOPIC, landing.randomuser_users_landing, "users"),
+        (ADS_TOPIC, ads_events.ads_events_landing, ads_events.GROUP),
     ]
     return [
         offsets.committed_asset(
@@ -68,6 +72,7 @@ def build_definitions(profile: str) -> dg.Definitions:
         sensors=[
             topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
             topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
+            topic_sensor(ADS_TOPIC, ads_events.ads_events_landing),
             kafka_offset_committer,
             automation_sensor,
             landing_folder_sensor(),

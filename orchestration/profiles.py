@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.dbt_project import dbt_project
+from orchestration.resources.ads import AdEventsResource
 from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
 from orchestration.resources.dbt import DbtCoreCliResource
@@ -79,6 +80,11 @@ def randomuser_resource(default_mode: str) -> RandomUserResource:
     )
 
 
+def ads_resource(default_mode: str) -> AdEventsResource:
+    # No public ad API: live mode fails the pull with a clear message unless ADS_EVENTS_URL is set.
+    return AdEventsResource(mode=os.getenv("SOURCES_MODE", default_mode), url=os.getenv("ADS_EVENTS_URL") or None)
+
+
 def kafka_resource() -> KafkaResource:
     return KafkaResource(
         bootstrap_servers=dg.EnvVar("KAFKA_BOOTSTRAP_SERVERS"),
@@ -135,6 +141,7 @@ def _resources(profile: str) -> dict:
             **common,
             "openaq": openaq_resource(default_mode="sample"),
             "randomuser": randomuser_resource(default_mode="sample"),
+            "ads": ads_resource(default_mode="sample"),
             "kafka": EmbeddedTopicLogResource(path=str(lake_root / "topics.sqlite")),
             "spark": SparkResource(master="local[*]"),
             "warehouse": DuckDBWarehouse(path=str(lake_root / "warehouse.duckdb")),
@@ -145,6 +152,7 @@ def _resources(profile: str) -> dict:
         **common,
         "openaq": openaq_resource(default_mode="live"),
         "randomuser": randomuser_resource(default_mode="live"),
+        "ads": ads_resource(default_mode="live"),
         "kafka": kafka_resource(),
         "measurement_store": MongoMeasurementStore(
             uri=dg.EnvVar("MONGO_URI"),

@@ -19,14 +19,14 @@ from dagster._core.events import DagsterEventType
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
-from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
 from orchestration.serving import platform_metrics as pm
 from orchestration.serving.readers import reader_for
 from orchestration.serving.settings import ServingSettings, from_env
 
 log = logging.getLogger(__name__)
-TOPICS = (OPENAQ_TOPIC, USERS_TOPIC)
+TOPICS = (OPENAQ_TOPIC, USERS_TOPIC, ADS_TOPIC)
 RECENT_RUNS = 500
 CHECK_EVENTS = 5000
 MATERIALIZATIONS_PER_ASSET = 500

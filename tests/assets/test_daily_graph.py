@@ -30,6 +30,9 @@ TABLES = [
     "marts.dim_dates",
     "marts.dim_users",
     "marts.users_by_country_daily",
+    "clean.ads_events",
+    "clean.ads_events_quarantine",
+    "marts.agg_campaign_daily",
 ]
 
 
@@ -121,6 +124,12 @@ def test_every_message_is_accounted_for(local_run):
     assert 0 < pulled["dead_lettered"].value < 300
     assert users["topic_messages"] == 300 - pulled["dead_lettered"].value == users["clean_rows"]
     assert users["not_yet_landed"] == openaq["not_yet_landed"] == 0
+    ads = accounting(result, "ads_events")
+    assert ads["passed"], ads
+    # The malformed sample event is dead-lettered at the pull; the re-sent click is a duplicate.
+    assert ads["topic_messages"] == meta("ads_events_pull")["messages_written"].value == ads["landed"]
+    assert meta("ads_events_pull")["dead_lettered"].value == 1 and ads["duplicates"] == 1
+    assert ads["landed"] == after["clean.ads_events"] + after["clean.ads_events_quarantine"] + 1
 
 
 def test_quarantine_share_is_checked(local_run):
@@ -175,11 +184,11 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):
 
 def test_after_the_day_the_consumer_group_has_no_lag(local_run):
     """Runs without a sensor (CLI, schedule) commit too: Kafka's lag tools read 0."""
-    from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+    from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 
     resources, first, _, _ = local_run
     kafka = resources["kafka"]
-    for topic in (OPENAQ_TOPIC, USERS_TOPIC):
+    for topic in (OPENAQ_TOPIC, USERS_TOPIC, ADS_TOPIC):
         ends = kafka.end_offsets(topic)
         assert sum(ends.values()) > 0
         assert kafka.committed(LANDING_GROUP, topic) == ends, topic

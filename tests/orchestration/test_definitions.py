@@ -21,6 +21,7 @@ def test_definitions_load_and_resolve(defs):
     assert {s.name for s in repo.sensor_defs} == {
         "openaq_measurements_sensor",
         "randomuser_users_sensor",
+        "ads_events_sensor",
         "kafka_offset_committer",
         "after_landing_automation",
         "run_failure_alerts",
@@ -30,6 +31,7 @@ def test_definitions_load_and_resolve(defs):
     assert set(defs.resources) >= {
         "openaq",
         "randomuser",
+        "ads",
         "kafka",
         "lake",
         "spark",
@@ -52,6 +54,7 @@ def test_each_flow_commits_its_offsets_after_every_asset_its_landing_feeds(defs)
     for topic, ends in (
         ("openaq_measurements", {("marts", "agg_air_quality_daily"), ("mongo", "openaq_measurements")}),
         ("randomuser_users", {("cassandra", "created_users"), ("marts", "dim_users")}),
+        ("ads_events", {("marts", "agg_campaign_daily")}),
     ):
         parents = graph.get(dg.AssetKey(["kafka", f"{topic}_committed"])).parent_keys
         assert {dg.AssetKey(list(key)) for key in ends} <= parents
@@ -79,8 +82,10 @@ def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     assert roots == {
         dg.AssetKey(["raw", "openaq_locations"]),
         dg.AssetKey(["api", "randomuser_users"]),
+        dg.AssetKey(["api", "ads_events"]),
         dg.AssetKey(["marts", "dim_dates"]),
         dg.AssetKey(["landing", "ecommerce_files"]),
+        dg.AssetKey(["reference", "campaigns"]),
         *rules,
     }
 
@@ -102,9 +107,30 @@ def test_users_lineage_runs_from_the_pull_to_cassandra_and_the_marts(defs):
         assert staging in graph.get(dg.AssetKey(["marts", mart])).parent_keys
 
 
+def test_ads_lineage_runs_from_the_pull_to_the_campaign_mart(defs):
+    graph = defs.resolve_asset_graph()
+    chain = [
+        ["api", "ads_events"],
+        ["kafka", "ads_events"],
+        ["raw", "ads_events"],
+        ["clean", "ads_events"],
+        ["staging", "stg_ads__events"],
+        ["marts", "agg_campaign_daily"],
+        ["kafka", "ads_events_committed"],
+    ]
+    for parent, child in zip(chain, chain[1:], strict=False):
+        assert dg.AssetKey(parent) in graph.get(dg.AssetKey(child)).parent_keys, child
+    assert dg.AssetKey(["raw", "ads_events"]) in graph.get(dg.AssetKey(["clean", "ads_events_quarantine"])).parent_keys
+    mart = graph.get(dg.AssetKey(["marts", "agg_campaign_daily"])).parent_keys
+    assert {dg.AssetKey(["marts", "dim_campaigns"]), dg.AssetKey(["marts", "fct_orders"])} <= mart
+    assert dg.AssetKey(["reference", "campaigns"]) in graph.get(dg.AssetKey(["marts", "dim_campaigns"])).parent_keys
+    checks = {c.name for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["clean", "ads_events"])}
+    assert {"messages_accounted_for", "quarantine_share"} <= checks
+
+
 def test_topics_are_kafka_nodes_between_producer_and_consumers(defs):
     graph = defs.resolve_asset_graph()
-    for topic in ("openaq_measurements", "randomuser_users"):
+    for topic in ("openaq_measurements", "randomuser_users", "ads_events"):
         node = graph.get(dg.AssetKey(["kafka", topic]))
         assert "kafka" in node.kinds
         assert node.parent_keys == {dg.AssetKey(["api", topic])}
@@ -120,6 +146,10 @@ UNPARTITIONED = {
     ("marts", "dim_users"),
     ("reference", "measurement_bounds"),
     ("reference", "measurement_sentinels"),
+    ("reference", "campaigns"),
+    ("marts", "dim_campaigns"),
+    # Rebuilt whole: late ad events and orders landing later revise past days.
+    ("marts", "agg_campaign_daily"),
 }
 
 

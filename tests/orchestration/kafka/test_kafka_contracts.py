@@ -74,7 +74,8 @@ def changed(document: dict, path: str, new=..., drop=False) -> dict:
 
 
 def test_every_topic_has_a_versioned_contract():
-    assert set(contracts()) == {"openaq.measurements", "randomuser.users"}
+    assert set(contracts()) == {"openaq.measurements", "randomuser.users", "ads.events"}
+    assert schema_version("ads.events") == "1"
     assert schema_version("openaq.measurements") == "1"
     assert schema_version("randomuser.users") == "2"  # v2: credentials may not be published
     assert contract_for("randomuser.users").schema["$schema"].endswith("2020-12/schema")
@@ -183,3 +184,46 @@ def test_the_compiled_check_ignores_formats_but_not_properties_named_format():
 
     schema = {"properties": {"format": {"type": "string", "format": "uuid"}}, "format": "x"}
     assert _without_formats(schema) == {"properties": {"format": {"type": "string"}}}
+
+
+AD_EVENT = {
+    "event_id": "E-20261120-000042",
+    "campaign_id": "C001",
+    "event_type": "conversion",
+    "ts": "2026-11-20T10:00:00.000Z",
+    "cost": 0,
+    "revenue": 76.5,
+    "order_id": "O-20261120-00075",
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        AD_EVENT,
+        # Meanings are the clean step's rules: these pass and are quarantined there, with a reason.
+        changed(AD_EVENT, "campaign_id", None),
+        changed(AD_EVENT, "campaign_id", drop=True),
+        changed(AD_EVENT, "event_type", "view"),
+        changed(AD_EVENT, "ts", "2026-11-20 25:61"),
+        changed(AD_EVENT, "cost", -0.45),
+        changed(AD_EVENT, "order_id", drop=True),
+    ],
+)
+def test_ad_event_contract_checks_shapes_not_meanings(value):
+    assert contract_for("ads.events").error(value) is None
+
+
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        (changed(AD_EVENT, "event_id", drop=True), "'event_id' is a required property"),
+        (changed(AD_EVENT, "event_id", ""), "at $.event_id"),
+        (changed(AD_EVENT, "cost", "0.45"), "at $.cost"),
+        (changed(AD_EVENT, "revenue", drop=True), "'revenue' is a required property"),
+        (changed(AD_EVENT, "unparseable_line", "{oops"), "Additional properties"),
+    ],
+)
+def test_ad_event_contract_rejects(value, where):
+    reason = contract_for("ads.events").error(value)
+    assert reason is not None and reason.startswith("schema: ") and where in reason

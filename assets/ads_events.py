@@ -1,0 +1,89 @@
+"""The ad events stream: the day's pull published to `ads.events`, and its landing.
+
+Message day: every event of a day's pull belongs to that day, whatever its own timestamp. A
+late event (its `ts` on an earlier day) is published with today's events and lands in today's
+raw partition, where the clean step keeps it with its real time (`is_late`); were it filed
+under its own day, it would wait in the topic for a landing of a day that already ran, and
+hold the consumer group's offsets back for good.
+"""
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+import dagster as dg
+
+from assets.core.days import day_window
+from assets.core.stream import TopicLog, TopicMessage
+from assets.landing import landing_asset
+from assets.partitions import daily_partitions, partition_days, single_run
+from assets.producers import publish_metadata, published
+from assets.topics import ADS_TOPIC, topic_spec
+
+ADS_PULL = dg.AssetKey(["api", "ads_events"])
+GROUP = "ecommerce"
+
+
+class AdEventSource(Protocol):
+    mode: str
+
+    def fetch_events(self, day: date) -> Iterator[dict]: ...
+
+
+def _parse_utc(text) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
+
+
+def message_time(event: dict, day_start: datetime) -> datetime:
+    """The event's own time when it falls in the pulled day, else the day's start (a late or
+    unparseable `ts`: the clean step decides what it is)."""
+    moment = _parse_utc(event.get("ts")) if isinstance(event, dict) else None
+    if moment is None or not day_start <= moment < day_start + timedelta(days=1):
+        return day_start
+    return moment
+
+
+def ad_event_messages(events: Iterable[dict], day_start: datetime) -> Iterator[TopicMessage]:
+    """One message per event, keyed by campaign id (empty when missing), the event as value."""
+    for event in events:
+        campaign = event.get("campaign_id") if isinstance(event, dict) else None
+        yield TopicMessage(key=str(campaign or ""), value=event, event_time=message_time(event, day_start))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ADS_PULL,
+            description="The day's ad events (impressions, clicks, conversions) from the ad server's export.",
+            group_name=GROUP,
+            kinds={"api", "python"},
+        ),
+        topic_spec(ADS_TOPIC, ADS_PULL, GROUP, "one message per ad event, keyed by campaign id."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def ads_events_pull(
+    context: dg.AssetExecutionContext,
+    ads: dg.ResourceParam[AdEventSource],
+    kafka: dg.ResourceParam[TopicLog],
+):
+    per_day = {}
+    for day in partition_days(context):
+        start, _ = day_window(day)
+        result = kafka.produce(ADS_TOPIC, ad_event_messages(ads.fetch_events(day), start), "ads")
+        per_day[day.isoformat()] = publish_metadata(result, {})
+        context.log.info(f"published ad events {day}: {per_day[day.isoformat()]}")
+    yield from published(ADS_PULL, ADS_TOPIC, ads.mode, per_day)
+
+
+ads_events_landing = landing_asset(
+    ADS_TOPIC,
+    "ads_events",
+    GROUP,
+    "Ad event messages of the day as received from `ads.events`, with their Kafka coordinates.",
+)

@@ -1,0 +1,128 @@
+"""Clean ad events: typed, UTC, one row per event_id; every other row quarantined with a reason.
+
+`flag_ad_events` decides; the two selectors only split its output, so every raw row ends in
+the clean table, the quarantine, or is counted as a duplicate. A campaign id the catalogue
+does not know is not a reason here: the catalogue is dbt's (reference.campaigns), which flags
+such events; the events themselves are sound.
+
+Every leaf is read as text (see spark/schemas/randomuser.py for why) and cast with try_
+functions, so one odd value quarantines its row instead of failing the run.
+"""
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+CORRUPT_RECORD = "_corrupt_record"
+AD_EVENT = T.StructType(
+    [
+        *(T.StructField(name, T.StringType()) for name in ("event_id", "campaign_id", "event_type", "ts")),
+        *(T.StructField(name, T.StringType()) for name in ("cost", "revenue", "order_id")),
+        T.StructField(CORRUPT_RECORD, T.StringType()),
+    ]
+)
+EVENT_TYPES = ("impression", "click", "conversion")
+
+CLEAN_COLUMNS = [
+    "event_id",
+    "campaign_id",
+    "event_type",
+    "event_ts",
+    "event_date",
+    "cost",
+    "revenue",
+    "order_id",
+    "is_late",
+    "ingested_on",
+    "ingested_at",
+]
+QUARANTINE_COLUMNS = [
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "payload",
+    "reason",
+    "ingested_at",
+    "partition_day",
+]
+# One valid row per event id; one quarantined row per payload (a re-sent bad event is one).
+CLEAN_KEY = ("event_id",)
+QUARANTINE_KEY = ("payload",)
+
+
+def _blank(column: str) -> Column:
+    return F.col(column).isNull() | (F.trim(column) == "")
+
+
+def parse_ad_events(raw: DataFrame) -> DataFrame:
+    """Raw rows (payload + Kafka coordinates) -> typed columns, timestamps as UTC wall clock."""
+    doc = F.from_json("payload", AD_EVENT, {"columnNameOfCorruptRecord": CORRUPT_RECORD})
+    return (
+        raw.withColumn("doc", doc)
+        .withColumns({name: F.col(f"doc.{name}") for name in ("event_id", "campaign_id", "event_type", "order_id")})
+        .withColumns(
+            {
+                "event_type": F.lower(F.trim("event_type")),
+                "event_ts": F.try_to_timestamp(F.col("doc.ts")).cast("timestamp_ntz"),
+                "cost": F.expr("try_cast(doc.cost AS DOUBLE)"),
+                "revenue": F.expr("try_cast(doc.revenue AS DOUBLE)"),
+                "ingested_at": F.col("ingested_at").cast("timestamp_ntz"),
+            }
+        )
+        .withColumn("event_date", F.to_date("event_ts"))
+    )
+
+
+def _reject_reason(day: date) -> Column:
+    """The first rule a row breaks, or null for a valid row."""
+    doc = F.col("doc")
+    rules = [
+        (F.col("payload").isNull() | doc.isNull() | doc[CORRUPT_RECORD].isNotNull(), "unparseable_payload"),
+        (_blank("event_id"), "missing_event_id"),
+        (_blank("campaign_id"), "missing_campaign_id"),
+        (~F.coalesce(F.col("event_type").isin(*EVENT_TYPES), F.lit(False)), "unknown_event_type"),
+        (F.col("event_ts").isNull(), "unparseable_ts"),
+        # Late events are kept (is_late); one from after its pull day cannot have happened yet.
+        (F.col("event_date") > F.lit(day), "ts_after_partition_day"),
+        (F.col("cost").isNull() | F.isnan("cost"), "invalid_cost"),
+        (F.col("cost") < 0, "negative_cost"),
+        (F.col("revenue").isNull() | F.isnan("revenue") | (F.col("revenue") < 0), "invalid_revenue"),
+        ((F.col("event_type") == "conversion") & _blank("order_id"), "conversion_without_order"),
+    ]
+    reason = F.lit(None).cast("string")
+    for condition, label in reversed(rules):
+        reason = F.when(condition, F.lit(label)).otherwise(reason)
+    return reason
+
+
+def flag_ad_events(raw: DataFrame, day: date) -> DataFrame:
+    """Typed events of one partition (pull) day with `reason` set on every row that must not pass."""
+    return (
+        parse_ad_events(raw)
+        .withColumn("ingested_on", F.lit(day))
+        .withColumn("is_late", F.col("event_date") < F.lit(day))
+        .withColumn("reason", _reject_reason(day))
+    )
+
+
+def clean_ad_events(flagged: DataFrame) -> DataFrame:
+    """Valid events, one per event_id: the first delivery wins a re-sent event."""
+    first_delivered = Window.partitionBy(*CLEAN_KEY).orderBy("ingested_at", "kafka_partition", "kafka_offset")
+    return (
+        flagged.where(F.col("reason").isNull())
+        .withColumn("_rank", F.row_number().over(first_delivered))
+        .where(F.col("_rank") == 1)
+        .select(*CLEAN_COLUMNS)
+    )
+
+
+def quarantined_ad_events(flagged: DataFrame, day: date) -> DataFrame:
+    """Rejected rows as received, with the reason and Kafka coordinates, once per payload."""
+    return (
+        flagged.where(F.col("reason").isNotNull())
+        .withColumn("partition_day", F.lit(day))
+        .dropDuplicates(list(QUARANTINE_KEY))
+        .select(*QUARANTINE_COLUMNS)
+    )
