@@ -16,6 +16,7 @@ import random
 from datetime import UTC, date, datetime, timedelta, timezone
 
 CAMPAIGNS = [f"C{i:03d}" for i in range(1, 9)]
+AD_ORDERS = 300  # orders O-<day>-00001..00300 carry the campaign their ad conversions name
 # (product id, name, category, unit price in EUR)
 PRODUCTS = [
     ("P-1001", "Coffee mug, large", "kitchen", 12.5),
@@ -72,7 +73,10 @@ def order_rows(day: date, orders: int = 600) -> list[list[str]]:
         email = f"customer{customer}@example.{rng.choice(['com', 'org', 'net'])}"
         if rng.random() < 0.1:
             email = f" Customer{customer}@Example.com "  # typed differently: the same pseudonym
-        moment, campaign = _moment(rng, day), rng.choice(CAMPAIGNS) if rng.random() < 0.4 else ""
+        moment, drawn = _moment(rng, day), rng.choice(CAMPAIGNS) if rng.random() < 0.4 else ""
+        # The day's first orders came through the ad campaigns: the ad stream's sample converts to
+        # exactly these (orchestration/resources/ads/sample.py order_campaign), so attribution joins.
+        campaign = CAMPAIGNS[(n - 1) % len(CAMPAIGNS)] if n <= AD_ORDERS else drawn
         status = rng.choice(STATUSES)
         for line in range(1, rng.randint(1, 4) + 1):
             product_id, name, category, price = rng.choice(PRODUCTS)

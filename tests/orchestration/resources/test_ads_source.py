@@ -97,3 +97,16 @@ def test_messages_are_keyed_by_campaign(events):
     messages = list(ad_event_messages(events[:3] + [{"event_id": "x", "campaign_id": None}], START))
     assert [m.key for m in messages] == [e["campaign_id"] for e in events[:3]] + [""]
     assert all(m.event_time.date() == DAY for m in messages)
+
+
+def test_the_shop_sample_exported_the_orders_the_ad_conversions_name(events):
+    from orchestration.resources.ecommerce.sample import order_rows
+
+    # The two samples meet in agg_campaign_daily: a conversion is attributed when the shop's
+    # export has its order under the same campaign.
+    exported = {row[0]: row[12] for row in order_rows(DAY)}
+    conversions = [e for e in events if e.get("event_type") == "conversion" and e.get("order_id")]
+    matched = [e for e in conversions if exported.get(e["order_id"]) == e["campaign_id"]]
+    unknown = [e for e in conversions if e["order_id"] not in exported]
+    assert matched and unknown
+    assert len(matched) + len(unknown) == len(conversions)
