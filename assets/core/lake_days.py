@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 
@@ -50,10 +49,14 @@ class LakeDays:
         files = self.files(day)
         if files:
             columns = list(columns) if columns is not None else None
+            import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~1.5 s)
+
             yield from pa_ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_size)
 
     def read(self, day: date, columns: Sequence[str] | None = None) -> pa.Table:
         files = self.files(day)
         if not files:
             raise FileNotFoundError(f"{self.zone}/{self.table} has no files for {day}")
+        import pyarrow.dataset as pa_ds
+
         return pa_ds.dataset(files, format="parquet").to_table(columns=list(columns) if columns else None)

@@ -19,7 +19,6 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow.compute as pc
-import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 from assets.core.lake_days import parquet_rows
@@ -39,6 +38,8 @@ def latest_version_rows(lake: Lake, source: Source, day: date) -> tuple[int, int
     files = sorted(str(p) for p in lake.partition_dir("raw", source.raw_table, day).glob("*.parquet"))
     if not files:
         return 0, 0
+    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas
+
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["source_file", "file_sha256", "received_at"])
     versions = table.group_by(["source_file", "file_sha256", "received_at"]).aggregate([([], "count_all")])
     latest: dict[str, tuple] = {}

@@ -11,7 +11,6 @@ from datetime import date
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 from assets.ecommerce.files import column_schema
@@ -40,6 +39,8 @@ SCHEMA = pa.schema(
 
 def _table(lake: Lake, zone: str, table: str, day: date, columns: list[str]) -> pa.Table | None:
     files = sorted(str(p) for p in lake.partition_dir(zone, table, day).glob("*.parquet"))
+    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas
+
     return pa_ds.dataset(files, format="parquet").to_table(columns=columns) if files else None
 
 
