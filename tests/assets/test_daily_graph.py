@@ -178,8 +178,12 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):
     _, result, _, _ = local_run
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) > 10
-    failed = [e.check_name for e in evaluations if not e.passed]
+    failed = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     assert not failed
+    # The ad sample carries an event of a campaign the catalogue does not know (C999) on purpose:
+    # the warning on it is the one warning a sample day may give.
+    warned = {e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}
+    assert warned <= {n for n in warned if "campaign" in n and n.startswith("relationships")}, warned
 
 
 def test_after_the_day_the_consumer_group_has_no_lag(local_run):

@@ -127,7 +127,8 @@ def live_day(spark, tmp_path_factory):
 def test_every_valid_distinct_row_lands_once_and_the_sentinel_is_quarantined(live_day):
     resources, result = live_day
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    # Every blocking check passes (the sample ad day's unknown campaign only warns).
+    assert all(e.passed for e in result.get_asset_check_evaluations() if e.severity == dg.AssetCheckSeverity.ERROR)
     expected = {
         (sid, row["period"]["datetimeTo"]["utc"].replace("T", " ").rstrip("Z"), row["value"])
         for sid in SENSORS

@@ -17,6 +17,7 @@ import pytest
 
 from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
+from orchestration.resources.kafka import batches
 from orchestration.resources.randomuser import RandomUserResource, UserCall
 from orchestration.resources.randomuser.sample import SampleRandomUserClient
 
@@ -95,6 +96,13 @@ def texts_of(path: Path) -> tuple[str, list[str]]:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
             tables = [t for (t,) in con.execute("select name from sqlite_master where type = 'table'")]
             rows = [row for t in tables for row in con.execute(f'select * from "{t}"')]
+        # The embedded topic log keeps messages in compressed record batches: open them, as a
+        # consumer would, so every message's key, value and headers are searched.
+        rows += [
+            (key, value, headers)
+            for (blob,) in (con.execute("select messages from batches") if "batches" in tables else [])
+            for key, value, headers in zip(*batches.decode(blob)[:3], strict=True)
+        ]
         # Values stored as BLOBs come out as bytes: decode them, as a reader would.
         return "sqlite", [
             repr([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row]) for row in rows
