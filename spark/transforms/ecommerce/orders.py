@@ -10,11 +10,17 @@ quarantine's payload carries the key in the email's place.
 
 from datetime import date
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.transforms.ecommerce.pseudonym import email_key
-from spark.transforms.ecommerce.versions import blank_to_null, first_reason, latest_versions
+from spark.transforms.ecommerce.versions import (
+    blank_to_null,
+    first_reason,
+    latest_received,
+    latest_versions,
+    rejected_once,
+)
 
 HEADER = (
     "order_id,order_line,customer_id,customer_email,product_id,product_name,category,quantity,"
@@ -110,22 +116,9 @@ def flag_orders(raw: DataFrame, day: date, key: bytes) -> DataFrame:
 
 def clean_orders(flagged: DataFrame) -> DataFrame:
     """Valid order lines, one per (order_id, order_line): the latest received file wins."""
-    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
-        F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
-    )
-    return (
-        flagged.where("reason is null")
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where("_rank = 1")
-        .select(*CLEAN_COLUMNS)
-    )
+    return latest_received(flagged, CLEAN_KEY, CLEAN_COLUMNS)
 
 
 def quarantined_orders(flagged: DataFrame, day: date) -> DataFrame:
     """Rejected records as received (email pseudonymised), one per file and text."""
-    return (
-        flagged.where("reason is not null")
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
-        .select(*QUARANTINE_COLUMNS)
-    )
+    return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)

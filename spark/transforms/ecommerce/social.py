@@ -8,11 +8,17 @@ splits it in DuckDB and PostgreSQL alike).
 
 from datetime import date
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
-from spark.transforms.ecommerce.versions import blank_to_null, first_reason, latest_versions
+from spark.transforms.ecommerce.versions import (
+    blank_to_null,
+    first_reason,
+    latest_received,
+    latest_versions,
+    rejected_once,
+)
 
 POST = StructType(
     [
@@ -93,21 +99,8 @@ def flag_posts(raw: DataFrame, day: date, key: bytes) -> DataFrame:  # noqa: ARG
 
 def clean_posts(flagged: DataFrame) -> DataFrame:
     """One row per post id: the latest received file wins a post exported twice."""
-    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
-        F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
-    )
-    return (
-        flagged.where("reason is null")
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where("_rank = 1")
-        .select(*CLEAN_COLUMNS)
-    )
+    return latest_received(flagged, CLEAN_KEY, CLEAN_COLUMNS)
 
 
 def quarantined_posts(flagged: DataFrame, day: date) -> DataFrame:
-    return (
-        flagged.where("reason is not null")
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
-        .select(*QUARANTINE_COLUMNS)
-    )
+    return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)

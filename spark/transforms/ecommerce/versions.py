@@ -5,6 +5,9 @@ the same name is a new version received later, and it replaces the old one's row
 rows of each file's latest version reach the clean step.
 """
 
+from collections.abc import Sequence
+from datetime import date
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -36,3 +39,26 @@ def first_reason(rules: list) -> F.Column:
 def blank_to_null(text: F.Column) -> F.Column:
     trimmed = F.trim(text)
     return F.when(trimmed != "", trimmed)
+
+
+def latest_received(flagged: DataFrame, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
+    """The valid rows, one per `key`: the latest received file (then the later record) wins."""
+    latest_first = Window.partitionBy(*key).orderBy(
+        F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
+    )
+    return (
+        flagged.where("reason is null")
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .where("_rank = 1")
+        .select(*columns)
+    )
+
+
+def rejected_once(flagged: DataFrame, day: date, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
+    """The rejected rows as received, one per `key`, stamped with the partition day."""
+    return (
+        flagged.where("reason is not null")
+        .withColumn("partition_day", F.lit(day))
+        .dropDuplicates(list(key))
+        .select(*columns)
+    )

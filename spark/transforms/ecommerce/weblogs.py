@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.transforms.ecommerce.pseudonym import hmac_sha256
-from spark.transforms.ecommerce.versions import first_reason, latest_versions
+from spark.transforms.ecommerce.versions import first_reason, latest_versions, rejected_once
 
 COMBINED = r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"$'
 REQUEST = r"^([A-Z]+) (\S+) (\S+)$"
@@ -86,9 +86,4 @@ def clean_requests(flagged: DataFrame) -> DataFrame:
 
 
 def quarantined_requests(flagged: DataFrame, day: date) -> DataFrame:
-    return (
-        flagged.where("reason is not null")
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
-        .select(*QUARANTINE_COLUMNS)
-    )
+    return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)
