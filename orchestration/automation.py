@@ -6,7 +6,9 @@ landing feeds carries `after_landing`: requested when a parent in its flow was u
 the asset was last requested or built, and only once nothing upstream is still in flight.
 Queued and running landing runs of the day count as in flight, so the day's burst of ranges
 is cleaned, sunk and modelled once, after its last range. The automation sensor ticks every
-COOLDOWN_SECONDS: ranges that arrive over a few ticks fold into one run too.
+COOLDOWN_SECONDS: ranges that arrive over a few ticks fold into one run too. The file sensor's
+runs build their day themselves, less the campaign aggregate (it also needs the ad stream),
+which follows them the same way.
 
 Runs that build an asset together with its parents (the daily job, `make run`, backfills)
 leave nothing to follow: Dagster does not count an update made by a run that also built the
@@ -45,11 +47,14 @@ def with_automation(assets: list, landings: list[dg.AssetsDefinition]) -> list:
         if isinstance(asset, dg.AssetsDefinition)
         for key in asset.keys
     }
-    conditions: dict[dg.AssetKey, dg.AutomationCondition] = {}
+    # An asset fed by several landings (the campaign aggregate: the ad stream and the shop's
+    # orders) follows any of them.
+    flows: dict[dg.AssetKey, dg.AssetSelection] = {}
     for landing in landings:
         flow = dg.AssetSelection.assets(landing).downstream()
         for key in flow.resolve(assets) - set(landing.keys):
-            conditions[key] = after_landing(flow, partitioned[key])
+            flows[key] = flows[key] | flow if key in flows else flow
+    conditions = {key: after_landing(flow, partitioned[key]) for key, flow in flows.items()}
 
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
         condition = conditions.get(spec.key)

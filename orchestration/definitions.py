@@ -41,6 +41,7 @@ def all_assets() -> list:
     assets = dg.load_assets_from_modules(ASSET_MODULES)
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
+    landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
     return [*with_automation(assets, landings), *committed, *accounting.checks, *ecommerce_accounting.checks]
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from assets.ads_events import ads_events_landing
 from assets.ecommerce.files import raw_file_name
 from assets.ecommerce.sources import ALL_SOURCES, LandingFolder
 from assets.ports import Lake
@@ -23,12 +24,20 @@ from orchestration.sensors import last_complete_day
 TAG_FILE = "airstream/landing_file"
 
 
+def file_run_selection(raw_key: dg.AssetKey) -> dg.AssetSelection:
+    """The source's raw asset and everything below it, less what also needs the ad stream.
+
+    Not the other sources', nor the landing asset (in sample mode it writes files). The campaign
+    aggregate joins the ad stream: a file run cannot build it before the stream has landed (a
+    fresh instance), so it follows the run by declarative automation (orchestration/automation.py)."""
+    return dg.AssetSelection.assets(raw_key).downstream() - dg.AssetSelection.assets(ads_events_landing).downstream()
+
+
 def downstream_of(key: dg.AssetKey, asset_graph) -> list[dg.AssetKey] | None:
-    """The source's raw asset and everything below it (not the other sources', nor the landing
-    asset, which in sample mode writes files); None (the sensor's whole selection) without a graph."""
+    """`file_run_selection` resolved; None (the sensor's whole selection) without a graph."""
     if asset_graph is None:
         return None
-    return sorted(dg.AssetSelection.assets(key).downstream().resolve(asset_graph))
+    return sorted(file_run_selection(key).resolve(asset_graph))
 
 
 def _day(name: str) -> date | None:

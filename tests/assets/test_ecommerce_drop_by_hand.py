@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import all_assets
+from orchestration.file_sensor import file_run_selection
 from orchestration.profiles import resources_for
 
 DAY = "2024-03-01"
@@ -45,7 +46,7 @@ def flow(spark, tmp_path_factory):
         mp.setenv("SOURCES_MODE", "files")
         mp.delenv("PII_HASH_KEY", raising=False)
         resources = resources_for("local")
-        selection = dg.AssetSelection.assets(["raw", "ecommerce_transactions"]).downstream()
+        selection = file_run_selection(dg.AssetKey(["raw", "ecommerce_transactions"]))
 
         def run(lines: list[str]) -> dict:
             if lines is not None:

@@ -69,6 +69,8 @@ def test_the_sensor_runs_the_files_source_and_what_is_downstream_of_it(tmp_path)
     selected = {key.to_user_string() for key in request.asset_selection}
     assert {"raw/ecommerce_transactions", "clean/ecommerce_orders", "marts/fct_orders"} <= selected
     assert not selected & {"landing/ecommerce_files", "raw/ecommerce_weblogs", "clean/ecommerce_social_posts"}
+    # The ad stream's aggregate and commit step follow by automation, not in a file run.
+    assert not selected & {"marts/agg_campaign_daily", "kafka/ads_events_committed", "staging/stg_ads__events"}
     assert request.partition_key == "2024-03-01"
     assert request.run_key.startswith("transactions/transactions/2024-03-01/export.csv@")
 
