@@ -83,7 +83,7 @@ def test_marts_are_built_and_tested_on_postgres(prod_runs):
     assert checks and all(c.passed for c in checks if c.severity == dg.AssetCheckSeverity.ERROR)
     # The ad sample's unknown campaign (C999) is the one warning a sample day gives, on any engine.
     warned = {(c.asset_key.path[-1], c.check_name) for c in checks if not c.passed}
-    assert {a for a, _ in warned} <= {"stg_ads__events"} and all("campaign" in n for _, n in warned), warned
+    assert {a for a, _ in warned} <= {"agg_campaign_daily"} and all("campaign" in n for _, n in warned), warned
 
 
 def test_each_day_adds_its_rows_and_a_rerun_adds_none(prod_runs, postgres_db):
