@@ -1,9 +1,10 @@
 """The sinks' row mappings: a landed OpenAQ row -> its MongoDB document, a clean user -> its
 Cassandra row. Pure, so the stores (orchestration/resources) only write what these return."""
 
-import json
 import uuid
 from datetime import UTC
+
+import orjson
 
 from assets.core.event_time import period_end
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
@@ -16,7 +17,7 @@ HELPER_FIELDS = ("location_id", "sensor_id", "parameter_id", "parameter_name", "
 
 def landed_document(row: dict) -> dict:
     """A landed row (LANDED_COLUMNS) as the document consumed: its JSON plus Kafka coordinates."""
-    doc = json.loads(row["payload"])
+    doc = orjson.loads(row["payload"])
     doc["kafka"] = {"topic": row["kafka_topic"], "partition": row["kafka_partition"], "offset": row["kafka_offset"]}
     return doc
 

@@ -9,7 +9,6 @@ mapping is pure and shared: `assets.core.rows.to_stored`.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
+import orjson
 
 from assets.core.rows import HELPER_FIELDS, to_stored
 from orchestration.resources.sqlite_store import open_store
@@ -113,6 +113,30 @@ class MongoMeasurementStore(dg.ConfigurableResource):
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
+COLUMNS = ("location_id", "sensor_id", "parameter_id", "parameter_name", "period_end", "raw")
+INCOMING = (
+    "create temp table if not exists incoming (_id text primary key, location_id integer,"
+    " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
+)
+JOINED = "from incoming i left join measurements m on m._id = i._id"
+DIFFERS = "(" + " or ".join(f"m.{c} is not i.{c}" for c in COLUMNS) + ")"
+COMPARE = f"select count(m._id), sum(m._id is not null and {DIFFERS}) {JOINED}"
+SORTED = orjson.OPT_SORT_KEYS
+
+
+def _rounds(rows: list[tuple]) -> list[list[tuple]]:
+    """Round k holds the k-th row of each `_id`, in order: within a round the ids are unique."""
+    rounds: list[list[tuple]] = []
+    copies: dict[str, int] = {}
+    for row in rows:
+        k = copies.get(row[0], 0)
+        copies[row[0]] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(row)
+    return rounds
+
+
 def _sql(value):
     if not isinstance(value, datetime):
         return value
@@ -138,17 +162,26 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
         stored, rejected = storable(docs)
+        rows = [
+            (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), orjson.dumps(doc["raw"], option=SORTED).decode())
+            for doc in stored
+        ]
         upserted = modified = matched = 0
         try:
             with closing(self._connect()) as con, con:  # one transaction: a failure writes nothing
-                for doc in stored:
-                    raw = json.dumps(doc["raw"], sort_keys=True)
-                    row = (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), raw)
-                    old = con.execute("select * from measurements where _id = ?", row[:1]).fetchone()
-                    upserted, matched = upserted + (old is None), matched + (old is not None)
-                    if old != row:  # as in MongoDB, "modified" counts real changes only
-                        modified += old is not None
-                        con.execute("insert or replace into measurements values (?, ?, ?, ?, ?, ?, ?)", row)
+                con.execute(INCOMING)
+                # Set-wise, a round at a time: round k holds each id's k-th copy in the batch (a
+                # replayed message), so copies of one id apply in order, as one by one would.
+                for batch in _rounds(rows):
+                    con.execute("delete from incoming")
+                    con.executemany("insert into incoming values (?, ?, ?, ?, ?, ?, ?)", batch)
+                    found, changed = con.execute(COMPARE).fetchone()
+                    matched, modified = matched + found, modified + (changed or 0)
+                    upserted += len(batch) - found
+                    # As in MongoDB, "modified" counts real changes only: equal rows are not rewritten.
+                    con.execute(
+                        f"insert or replace into measurements select i.* {JOINED} where m._id is null or {DIFFERS}"
+                    )
         except sqlite3.Error as error:
             raise MeasurementWriteError(f"upsert into {self.path} failed, nothing written: {error}") from error
         return UpsertResult(upserted, modified, matched, rejected)
