@@ -113,7 +113,7 @@ class MongoMeasurementStore(dg.ConfigurableResource):
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
-COLUMNS = ("location_id", "sensor_id", "parameter_id", "parameter_name", "period_end", "raw")
+COLUMNS = (*HELPER_FIELDS, "raw")
 INCOMING = (
     "create temp table if not exists incoming (_id text primary key, location_id integer,"
     " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"

@@ -21,14 +21,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(argv: list[str], env: dict, log: Path):
+def process(argv: list[str], env: dict, log: Path, stop_signal: int = signal.SIGINT):
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(stop_signal)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

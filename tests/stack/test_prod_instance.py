@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
@@ -25,6 +24,7 @@ import psycopg2
 import pytest
 import yaml
 
+from tests.orchestration.live_instance import process
 from tests.stack import daemon_location
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,27 +248,6 @@ def _healthcheck(service: str, replace: dict[str, str], env: dict) -> subprocess
     return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
-@contextmanager
-def _process(argv: list[str], env: dict, log: Path, stop_signal: int):
-    with open(log, "wb") as out:
-        # Its own session: the group id is the pid, so its run workers can be killed with it.
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(stop_signal)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-
-
 class Stack:
     """The running processes, what they were given, and polling helpers over the instance."""
 
@@ -324,13 +303,13 @@ def stack(instance, instance_env, tmp_path_factory):
         "dagster-webserver", {"-h": "127.0.0.1", "-p": str(ui_port), "-w": str(work / "workspace.yaml")}
     )
     stack = Stack(instance, env, logs, work / "workspace.yaml", ui_port)
-    with _process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
+    with process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
         stack.procs["dagster-code"] = code_proc
         # As compose does: the daemon and the webserver start once the code server is healthy.
         stack.wait_for("healthy code server", lambda: stack.healthy("dagster-code", {"4000": str(code_port)}), 60)
         with (
-            _process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc,
-            _process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc,
+            process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc,
+            process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc,
         ):
             stack.procs.update({"dagster-daemon": daemon_proc, "dagster-webserver": web_proc})
             yield stack
