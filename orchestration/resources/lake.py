@@ -5,6 +5,9 @@ prod. Layout: ``<root>/<zone>/<table>/day=YYYY-MM-DD/*.parquet``, where ``day=YY
 relative symbolic link to a version directory ``.day=YYYY-MM-DD.v-<hex>`` beside it. A writer
 builds a new version and points the link at it with one rename(2), which is atomic: a reader,
 or a writer killed at any point, finds the previous day or the new one, never a mix or nothing.
+The replaced version is renamed ``.day=YYYY-MM-DD.retired-<ns>-<hex>`` and deleted once it has
+been retired for ``RETIRED_VERSION_GRACE_SECONDS``, so a reader that listed it just before the
+swap still finds all its files.
 Spark and pyarrow skip names starting with ``.`` when they discover partitions, so the versions
 and the per-day lock file are invisible to them.
 """
@@ -12,6 +15,7 @@ and the per-day lock file are invisible to them.
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,6 +31,8 @@ from assets.core.lake_days import LakeDays
 # Rows per Parquet row group: a reader holds a whole row group's column in memory, and raw
 # payload columns are wide.
 ROW_GROUP_ROWS = 20_000
+# How long a replaced version stays on disk after the swap (see `_retire`).
+RETIRED_VERSION_GRACE_SECONDS = 600
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -138,7 +144,7 @@ def _current_version(final: Path) -> Path:
 
 
 def _swap_in(version: Path, final: Path) -> None:
-    """Point `final` at `version` with one atomic rename, then drop every other version.
+    """Point `final` at `version` with one atomic rename, then retire every other version.
 
     Called under the day's lock, so any other version beside it is a retired one or the debris
     of a writer that died: nobody is writing it.
@@ -155,6 +161,24 @@ def _swap_in(version: Path, final: Path) -> None:
             continue
         if sibling.name.startswith((f".{final.name}.v-", f".{final.name}.link-")):
             if sibling.is_dir() and not sibling.is_symlink():
-                shutil.rmtree(sibling, ignore_errors=True)
+                _retire(sibling, final)
             else:
                 sibling.unlink(missing_ok=True)
+    _sweep_retired(final.parent)
+
+
+def _retire(version: Path, final: Path) -> None:
+    # Renamed away at once, so the day's link can never lead back to it; deleted only after a
+    # grace period, because a reader that listed it just before the swap (an open directory
+    # handle, a Spark job that planned its files) must still find every file, not an empty day.
+    version.rename(final.with_name(f".{final.name}.retired-{time.time_ns()}-{uuid.uuid4().hex}"))
+
+
+def _sweep_retired(table_dir: Path) -> None:
+    """Delete the table's versions retired longer ago than the grace period (any day's)."""
+    horizon = time.time_ns() - RETIRED_VERSION_GRACE_SECONDS * 1_000_000_000
+    for path in table_dir.iterdir():
+        _, marker, stamp = path.name.partition(".retired-")
+        retired_at = stamp.split("-", 1)[0]
+        if marker and retired_at.isdigit() and int(retired_at) < horizon:
+            shutil.rmtree(path, ignore_errors=True)  # nobody resolves it: no lock needed

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
+from orchestration.resources import lake as lake_module
 from orchestration.resources.lake import LakeResource
 
 DAY = date(2026, 11, 20)
@@ -62,6 +63,28 @@ def test_a_plain_day_directory_from_before_versions_is_adopted(tmp_path):
     assert day_dir.is_symlink() and read_day(lake) == {"old": 2, "new": 1}
     lake.write_partition("raw", "t", DAY, SCHEMA, [batch("all", 0, 3)])
     assert read_day(lake) == {"all": 3} and len(versions(tmp_path / "raw" / "t")) == 1
+
+
+def retired(table_dir):
+    return sorted(p for p in table_dir.iterdir() if ".retired-" in p.name)
+
+
+def test_a_replaced_version_stays_whole_for_the_grace_period_then_is_swept(tmp_path, monkeypatch):
+    lake = LakeResource(root=str(tmp_path))
+    table_dir = tmp_path / "raw" / "t"
+    lake.write_partition("raw", "t", DAY, SCHEMA, [batch("a", 0, 3)])
+    listed_before_the_swap = os.path.realpath(lake.partition_dir("raw", "t", DAY))
+    lake.write_partition("raw", "t", DAY, SCHEMA, [batch("b", 0, 4)])
+
+    assert not os.path.exists(listed_before_the_swap)  # the link can no longer lead to it ...
+    [kept] = retired(table_dir)  # ... but its files are all there, for readers already in it
+    assert pq.read_table(kept)["writer"].to_pylist() == ["a"] * 3
+    assert read_day(lake) == {"b": 4}
+
+    monkeypatch.setattr(lake_module, "RETIRED_VERSION_GRACE_SECONDS", 0)
+    lake.write_partition("raw", "t", date(2026, 11, 21), SCHEMA, [batch("c", 0, 1)])  # another day
+    assert retired(table_dir) == []  # swept by any later swap in the table
+    assert read_day(lake) == {"b": 4} and len(versions(table_dir)) == 2
 
 
 # Kills the writer with SIGKILL at its N-th filesystem step (or batch handed to the writer).
