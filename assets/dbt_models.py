@@ -10,7 +10,6 @@ model lands in the right one without a change here:
   so a day's run rebuilds each once instead of once per partition.
 """
 
-import json
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -52,11 +51,12 @@ class FlowTranslator(DagsterDbtTranslator):
         return flow_group(dbt_resource_props)
 
 
-def dbt_vars(window: dg.TimeWindow) -> dict[str, str]:
-    """The partition window as dbt vars; `max_date` is inclusive, the window's end is not."""
+def partition_window_env(window: dg.TimeWindow) -> dict[str, str]:
+    """The partition window for the dbt macros; `max_date` is inclusive, the window's end is not.
+    Passed in the environment, not as --vars (see dbt/macros/partition_window.sql)."""
     return {
-        "min_date": window.start.date().isoformat(),
-        "max_date": (window.end - timedelta(days=1)).date().isoformat(),
+        "DBT_PARTITION_MIN_DATE": window.start.date().isoformat(),
+        "DBT_PARTITION_MAX_DATE": (window.end - timedelta(days=1)).date().isoformat(),
     }
 
 
@@ -77,8 +77,8 @@ INDIRECT_SELECTION = ["--indirect-selection", "buildable"]
     pool="warehouse",
 )
 def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    args = ["build", "--vars", json.dumps(dbt_vars(context.partition_time_window)), *INDIRECT_SELECTION]
-    yield from build(context, dbt, args)
+    window = partition_window_env(context.partition_time_window)
+    yield from build(context, dbt, ["build", *INDIRECT_SELECTION], extra_env=window)
 
 
 @dbt_assets(
@@ -95,12 +95,16 @@ def dimension_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource)
     yield from build(context, dbt, ["build", *INDIRECT_SELECTION])
 
 
-def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]):
+def build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], extra_env: dict[str, str] | None = None
+):
     # Row counts: dagster-dbt queries each built relation after the build, so every model's
     # materialization carries `dagster/row_count` (DuckDB and PostgreSQL alike).
+    invocation = dbt.cli(args, context=context, extra_env=extra_env)
     try:
-        yield from dbt.cli(args, context=context).stream().fetch_row_counts()
+        yield from invocation.stream().fetch_row_counts()
     finally:
+        dbt.keep_parse_state(invocation)
         release_duckdb()
 
 

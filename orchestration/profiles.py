@@ -121,7 +121,9 @@ def _resources(profile: str) -> dict:
     lake_root = data_dir()
     common = {
         "lake": LakeResource(root=str(lake_root)),
-        "dbt": DbtCoreCliResource(project_dir=dbt_project, target=profile),
+        "dbt": DbtCoreCliResource(
+            project_dir=dbt_project, target=profile, parse_state_dir=str(lake_root / ".dbt-parse-state")
+        ),
         "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
         "landing": LandingFolderResource(
             landing_dir=os.getenv("LANDING_DIR", str(lake_root / "landing")),

@@ -1,7 +1,24 @@
-{#- The partition window [min_date, max_date] (inclusive ISO dates) that the orchestrator
-    passes as --vars. Incremental marts select exactly this window and replace it. -#}
+{#- The partition window [min_date, max_date] (inclusive ISO dates). Incremental marts select
+    exactly this window and replace it. The orchestrator passes it in the environment
+    (DBT_PARTITION_MIN_DATE, DBT_PARTITION_MAX_DATE), read only at execution: a --vars value
+    and an env_var read while parsing are both part of dbt's parse state, and a window that
+    changes every run would make every invocation re-parse the whole project. A var of the same
+    name (`dbt build --vars`, a unit test's overrides) wins; neither set means every day. -#}
 {% macro partition_window_filter(column) -%}
-    {{ column }} between cast('{{ var("min_date") }}' as date) and cast('{{ var("max_date") }}' as date)
+    {{ column }} between cast('{{ partition_window_bound("min_date", "1970-01-01") }}' as date)
+        and cast('{{ partition_window_bound("max_date", "2999-12-31") }}' as date)
+{%- endmacro %}
+
+
+{% macro partition_window_bound(name, every_day) -%}
+    {%- set passed = var(name, none) -%}
+    {%- if passed is not none -%}
+        {{ passed }}
+    {%- elif execute -%}
+        {{ env_var("DBT_PARTITION_" ~ (name | upper), every_day) }}
+    {%- else -%}
+        {{ every_day }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -1,22 +1,36 @@
-"""dbt through dagster-dbt, minus one subprocess per invocation.
+"""dbt through dagster-dbt, without the costs dbt pays again on every invocation.
 
-Before every `dbt build` dagster-dbt runs `dbt --version` to learn which engine it drives (dbt-core
-or Fusion): a second Python process importing dbt, 3-5 s of a small day's run. When the
-executable is the `dbt` of this very environment, the installed dbt-core package states that
-version; any other executable is still asked.
+- Before every `dbt build` dagster-dbt runs `dbt --version` to learn which engine it drives
+  (dbt-core or Fusion): a second Python process importing dbt, 3-5 s of a small day's run. When
+  the executable is the `dbt` of this very environment, the installed dbt-core states it.
+- dbt re-parses the whole project (10-30 s here) unless the saved parse state matches the
+  invocation: same CLI `--vars`, same rendered connection (the DuckDB path is under DATA_DIR).
+  So the partition window travels in the environment (`extra_env`, read by the dbt macros only
+  at execution, see `dbt/macros/partition_window.sql`), and the state each invocation leaves is
+  kept per DATA_DIR (`parse_state_dir`) and handed to the next one. dbt still checks every hash
+  itself: a stale state costs one full parse, never a wrong manifest.
 """
 
+import os
 import shutil
 import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, DbtCliInvocation
 from packaging import version
 
 
 class DbtCoreCliResource(DbtCliResource):
-    """`DbtCliResource` that reads this environment's dbt-core version instead of running dbt."""
+    """`DbtCliResource` that reads this environment's dbt-core version instead of running dbt,
+    passes extra environment variables and reuses the parse state of earlier invocations."""
+
+    # Where the parse state of this warehouse is kept between invocations (none: dbt's own).
+    parse_state_dir: str | None = None
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -26,3 +40,44 @@ class DbtCoreCliResource(DbtCliResource):
 
             return version.parse(__version__)
         return super()._cli_version
+
+    def cli(self, args, *, extra_env: Mapping[str, str] | None = None, **kwargs) -> DbtCliInvocation:
+        target_path = kwargs.pop("target_path", None) or self._get_unique_target_path(context=kwargs.get("context"))
+        absolute = target_path if target_path.is_absolute() else Path(self.project_dir) / target_path
+        saved = self._saved_parse_state()
+        if saved is not None and saved.exists():
+            # dagster-dbt copies the project's own state only where none is present yet.
+            absolute.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, absolute / PARTIAL_PARSE_FILE_NAME)
+        with _environment(extra_env or {}):  # the subprocess copies os.environ as it starts
+            return super().cli(args, target_path=target_path, **kwargs)
+
+    def keep_parse_state(self, invocation: DbtCliInvocation) -> None:
+        """Save the parse state `invocation` left (after it ended) for the next invocation."""
+        saved = self._saved_parse_state()
+        left = invocation.target_path / PARTIAL_PARSE_FILE_NAME
+        if saved is None or not left.exists():
+            return
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        staged = saved.with_name(f".{saved.name}.{uuid.uuid4().hex}")
+        shutil.copyfile(left, staged)
+        os.replace(staged, saved)  # concurrent runs each leave a whole file
+
+    def _saved_parse_state(self) -> Path | None:
+        if self.parse_state_dir is None:
+            return None
+        return Path(self.parse_state_dir) / f"{self.target or 'default'}-{PARTIAL_PARSE_FILE_NAME}"
+
+
+@contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
