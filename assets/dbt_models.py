@@ -2,14 +2,15 @@
 asset checks. dbt sources are named after the Spark assets' keys (`clean.<table>`), so the
 lineage runs unbroken from the API pull to the marts.
 
-Two definitions split the project by how a model is built, read from its dbt config, so a new
-model lands in the right one without a change here:
-- `daily_dbt_models`: incremental models (they replace the partition window) and views (a
-  view costs nothing to recreate and keeps the day's chain clean -> staging -> fact daily).
-- `dimension_dbt_models`: everything else, tables rebuilt whole and seeds: unpartitioned,
-  so a day's run rebuilds each once instead of once per partition.
+One definition, one op (`dbt_models`), its assets partitioned by how each model is built, read
+from its dbt config, so a new model is partitioned right without a change here:
+- daily: incremental models (they replace the partition window) and views (a view costs
+  nothing to recreate and keeps the day's chain clean -> staging -> fact daily);
+- unpartitioned: everything else, tables rebuilt whole and seeds, so a run of many days
+  rebuilds each once instead of once per partition.
 """
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -19,9 +20,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from assets.dbt_project import dbt_project, require_manifest
+from assets.openaq_clean import RULE_SEEDS, plausibility_rules
 from assets.partitions import daily_partitions, single_run
 
-DAILY_SELECT = "config.materialized:incremental config.materialized:view"
+# Models that replace the partition window (incremental) or cost nothing to recreate (views).
+DAILY_MATERIALIZATIONS = ("incremental", "view")
 # Flows, in the order a model's tags and then its folders are matched against them.
 FLOWS = ("openaq", "users", "ecommerce")
 # Models of no single flow (the date spine every fact points at).
@@ -50,6 +53,13 @@ class FlowTranslator(DagsterDbtTranslator):
             return None  # sources are the Spark assets' keys: they keep their own groups
         return flow_group(dbt_resource_props)
 
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "seed" and props["name"] in RULE_SEEDS:
+            return spec.merge_attributes(deps=[plausibility_rules.key])
+        return spec
+
 
 def partition_window_env(window: dg.TimeWindow) -> dict[str, str]:
     """The partition window for the dbt macros; `max_date` is inclusive, the window's end is not.
@@ -67,32 +77,45 @@ def partition_window_env(window: dg.TimeWindow) -> dict[str, str]:
 INDIRECT_SELECTION = ["--indirect-selection", "buildable"]
 
 
-@dbt_assets(
-    manifest=MANIFEST,
-    project=dbt_project,
-    select=DAILY_SELECT,
-    dagster_dbt_translator=FlowTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool="warehouse",
-)
-def daily_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    window = partition_window_env(context.partition_time_window)
-    yield from build(context, dbt, ["build", *INDIRECT_SELECTION], extra_env=window)
+def _rebuilt_whole(props: Mapping[str, Any]) -> bool:
+    return props["resource_type"] == "seed" or props["config"].get("materialized") not in DAILY_MATERIALIZATIONS
 
 
-@dbt_assets(
-    manifest=MANIFEST,
-    project=dbt_project,
-    exclude=DAILY_SELECT,
-    dagster_dbt_translator=FlowTranslator(),
-    # No partitions: the policy only lets `dagster asset materialize --partition-range` take
-    # the dimensions along (it wants every selected asset to be single-run).
-    backfill_policy=single_run,
-    pool="warehouse",
-)
-def dimension_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from build(context, dbt, ["build", *INDIRECT_SELECTION])
+def _has_window(context: dg.AssetExecutionContext) -> bool:
+    return context.has_partition_key or context.has_partition_key_range
+
+
+def _one_definition() -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=MANIFEST,
+        project=dbt_project,
+        dagster_dbt_translator=FlowTranslator(),
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        pool="warehouse",
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        # A run of unpartitioned models only (a dimension after a landing) has no window: no
+        # daily model is selected then.
+        window = partition_window_env(context.partition_time_window) if _has_window(context) else None
+        yield from build(context, dbt, ["build", *INDIRECT_SELECTION], extra_env=window)
+
+    translator = FlowTranslator()
+    rebuilt_whole = {
+        translator.get_asset_key(props)
+        for props in json.loads(MANIFEST.read_text())["nodes"].values()
+        if props["resource_type"] in ("model", "seed") and _rebuilt_whole(props)
+    }
+    return dbt_models.map_asset_specs(
+        lambda spec: spec.replace_attributes(partitions_def=None) if spec.key in rebuilt_whole else spec
+    )
+
+
+# One op, so the models a run selects are one `dbt build` (one dbt start, one parse-state load)
+# whatever else the run holds. The tables rebuilt whole and the seeds are unpartitioned (per
+# asset spec): a run of many days rebuilds each once, and a rebuilt dimension requests no day of
+# a fact.
+dbt_models = _one_definition()
 
 
 def build(

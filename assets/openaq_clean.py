@@ -25,9 +25,18 @@ from spark.transforms.plausibility import read_plausibility
 
 # The plausibility rules are dbt seeds: the warehouse tests the marts against the same files.
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
-# The dbt seeds holding the plausibility rules: the step reads their files (SEEDS_DIR), and
-# the edge says a change of the rules re-cleans the measurements.
-RULES = [["reference", "measurement_bounds"], ["reference", "measurement_sentinels"]]
+RULE_SEEDS = ("measurement_bounds", "measurement_sentinels")
+# The rules' files, upstream of both their readers: this step reads the files (not the seed
+# tables), and dbt loads them as seeds. A change of the rules re-cleans the measurements, and
+# no dbt model sits upstream of the Spark step, so a run's dbt models stay one dbt invocation.
+plausibility_rules = dg.AssetSpec(
+    ["reference", "plausibility_rules"],
+    description=f"The plausibility rules' CSV files (dbt/seeds: {', '.join(RULE_SEEDS)}): bounds per "
+    "parameter and units, and the providers' sentinel values.",
+    group_name="openaq",
+    kinds={"csv"},
+)
+plausibility_rules_files = dg.AssetsDefinition(specs=[plausibility_rules])  # external: not built here
 
 MEASUREMENTS = CleanStep(
     raw=("raw", "openaq_measurements"),
@@ -56,7 +65,7 @@ def measurements_asset(step: CleanStep = MEASUREMENTS) -> dg.AssetsDefinition:
             "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
             "Landed measurement messages that failed validation, as received, with the reason.",
         ),
-        extra_deps=RULES,
+        extra_deps=[plausibility_rules.key.path],
         prepare=with_rules,
     )
 

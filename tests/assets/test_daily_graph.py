@@ -146,12 +146,11 @@ def test_quarantine_share_is_checked(local_run):
 
 def test_dbt_materializations_carry_row_counts(local_run):
     _, result, after, _ = local_run
-    # Two definitions (daily models, dimensions), each run as more than one step: the seeds sit
-    # upstream of the Spark step, and the dimensions between the staging views and the facts.
+    # One dbt step: the daily models and the dimensions in one `dbt build`.
     rows = {
         e.asset_key.to_user_string(): e.materialization.metadata.get("dagster/row_count")
         for e in result.get_asset_materialization_events()
-        if e.step_key.startswith(("daily_dbt_models", "dimension_dbt_models"))
+        if e.step_key == "dbt_models"
     }
     assert rows["marts/fct_measurements"].value == after["marts.fct_measurements"]
     assert rows["marts/dim_users"].value == after["marts.dim_users"]

@@ -72,12 +72,15 @@ def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
     assert dg.AssetKey(["clean", "openaq_sensors"]) in upstream(["staging", "stg_openaq__sensors"])
     assert dg.AssetKey(["staging", "stg_openaq__measurements"]) in upstream(["marts", "fct_measurements"])
     assert dg.AssetKey(["marts", "fct_measurements"]) in upstream(["marts", "agg_air_quality_daily"])
-    # The plausibility rules (dbt seeds) feed the Spark step that quarantines by them.
-    rules = {dg.AssetKey(["reference", "measurement_bounds"]), dg.AssetKey(["reference", "measurement_sentinels"])}
-    assert rules <= upstream(["clean", "openaq_measurements"])
-    assert rules <= upstream(["clean", "openaq_measurements_quarantine"])
+    # The plausibility rules' files feed the Spark step that quarantines by them and the dbt
+    # seeds the marts are tested against.
+    rules = dg.AssetKey(["reference", "plausibility_rules"])
+    assert rules in upstream(["clean", "openaq_measurements"])
+    assert rules in upstream(["clean", "openaq_measurements_quarantine"])
+    assert rules in upstream(["reference", "measurement_bounds"])
+    assert rules in upstream(["reference", "measurement_sentinels"])
     # Nothing dangles: the graph starts at the API pulls, the generated date spine, the
-    # plausibility rules and the e-commerce landing folder.
+    # campaigns seed and the e-commerce landing folder (and the rules' files, external).
     roots = {k for k in graph.materializable_asset_keys if not graph.get(k).parent_keys}
     assert roots == {
         dg.AssetKey(["raw", "openaq_locations"]),
@@ -86,8 +89,8 @@ def test_lineage_runs_from_the_api_pull_to_the_marts(defs):
         dg.AssetKey(["marts", "dim_dates"]),
         dg.AssetKey(["landing", "ecommerce_files"]),
         dg.AssetKey(["reference", "campaigns"]),
-        *rules,
     }
+    assert not graph.get(rules).is_materializable  # files kept in git, not built here
 
 
 def test_users_lineage_runs_from_the_pull_to_cassandra_and_the_marts(defs):
@@ -166,7 +169,7 @@ def test_every_asset_but_the_dimensions_is_daily_partitioned_and_backfills_in_on
             assert node.partitions_def.timezone == "UTC"
 
 
-def test_dbt_models_are_split_into_daily_and_dimension_definitions(defs):
+def test_dbt_models_are_daily_or_unpartitioned_in_one_definition(defs):
     graph = defs.resolve_asset_graph()
     daily = {
         ("marts", "fct_measurements"),
@@ -177,9 +180,24 @@ def test_dbt_models_are_split_into_daily_and_dimension_definitions(defs):
     }
     for key in daily:
         assert graph.get(dg.AssetKey(list(key))).partitions_def is not None, key
-    # Each dimension is one step per run, however many days the run covers.
-    dims = [defs.get_assets_def(dg.AssetKey(list(k))) for k in UNPARTITIONED if k[0] == "marts"]
-    assert {d.node_def.name for d in dims} == {"dimension_dbt_models"}
+    # Each dimension is built once per run, however many days the run covers ...
+    dims = [dg.AssetKey(list(k)) for k in UNPARTITIONED if k[0] == "marts"]
+    assert dims and all(graph.get(key).partitions_def is None for key in dims)
+    # ... and every model is in one op: a run's models are one `dbt build`.
+    models = [key for key in graph.materializable_asset_keys if key.path[0] in ("staging", "marts", "reference")]
+    assert {defs.get_assets_def(key).node_def.name for key in models} == {"dbt_models"}
+
+
+def test_a_whole_day_runs_its_dbt_models_as_one_step(monkeypatch, tmp_path):
+    from dagster._core.execution.api import create_execution_plan
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))  # the graph is the same in both profiles
+    job = build_definitions("local").get_implicit_global_asset_job_def()
+    plan = create_execution_plan(job, tags={"dagster/partition": "2026-11-20"})
+    steps = [step.key for step in plan.get_steps_to_execute_in_topo_order()]
+    # No Python asset sits between two models (the Spark step reads the rules' files, as the
+    # seeds do), so Dagster does not split the op.
+    assert [key for key in steps if key.startswith("dbt_models")] == ["dbt_models"]
 
 
 def test_every_asset_has_a_flow_group(defs):
