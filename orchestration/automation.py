@@ -41,11 +41,12 @@ def after_landing(flow: dg.AssetSelection, partitioned: bool) -> dg.AutomationCo
 def with_automation(assets: list, landings: list[dg.AssetsDefinition]) -> list:
     """`assets` with `after_landing` on everything downstream of each landing (the landings
     themselves are the topic sensors' to run)."""
+    # Per asset spec: one definition (the dbt models) holds daily and unpartitioned assets.
     partitioned = {
-        key: asset.partitions_def is not None
+        spec.key: spec.partitions_def is not None
         for asset in assets
         if isinstance(asset, dg.AssetsDefinition)
-        for key in asset.keys
+        for spec in asset.specs
     }
     # An asset fed by several landings (the campaign aggregate: the ad stream and the shop's
     # orders) follows any of them.

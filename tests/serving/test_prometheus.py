@@ -178,9 +178,10 @@ def test_freshness_checks_and_runs_match_the_instance(stack):
     assert succeeded == 1 and value(base, 'airstream_runs{status="SUCCESS"}') == 1
     assert value(base, 'airstream_runs{status="FAILURE"}') == 0
     assert value(base, 'sum(airstream_run_duration_seconds_count{status="SUCCESS"})') == 1
-    # The one failing check of a sample day: the ad sample's unknown campaign (C999), a warning.
+    # The failing checks of a sample day: the ad sample's unknown campaign (C999), a warning on
+    # the events and on their daily aggregate.
     failing = {r["metric"]["asset"]: float(r["value"][1]) for r in promql(base, "airstream_asset_checks_failing > 0")}
-    assert failing == {"marts/agg_campaign_daily": 1.0}
+    assert failing == {"marts/agg_campaign_daily": 1.0, "staging/stg_ads__events": 1.0}
     assert value(base, "count(airstream_asset_check_passed)") > 10
 
 
