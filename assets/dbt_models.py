@@ -10,7 +10,6 @@ from its dbt config, so a new model is partitioned right without a change here:
   rebuilds each once instead of once per partition.
 """
 
-import json
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -18,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt.dbt_manifest import validate_manifest
 
 from assets.dbt_project import dbt_project, require_manifest
 from assets.openaq_clean import RULE_SEEDS, plausibility_rules
@@ -103,7 +103,7 @@ def _one_definition() -> dg.AssetsDefinition:
     translator = FlowTranslator()
     rebuilt_whole = {
         translator.get_asset_key(props)
-        for props in json.loads(MANIFEST.read_text())["nodes"].values()
+        for props in validate_manifest(MANIFEST)["nodes"].values()  # dagster-dbt's cached parse
         if props["resource_type"] in ("model", "seed") and _rebuilt_whole(props)
     }
     return dbt_models.map_asset_specs(
