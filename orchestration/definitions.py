@@ -2,22 +2,9 @@
 
 import dagster as dg
 
-from assets import (
-    accounting,
-    ads_clean,
-    ads_events,
-    dbt_models,
-    landing,
-    offsets,
-    openaq_catalogue,
-    openaq_clean,
-    producers,
-    sinks,
-    users_clean,
-)
+import assets as assets_package
+from assets import accounting, ads_events, landing, offsets
 from assets.ecommerce import accounting as ecommerce_accounting
-from assets.ecommerce import catalog as ecommerce_catalog
-from assets.ecommerce import clean as ecommerce_clean
 from assets.ecommerce import files as ecommerce_files
 from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
@@ -30,15 +17,14 @@ from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
 from orchestration.sensors import topic_sensor
 
-ASSET_MODULES = [openaq_catalogue, producers, landing, openaq_clean, users_clean, sinks, dbt_models]
-ASSET_MODULES += [ads_events, ads_clean]
-ASSET_MODULES += [ecommerce_files, ecommerce_clean, ecommerce_catalog]
-
 
 def all_assets() -> list:
     """Every asset, with the Python asset checks (the dbt tests come with their assets); what
-    the landings feed follows them by declarative automation (orchestration/automation.py)."""
-    assets = dg.load_assets_from_modules(ASSET_MODULES)
+    the landings feed follows them by declarative automation (orchestration/automation.py).
+
+    Every module of the `assets` package is searched, so a new asset module needs no
+    registration here: adding a clean table is one asset module and one dbt model."""
+    assets = dg.load_assets_from_package_module(assets_package)
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
     landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
