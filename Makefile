@@ -15,7 +15,7 @@ export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
 .PHONY: setup run test bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics
 
-setup: $(VENV)/.installed dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
+setup: $(VENV)/.installed $(VENV)/spark-classes.jsa dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet "uv>=0.5")
@@ -23,6 +23,12 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	# process would otherwise compile dagster, dbt and pyspark again (about half the load time).
 	$(BIN)/uv sync --frozen --compile-bytecode --python $(BIN)/python
 	touch $@
+
+# The JVM's class archive for Spark (orchestration/resources/spark_classes.py): every Spark start
+# maps the classes instead of loading them. Optional: without it Spark starts a few seconds slower.
+$(VENV)/spark-classes.jsa: $(VENV)/.installed orchestration/resources/spark_classes.py
+	$(BIN)/python -m orchestration.resources.spark_classes $@ > $(VENV)/spark-classes.log 2>&1 \
+		|| echo "warning: no Spark class archive (see $(VENV)/spark-classes.log); Spark starts without it"
 
 dbt/target/manifest.json: $(VENV)/.installed $(shell find dbt -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v '^dbt/target/')
 	cd dbt && DATA_DIR=$${DATA_DIR:-$(CURDIR)/data} ../$(BIN)/dbt parse --quiet --target local

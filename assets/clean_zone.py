@@ -11,6 +11,7 @@ from datetime import date
 
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from assets.core.lake_days import LakeDays
 from assets.lake_io import LAKE_IO, lake_input
@@ -55,10 +56,18 @@ def reason_counts(flagged: DataFrame) -> dict[str, int]:
     return {row["reason"]: row["count"] for row in rows}
 
 
-def rows_and_keys(rows: DataFrame, key: Sequence[str]) -> tuple[int, int]:
-    """(rows, distinct keys), both counted; `distinct` treats null keys as equal, as the
-    dedupe (`dropDuplicates`) does, where countDistinct would skip them."""
-    return rows.count(), rows.select(*key).distinct().count()
+def rows_and_keys(flagged: DataFrame, clean_key: Sequence[str], quarantine_key: Sequence[str]) -> dict[str, int]:
+    """Valid and rejected rows and their distinct keys, counted in one pass over the flagged
+    rows. A key is counted as a struct, so null parts compare equal, as the dedupe
+    (`dropDuplicates`) treats them; a bare countDistinct would skip a key with a null part."""
+    valid = F.col("reason").isNull()
+    counted = flagged.agg(
+        F.count(F.when(valid, 1)).alias("valid_rows"),
+        F.count_distinct(F.when(valid, F.struct(*clean_key))).alias("valid_keys"),
+        F.count(F.when(~valid, 1)).alias("rejected_rows"),
+        F.count_distinct(F.when(~valid, F.struct(*quarantine_key))).alias("rejected_keys"),
+    ).first()
+    return counted.asDict()
 
 
 def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFrame, DataFrame, DataFrame]:
@@ -70,15 +79,12 @@ def clean_day(step: CleanStep, raw: DataFrame, day: date) -> tuple[dict, DataFra
     (assets/accounting.py) can find a row gone missing.
     """
     flagged = step.flag(raw, day).persist()
-    valid_rows, valid_keys = rows_and_keys(flagged.where("reason is null"), step.clean_key)
-    rejected_rows, rejected_keys = rows_and_keys(flagged.where("reason is not null"), step.quarantine_key)
+    counted = rows_and_keys(flagged, step.clean_key, step.quarantine_key)
     clean, quarantined = step.keep(flagged), step.reject(flagged, day)
     counts = {
-        "valid_rows": valid_rows,
-        "valid_keys": valid_keys,
-        "rejected_rows": rejected_rows,
-        "rejected_keys": rejected_keys,
-        "duplicates": (valid_rows - valid_keys) + (rejected_rows - rejected_keys),
+        **counted,
+        "duplicates": (counted["valid_rows"] - counted["valid_keys"])
+        + (counted["rejected_rows"] - counted["rejected_keys"]),
         "clean_rows": clean.count(),
         "quarantined_rows": quarantined.count(),
         "quarantine_reasons": reason_counts(flagged),

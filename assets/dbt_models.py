@@ -10,7 +10,7 @@ from its dbt config, so a new model is partitioned right without a change here:
   rebuilds each once instead of once per partition.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,6 +31,8 @@ FLOWS = ("openaq", "users", "ecommerce")
 SHARED_GROUP = "shared"
 
 MANIFEST = require_manifest()
+# What dbt/macros/log_row_count.sql logs before a built table's row count.
+ROW_COUNT_LOG = "airstream_row_count "
 
 
 def flow_group(props: Mapping[str, Any]) -> str:
@@ -121,28 +123,33 @@ dbt_models = _one_definition()
 def build(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str], extra_env: dict[str, str] | None = None
 ):
-    # Row counts: dagster-dbt queries each built relation after the build, so every model's
-    # materialization carries `dagster/row_count` (DuckDB and PostgreSQL alike).
     invocation = dbt.cli(args, context=context, extra_env=extra_env)
     try:
-        yield from invocation.stream().fetch_row_counts()
+        yield from with_row_counts(invocation)
     finally:
         dbt.keep_parse_state(invocation)
-        release_duckdb()
+        dbt.prune_invocation_dirs(invocation)
 
 
-def release_duckdb() -> None:
-    """Close the DuckDB file dbt-duckdb keeps open in this process after the row-count queries.
-
-    They run through a dbt adapter inside this process, opened read-only, and neither dbt's
-    `reset_adapters` nor dagster-dbt closes dbt-duckdb's process-wide environment: the next
-    writer in this process (a range run, an in-process test) would be refused the file.
-    """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # a PostgreSQL-only install
-        return
-    with DuckDBConnectionManager._LOCK:
-        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
-    if env is not None:
-        env.close()
+def with_row_counts(invocation) -> Iterator:
+    """The invocation's Dagster events as dbt emits them, each table's materialization carrying
+    `dagster/row_count`: counted by dbt itself right after the build (the `log_row_count`
+    post-hook logs it). dagster-dbt's own `fetch_row_counts` must wait for dbt to exit on
+    DuckDB, holding back every event (a run's checks, its progress in the UI) until then."""
+    counted: dict[str, int] = {}
+    for message in invocation.stream_raw_events():
+        info, node = message.raw_event["info"], message.raw_event["data"].get("node_info") or {}
+        if info["name"] == "JinjaLogInfo" and info["msg"].startswith(ROW_COUNT_LOG) and node.get("unique_id"):
+            counted[node["unique_id"]] = int(info["msg"].removeprefix(ROW_COUNT_LOG))
+            continue
+        for event in message.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            rows = counted.get(node.get("unique_id"))
+            if rows is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
+                event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
+            yield event

@@ -3,6 +3,8 @@
 - Before every `dbt build` dagster-dbt runs `dbt --version` to learn which engine it drives
   (dbt-core or Fusion): a second Python process importing dbt, 3-5 s of a small day's run. When
   the executable is the `dbt` of this very environment, the installed dbt-core states it.
+- dagster-dbt builds a dbt adapter in this process for every invocation, to query the built
+  relations afterwards; the row counts come from dbt's log instead, so none is built.
 - dbt re-parses the whole project (10-30 s here) unless the saved parse state matches the
   invocation: same CLI `--vars`, same rendered connection (the DuckDB path is under DATA_DIR).
   So the partition window travels in the environment (`extra_env`, read by the dbt macros only
@@ -11,9 +13,12 @@
   itself: a stale state costs one full parse, never a wrong manifest.
 """
 
+import contextlib
 import os
+import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +29,10 @@ from dagster_dbt import DbtCliResource
 from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, DbtCliInvocation
 from packaging import version
 
+# dagster-dbt's per-invocation target directories: `<op>-<run id[:7]>-<uuid[:7]>`, or
+# `<uuid[:7]>` outside a run.
+INVOCATION_DIR = re.compile(r"(?:.+-[0-9a-f]{7}-)?[0-9a-f]{7}")
+
 
 class DbtCoreCliResource(DbtCliResource):
     """`DbtCliResource` that reads this environment's dbt-core version instead of running dbt,
@@ -31,6 +40,11 @@ class DbtCoreCliResource(DbtCliResource):
 
     # Where the parse state of this warehouse is kept between invocations (none: dbt's own).
     parse_state_dir: str | None = None
+    # Every invocation leaves a target directory of its own (manifest, compiled SQL, run
+    # results: about 10 MB): the newest are kept to look at after a failure, and the rest once
+    # they are old enough that no invocation can still be writing them.
+    kept_invocation_dirs: int = 5
+    invocation_dir_min_age_seconds: int = 6 * 3600
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -40,6 +54,12 @@ class DbtCoreCliResource(DbtCliResource):
 
             return version.parse(__version__)
         return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        # dagster-dbt loads dbt's whole configuration in this process for an adapter that only
+        # its `fetch_row_counts` / `fetch_column_metadata` use; the row counts come from dbt's
+        # own log instead (dbt/macros/log_row_count.sql), so no adapter is built.
+        return None
 
     def cli(self, args, *, extra_env: Mapping[str, str] | None = None, **kwargs) -> DbtCliInvocation:
         target_path = kwargs.pop("target_path", None) or self._get_unique_target_path(context=kwargs.get("context"))
@@ -62,6 +82,21 @@ class DbtCoreCliResource(DbtCliResource):
         staged = saved.with_name(f".{saved.name}.{uuid.uuid4().hex}")
         shutil.copyfile(left, staged)
         os.replace(staged, saved)  # concurrent runs each leave a whole file
+
+    def prune_invocation_dirs(self, finished: DbtCliInvocation, now: float | None = None) -> list[Path]:
+        """Remove earlier invocations' target directories beyond the newest `kept_invocation_dirs`
+        that are older than `invocation_dir_min_age_seconds`; returns those removed."""
+        cutoff = (time.time() if now is None else now) - self.invocation_dir_min_age_seconds
+        aged = []
+        for entry in finished.target_path.parent.iterdir():
+            if entry.is_dir() and INVOCATION_DIR.fullmatch(entry.name):
+                with contextlib.suppress(FileNotFoundError):  # another run pruning too
+                    aged.append((entry.stat().st_mtime, entry))
+        aged.sort(reverse=True)
+        removed = [entry for mtime, entry in aged[self.kept_invocation_dirs :] if mtime < cutoff]
+        for entry in removed:
+            shutil.rmtree(entry, ignore_errors=True)
+        return removed
 
     def _saved_parse_state(self) -> Path | None:
         if self.parse_state_dir is None:

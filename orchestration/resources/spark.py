@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from orchestration.resources.spark_classes import DEFAULT_ARCHIVE
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -30,6 +32,11 @@ class SparkResource(dg.ConfigurableResource):
     prestart: bool = Field(
         default=True, description="Start the session in the background as a run that uses Spark starts."
     )
+    class_archive: str | None = Field(
+        default=str(DEFAULT_ARCHIVE),
+        description="The driver JVM's class-data-sharing archive (orchestration/resources/spark_classes.py), "
+        "used when the file exists: a JVM start and the first steps a few seconds shorter.",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # The JVM takes 8-20 s to start and the first Spark step comes after the pulls and the
@@ -43,6 +50,14 @@ class SparkResource(dg.ConfigurableResource):
             self.get_session()
         except Exception:  # noqa: BLE001 - the step's own get_session() raises it, in the step's log
             pass
+
+    def java_conf(self) -> dict[str, str]:
+        """`conf`, with the class archive (when there is one) added to the driver's JVM options."""
+        conf = dict(self.conf)
+        if self.class_archive and os.path.exists(self.class_archive):
+            option = f"-XX:SharedArchiveFile={self.class_archive}"
+            conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {option}".strip()
+        return conf
 
     def get_session(self) -> SparkSession:
         from pyspark.sql import SparkSession  # ~0.7 s: only where Spark runs
@@ -62,7 +77,7 @@ class SparkResource(dg.ConfigurableResource):
             .config("spark.ui.enabled", "false")
             .config("spark.sql.parquet.compression.codec", "zstd")
         )
-        for key, value in self.conf.items():
+        for key, value in self.java_conf().items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("WARN")

@@ -82,3 +82,31 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
     assert lake_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == [i for i in range(1000) if i % 10]
     versions = [p.name for p in (tmp_path / "clean" / "t").iterdir() if p.name.startswith(".day=2026-11-20.v-")]
     assert len(versions) == 1
+
+
+def test_rows_and_keys_count_each_side_with_null_key_parts_equal(spark):
+    from assets.clean_zone import rows_and_keys
+
+    rows = [
+        # valid: keys (1, a) twice, (1, null) twice (one key: nulls compare equal), (2, a)
+        (1, "a", None, "p1"),
+        (1, "a", None, "p2"),
+        (1, None, None, "p3"),
+        (1, None, None, "p4"),
+        (2, "a", None, "p5"),
+        # rejected, keyed by payload: p6 twice, a null payload twice (one key), p7
+        (3, "b", "bad", "p6"),
+        (3, "b", "worse", "p6"),
+        (4, "c", "bad", None),
+        (5, "c", "bad", None),
+        (6, "d", "bad", "p7"),
+    ]
+    flagged = spark.createDataFrame(rows, "id long, part string, reason string, payload string")
+
+    counted = rows_and_keys(flagged, ("id", "part"), ("payload",))
+
+    assert counted == {"valid_rows": 5, "valid_keys": 3, "rejected_rows": 5, "rejected_keys": 3}
+    # The same figures as a distinct over each side, the way the dedupe sees them.
+    valid, rejected = flagged.where("reason is null"), flagged.where("reason is not null")
+    assert counted["valid_keys"] == valid.select("id", "part").distinct().count()
+    assert counted["rejected_keys"] == rejected.select("payload").distinct().count()

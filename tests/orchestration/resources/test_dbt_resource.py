@@ -40,3 +40,29 @@ def test_a_later_invocation_reuses_the_parse_state_though_the_window_changed(tmp
     assert "UnableToPartialParse" in events[0]  # the first pays for the new warehouse path ...
     assert "UnableToPartialParse" not in events[1]  # ... the next one, with another window, does not
     assert "PartialParsingSkipParsing" in events[1]
+
+
+def test_earlier_invocation_dirs_are_pruned_past_the_newest_and_once_old(tmp_path):
+    resource = DbtCoreCliResource(project_dir=dbt_project, target="local", kept_invocation_dirs=2)
+    now = 1_000_000_000.0
+    ages = {"dbt_models-aaaaaaa-0000001": 10, "dbt_models-aaaaaaa-0000002": 9, "0000003": 8}
+    ages |= {"dbt_models-bbbbbbb-0000004": 0.5, "dbt_models-bbbbbbb-0000005": 0.1, "dbt_models-bbbbbbb-0000006": 0}
+    for name, hours in ages.items():
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (now - hours * 3600, now - hours * 3600))
+    (tmp_path / "compiled").mkdir()  # dbt's own folders are never touched
+    os.utime(tmp_path / "compiled", (0, 0))
+
+    class Finished:
+        target_path = tmp_path / "dbt_models-bbbbbbb-0000006"
+
+    removed = resource.prune_invocation_dirs(Finished(), now=now)
+
+    # The two newest stay; of the rest, those younger than six hours stay too.
+    assert sorted(p.name for p in removed) == ["0000003", "dbt_models-aaaaaaa-0000001", "dbt_models-aaaaaaa-0000002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "compiled",
+        "dbt_models-bbbbbbb-0000004",
+        "dbt_models-bbbbbbb-0000005",
+        "dbt_models-bbbbbbb-0000006",
+    ]
