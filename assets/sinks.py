@@ -14,7 +14,9 @@ from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import MeasurementStore, UserStore
 
-BATCH_ROWS = 5_000
+# Rows per store call: a larger batch amortises the embedded store's connection, transaction and
+# set-wise statements (5k -> 20k: 35 -> 31.5 s for 607k documents); MongoDB chunks it itself.
+BATCH_ROWS = 20_000
 
 
 @dg.asset(
