@@ -142,6 +142,7 @@ def with_row_counts(invocation) -> Iterator:
         if info["name"] == "JinjaLogInfo" and info["msg"].startswith(ROW_COUNT_LOG) and node.get("unique_id"):
             counted[node["unique_id"]] = int(info["msg"].removeprefix(ROW_COUNT_LOG))
             continue
+        rows = counted.get(node.get("unique_id"))
         for event in message.to_default_asset_events(
             manifest=invocation.manifest,
             dagster_dbt_translator=invocation.dagster_dbt_translator,
@@ -149,7 +150,6 @@ def with_row_counts(invocation) -> Iterator:
             target_path=invocation.target_path,
             project=invocation.project,
         ):
-            rows = counted.get(node.get("unique_id"))
             if rows is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
                 event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
             yield event

@@ -13,7 +13,6 @@
   itself: a stale state costs one full parse, never a wrong manifest.
 """
 
-import contextlib
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 
@@ -90,7 +89,7 @@ class DbtCoreCliResource(DbtCliResource):
         aged = []
         for entry in finished.target_path.parent.iterdir():
             if entry.is_dir() and INVOCATION_DIR.fullmatch(entry.name):
-                with contextlib.suppress(FileNotFoundError):  # another run pruning too
+                with suppress(FileNotFoundError):  # another run pruning too
                     aged.append((entry.stat().st_mtime, entry))
         aged.sort(reverse=True)
         removed = [entry for mtime, entry in aged[self.kept_invocation_dirs :] if mtime < cutoff]

@@ -107,11 +107,11 @@ NEW_FILES = {
 
 LINEAGE = """
 import json
+import dagster as dg
 from orchestration.definitions import defs
 from orchestration.jobs import daily_job
 graph = defs.resolve_asset_graph()
-key = lambda *p: __import__("dagster").AssetKey(list(p))
-clean, stg = key("clean", "openaq_location_names"), key("staging", "stg_openaq__location_names")
+clean, stg = dg.AssetKey(["clean", "openaq_location_names"]), dg.AssetKey(["staging", "stg_openaq__location_names"])
 job_keys = daily_job.selection.resolve(graph)
 print(json.dumps({
     "clean_parents": [k.to_user_string() for k in graph.get(clean).parent_keys],
