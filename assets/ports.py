@@ -6,7 +6,7 @@ these ports to real resources per profile, and tests bind them to anything that 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -56,6 +56,10 @@ class UpsertResultLike(Protocol):
 
 class MeasurementStore(Protocol):
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResultLike: ...
+
+    def upsert_landed(self, batches: Iterable[Mapping[str, Sequence]]) -> UpsertResultLike:
+        """`upsert_measurements` of the documents of landed rows, batch by batch (by column)."""
+        ...
 
     def count(self, filter: dict | None = None) -> int: ...
 

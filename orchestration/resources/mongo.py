@@ -10,16 +10,24 @@ mapping is pure and shared: `assets.core.rows.to_stored`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import dagster as dg
 import orjson
 
-from assets.core.rows import HELPER_FIELDS, to_stored
+from assets.core.rows import HELPER_FIELDS, landed_documents, to_stored
 from orchestration.resources.sqlite_store import open_store
+
+T, R = TypeVar("T"), TypeVar("R")
+# The landed rows of one store call, by column (assets/core/rows.py LANDED_COLUMNS).
+LandedColumns = Mapping[str, Sequence]
 
 # The serving queries: one location, or one pollutant, over a time range.
 INDEXES = (("location_id", "period_end"), ("parameter_id", "period_end"), ("period_end",))
@@ -32,9 +40,50 @@ class UpsertResult:
     matched: int
     rejected: list[tuple[dict, str]] = field(default_factory=list)  # (doc, reason): to dead-letter
 
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.upserted + other.upserted,
+            self.modified + other.modified,
+            self.matched + other.matched,
+            self.rejected + other.rejected,
+        )
+
+
+NOTHING = UpsertResult(0, 0, 0)
+
 
 class MeasurementWriteError(RuntimeError):
     """Raised so the run fails and its Kafka offsets are not committed."""
+
+
+def pipelined(items: Iterable[T], write: Callable[[T], R], ahead: int = 2) -> Iterator[R]:
+    """`write(item)` for each item, in order, on one writer thread, while the caller's thread
+    produces the next items (at most `ahead` wait): a store call that releases the GIL (SQLite,
+    a socket) overlaps with the parsing of the next batch. After a failure on either side no
+    further item is written, so what is stored is always a prefix of `items`."""
+    stopped = threading.Event()
+
+    def write_unless_stopped(item: T) -> R:
+        if stopped.is_set():
+            raise CancelledError("an earlier write or the producer failed")
+        try:
+            return write(item)
+        except BaseException:
+            stopped.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer") as writer:
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(writer.submit(write_unless_stopped, item))
+                while len(pending) > ahead or (pending and pending[0].done()):
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BaseException:
+            stopped.set()
+            raise
 
 
 def storable(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
@@ -105,6 +154,11 @@ class MongoMeasurementStore(dg.ConfigurableResource):
                 modified += result.modified_count
         return UpsertResult(upserted, modified, matched, rejected)
 
+    def upsert_landed(self, batches: Iterable[LandedColumns]) -> UpsertResult:
+        """`upsert_measurements` over batches of landed rows; the next batch is parsed while
+        the server writes this one."""
+        return sum(pipelined(map(landed_documents, batches), self.upsert_measurements), NOTHING)
+
     def count(self, filter: dict | None = None) -> int:
         with self._collection() as coll:
             return coll.count_documents(filter or {})
@@ -122,6 +176,7 @@ JOINED = "from incoming i left join measurements m on m._id = i._id"
 DIFFERS = "(" + " or ".join(f"m.{c} is not i.{c}" for c in COLUMNS) + ")"
 COMPARE = f"select count(m._id), sum(m._id is not null and {DIFFERS}) {JOINED}"
 SORTED = orjson.OPT_SORT_KEYS
+CACHE_KIB = 128 * 1024
 
 
 def _rounds(rows: list[tuple]) -> list[list[tuple]]:
@@ -137,6 +192,16 @@ def _rounds(rows: list[tuple]) -> list[list[tuple]]:
     return rounds
 
 
+def _rows(docs: Sequence[dict]) -> tuple[list[tuple], list[tuple[dict, str]]]:
+    """The embedded store's rows of `docs` (columns of COLUMNS), and the rejected ones."""
+    stored, rejected = storable(docs)
+    rows = [
+        (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), orjson.dumps(doc["raw"], option=SORTED).decode())
+        for doc in stored
+    ]
+    return rows, rejected
+
+
 def _sql(value):
     if not isinstance(value, datetime):
         return value
@@ -150,7 +215,7 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
 
     path: str
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         indexes = "".join(
             f"; create index if not exists ix_{'_'.join(keys)} on measurements ({', '.join(keys)})" for keys in INDEXES
         )
@@ -158,17 +223,29 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
             "create table if not exists measurements (_id text primary key, location_id integer,"
             " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
         )
-        return open_store(self.path, schema + indexes, timeout_seconds=30.0)
+        con = open_store(self.path, schema + indexes, timeout_seconds=30.0, check_same_thread=check_same_thread)
+        # A day's batches insert into four B-trees (the id and three indexes): SQLite's default
+        # 2 MB page cache rereads their pages from the OS at every batch. Taken only as used.
+        con.execute(f"pragma cache_size = -{CACHE_KIB}")
+        return con
 
     def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
-        stored, rejected = storable(docs)
-        rows = [
-            (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), orjson.dumps(doc["raw"], option=SORTED).decode())
-            for doc in stored
-        ]
+        with closing(self._connect()) as con:
+            return self._store(con, _rows(docs))
+
+    def upsert_landed(self, batches: Iterable[LandedColumns]) -> UpsertResult:
+        """`upsert_measurements` over batches of landed rows, on one connection (its page cache
+        stays warm): the next batch is parsed and mapped while a writer thread stores this one,
+        since SQLite releases the GIL as it works. Each batch is one transaction."""
+        encoded = (_rows(landed_documents(columns)) for columns in batches)
+        with closing(self._connect(check_same_thread=False)) as con:
+            return sum(pipelined(encoded, lambda rows: self._store(con, rows)), NOTHING)
+
+    def _store(self, con: sqlite3.Connection, encoded: tuple[list[tuple], list[tuple[dict, str]]]) -> UpsertResult:
+        rows, rejected = encoded
         upserted = modified = matched = 0
         try:
-            with closing(self._connect()) as con, con:  # one transaction: a failure writes nothing
+            with con:  # one transaction: a failure writes nothing
                 con.execute(INCOMING)
                 # Set-wise, a round at a time: round k holds each id's k-th copy in the batch (a
                 # replayed message), so copies of one id apply in order, as one by one would.
@@ -183,7 +260,9 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
                         f"insert or replace into measurements select i.* {JOINED} where m._id is null or {DIFFERS}"
                     )
         except sqlite3.Error as error:
-            raise MeasurementWriteError(f"upsert into {self.path} failed, nothing written: {error}") from error
+            raise MeasurementWriteError(
+                f"upsert into {self.path} failed, none of the batch's {len(rows)} rows written: {error}"
+            ) from error
         return UpsertResult(upserted, modified, matched, rejected)
 
     def count(self, filter: dict | None = None) -> int:

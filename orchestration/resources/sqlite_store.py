@@ -20,14 +20,21 @@ class StoreLayoutMismatch(RuntimeError):
 
 
 def open_store(
-    path: str, schema: str, timeout_seconds: float, isolation_level: str | None = "", layout: int = 1
+    path: str,
+    schema: str,
+    timeout_seconds: float,
+    isolation_level: str | None = "",
+    layout: int = 1,
+    check_same_thread: bool = True,
 ) -> sqlite3.Connection:
     """A connection to the SQLite file `path`, created with `schema` (idempotent DDL) if new.
 
     `layout` is the version of `schema`, kept in `user_version`: a file of another layout is
     refused rather than half-read (local data: the message says which file to delete)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=timeout_seconds, isolation_level=isolation_level)
+    conn = sqlite3.connect(
+        path, timeout=timeout_seconds, isolation_level=isolation_level, check_same_thread=check_same_thread
+    )
     try:
         with open(f"{path}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released by close, or by the kernel if we die

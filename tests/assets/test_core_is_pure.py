@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assets.core.days import FIRST_DAY, last_complete_day, record_day
 from assets.core.event_time import parse_utc, period_start
-from assets.core.rows import COLUMNS, landed_document, to_stored
+from assets.core.rows import COLUMNS, landed_documents, to_stored
 from assets.core.stream import Record
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 
@@ -50,18 +50,24 @@ def test_record_day_from_the_header_else_the_timestamp_never_before_the_first_da
     assert last_complete_day(datetime(2026, 11, 21, 0, 0, 1, tzinfo=UTC)) == date(2026, 11, 20)
 
 
-def test_a_landed_row_becomes_its_mongo_document():
-    row = {
-        "payload": '{"sensor_id": 7, "location_id": 3, "measurement": {"period": {"datetimeTo": {"utc": '
-        '"2026-11-20T01:00:00+00:00"}}, "parameter": {"id": 2, "name": "pm25"}}}',
-        "kafka_topic": "openaq.measurements",
-        "kafka_partition": 1,
-        "kafka_offset": 42,
+def test_landed_rows_become_their_mongo_documents_in_order():
+    payload = (
+        '{"sensor_id": %d, "location_id": 3, "measurement": {"period": {"datetimeTo": {"utc": '
+        '"2026-11-20T01:00:00+00:00"}}, "parameter": {"id": 2, "name": "pm25"}}}'
+    )
+    columns = {
+        "payload": [payload % 7, payload % 8],
+        "kafka_topic": ["openaq.measurements"] * 2,
+        "kafka_partition": [1, 2],
+        "kafka_offset": [42, 9],
     }
-    doc = landed_document(row)
-    assert doc["kafka"] == {"topic": "openaq.measurements", "partition": 1, "offset": 42}
-    stored = to_stored(doc)
-    assert stored["_id"] == "7:2026-11-20T01:00:00Z" and stored["raw"] is doc
+    docs = landed_documents(columns)
+    assert [doc["kafka"] for doc in docs] == [
+        {"topic": "openaq.measurements", "partition": 1, "offset": 42},
+        {"topic": "openaq.measurements", "partition": 2, "offset": 9},
+    ]
+    stored = to_stored(docs[1])
+    assert stored["_id"] == "8:2026-11-20T01:00:00Z" and stored["raw"] is docs[1]
 
 
 def test_the_cassandra_columns_map_the_whole_clean_users_contract_once():

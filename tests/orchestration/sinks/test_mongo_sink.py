@@ -6,10 +6,13 @@ The behavioural tests run against a real MongoDB-wire server (SecantusDB) and th
 import logging
 import socket
 import sqlite3
+import threading
+import time
 import uuid
 from contextlib import closing
 from datetime import UTC, datetime
 
+import orjson
 import pymongo
 import pytest
 
@@ -20,6 +23,7 @@ from orchestration.resources.mongo import (
     MeasurementWriteError,
     MongoMeasurementStore,
     UpsertResult,
+    pipelined,
 )
 
 UTC = UTC
@@ -206,6 +210,111 @@ def test_a_write_error_raises(store, make_measurement):
     docs = [make_measurement(sensor_id=1), make_measurement(sensor_id=666, offset=666)]
     with pytest.raises(MeasurementWriteError):
         store.upsert_measurements(docs)
+
+
+def landed(docs: list[dict]) -> dict[str, list]:
+    """Documents as the landing wrote them: by column, the Kafka coordinates beside the JSON."""
+    payloads = [orjson.dumps({k: v for k, v in doc.items() if k != "kafka"}).decode() for doc in docs]
+    return {
+        "payload": payloads,
+        "kafka_topic": [doc["kafka"]["topic"] for doc in docs],
+        "kafka_partition": [doc["kafka"]["partition"] for doc in docs],
+        "kafka_offset": [doc["kafka"]["offset"] for doc in docs],
+    }
+
+
+def test_landed_batches_upsert_in_order_as_one_call_would(store, make_measurement):
+    first = [make_measurement(sensor_id=s, offset=s) for s in (1, 2, 3)]
+    replayed = make_measurement(sensor_id=2, value=99.0, offset=7)  # a later copy, in a later batch
+    second = [replayed, make_measurement(sensor_id=4, end=None, offset=8), make_measurement(sensor_id=5, offset=9)]
+    result = store.upsert_landed(iter([landed(first), landed([]), landed(second)]))
+    assert (result.upserted, result.matched, result.modified) == (4, 1, 1)
+    assert [(doc["sensor_id"], doc["kafka"]["offset"]) for doc, _ in result.rejected] == [(4, 8)]
+    assert store.count() == 4
+    # The later copy won, as it would have one document at a time.
+    assert store.count({"_id": "2:2026-11-20T01:00:00Z"}) == 1
+    again = store.upsert_landed(iter([landed(first + second)]))
+    assert (again.upserted, again.matched, len(again.rejected)) == (0, 5, 1)
+    assert store.count() == 4
+
+
+def test_a_failed_landed_batch_stops_the_rest_and_keeps_the_earlier_ones(store, make_measurement):
+    arm_write_failure(store, make_measurement)
+    batches = [
+        landed([make_measurement(sensor_id=1, offset=1)]),
+        landed([make_measurement(sensor_id=666, offset=666)]),
+        landed([make_measurement(sensor_id=3, offset=3)]),
+    ]
+    with pytest.raises(MeasurementWriteError):
+        store.upsert_landed(iter(batches))
+    assert store.count({"sensor_id": 1}) == 1
+    assert store.count({"sensor_id": 3}) == 0
+
+
+def test_the_pipeline_writes_every_item_in_order_on_one_other_thread():
+    threads = set()
+
+    def write(i):
+        threads.add(threading.get_ident())
+        time.sleep(0.01 * (i % 3))  # uneven writes: results still come back in order
+        return i * 10
+
+    assert list(pipelined(iter(range(20)), write, ahead=2)) == [i * 10 for i in range(20)]
+    assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+def test_the_pipeline_never_reads_far_ahead_of_a_slow_writer():
+    produced, release = [], threading.Event()
+
+    def items():
+        for i in range(10):
+            produced.append(i)
+            yield i
+
+    def write(i):
+        release.wait(5)
+        return i
+
+    results = pipelined(items(), write, ahead=2)
+    reader = threading.Thread(target=lambda: list(results))
+    reader.start()
+    time.sleep(0.3)
+    held = len(produced)  # the writer is stuck on the first item: 1 writing + 2 waiting + 1 in hand
+    release.set()
+    reader.join(5)
+    assert held <= 4, produced
+    assert len(produced) == 10
+
+
+def test_a_failure_on_either_side_stops_the_pipeline():
+    written = []
+
+    def write(i):
+        if i == 2:
+            raise OSError("disk full")
+        written.append(i)
+        return i
+
+    with pytest.raises(OSError, match="disk full"):
+        list(pipelined(iter(range(100)), write, ahead=2))
+    assert written == [0, 1]  # nothing after the failed item, though two more were queued
+
+    written.clear()
+    gate = threading.Event()
+
+    def items():
+        yield 0
+        yield 1
+        gate.set()
+        raise ValueError("bad page")
+
+    def slow_write(i):
+        gate.wait(5)
+        written.append(i)
+
+    with pytest.raises(ValueError, match="bad page"):
+        list(pipelined(items(), slow_write, ahead=2))
+    assert written in ([0], [0, 1])  # a prefix: what was produced before the failure, at most
 
 
 # MongoDB only -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pymongo
 import pytest
 from faults import TcpProxy, commit_completed, failure_message, free_port, run_range, start_secantus, start_tansu
 
-from assets.core.rows import LANDED_COLUMNS, landed_document
+from assets.core.rows import LANDED_COLUMNS, landed_documents
 from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.sinks import mongo_openaq_measurements
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
@@ -108,7 +108,7 @@ def test_mongodb_killed_mid_write(resources, tmp_path, monkeypatch):
         landed = {}
         raw = resources["lake"].read_days("raw", "openaq_measurements", [dg_day()])
         for batch in raw.batches(dg_day(), LANDED_COLUMNS):
-            docs = [landed_document(row) for row in batch.to_pylist()]
+            docs = landed_documents(batch.to_pydict())
             landed |= {d["_id"]: d["raw"] for d in storable(docs)[0]}
         with pymongo.MongoClient(store.uri) as client:
             visible = {d["_id"]: d["raw"] for d in client["faults"][store.collection].find()}
