@@ -14,11 +14,12 @@ from confluent_kafka.admin import AdminClient
 
 from assets.core.stream import OffsetRange
 from assets.landing import openaq_measurements_landing
-from assets.landing_io import land_whole_day
-from assets.offsets import committed_asset
+from assets.landing_io import land_ranges, land_whole_day
+from assets.offsets import commit_landed, committed_asset, landed_through
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.committer import kafka_offset_committer
 from orchestration.resources.kafka import KafkaResource
+from orchestration.resources.kafka.embedded import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 from orchestration.sensors import evaluate_topic, topic_sensor
 
@@ -346,3 +347,22 @@ def test_offsets_that_expired_before_they_landed_do_not_hold_the_group_forever(t
     kafka.delete_records(OPENAQ_TOPIC, before=2)
     assert land(kafka, lake, DAYS[1]).success
     assert commit_landed(kafka, lake, "openaq_measurements", OPENAQ_TOPIC) == {0: 4}, "not past the 21st's message"
+
+
+def test_the_commit_scan_stops_at_the_first_gap_however_far_in(tmp_path, make_measurement):
+    """The scan reads ever larger ranges (1k, 2k, 4k, ...): a gap deep inside one is still the stop."""
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    lake = LakeResource(root=str(tmp_path))
+    at = [MIDNIGHT + timedelta(seconds=s) for s in range(12_000)]
+    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=moment) for moment in at], "openaq")
+    partition = next(p for p, end in kafka.end_offsets(OPENAQ_TOPIC).items() if end)
+    day, gap = MIDNIGHT.date(), 5_555  # inside the third step, [3000, 7000)
+    ranges = [OffsetRange(OPENAQ_TOPIC, partition, 0, gap), OffsetRange(OPENAQ_TOPIC, partition, gap + 1, 12_000)]
+    land_ranges(kafka, lake, "openaq_measurements", day, ranges, last_day=day)
+    assert landed_through(kafka, lake, "openaq_measurements", OPENAQ_TOPIC, partition, 0, 12_000) == gap
+    assert landed_through(kafka, lake, "openaq_measurements", OPENAQ_TOPIC, partition, gap + 1, 12_000) == 12_000
+
+    land_ranges(kafka, lake, "openaq_measurements", day, [OffsetRange(OPENAQ_TOPIC, partition, gap, gap + 1)], day)
+    assert commit_landed(kafka, lake, "openaq_measurements", OPENAQ_TOPIC) == {
+        p: (12_000 if p == partition else 0) for p in kafka.end_offsets(OPENAQ_TOPIC)
+    }
