@@ -9,6 +9,7 @@ mapping is pure and shared: `assets.core.rows.to_stored`.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections import deque
@@ -22,6 +23,7 @@ from typing import TypeVar
 import dagster as dg
 import orjson
 
+from assets.core.memory import gc_paused
 from assets.core.rows import HELPER_FIELDS, landed_documents, to_stored
 from orchestration.resources.sqlite_store import open_store
 
@@ -157,7 +159,7 @@ class MongoMeasurementStore(dg.ConfigurableResource):
     def upsert_landed(self, batches: Iterable[LandedColumns]) -> UpsertResult:
         """`upsert_measurements` over batches of landed rows; the next batch is parsed while
         the server writes this one."""
-        return sum(pipelined(map(landed_documents, batches), self.upsert_measurements), NOTHING)
+        return sum(pipelined(map(_landed_documents, batches), self.upsert_measurements), NOTHING)
 
     def count(self, filter: dict | None = None) -> int:
         with self._collection() as coll:
@@ -172,6 +174,18 @@ INCOMING = (
     "create temp table if not exists incoming (_id text primary key, location_id integer,"
     " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
 )
+# Rows per INSERT: executemany steps SQLite once a row, and every step releases the GIL and must
+# win it back from the thread that parses the next batch (up to a 5 ms switch interval each),
+# so the two threads took turns instead of overlapping. 1,000 rows (7,000 parameters, below
+# SQLite's limit of 32,766) are one step.
+INSERT_ROWS = 1000
+
+
+@functools.cache
+def _insert_incoming(rows: int) -> str:
+    return "insert into incoming values " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+
+
 JOINED = "from incoming i left join measurements m on m._id = i._id"
 DIFFERS = "(" + " or ".join(f"m.{c} is not i.{c}" for c in COLUMNS) + ")"
 COMPARE = f"select count(m._id), sum(m._id is not null and {DIFFERS}) {JOINED}"
@@ -200,6 +214,16 @@ def _rows(docs: Sequence[dict]) -> tuple[list[tuple], list[tuple[dict, str]]]:
         for doc in stored
     ]
     return rows, rejected
+
+
+def _landed_documents(columns: LandedColumns) -> list[dict]:
+    with gc_paused():  # 20k parsed documents at a time: see assets/core/memory.py
+        return landed_documents(columns)
+
+
+def _landed_rows(columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, str]]]:
+    with gc_paused():
+        return _rows(landed_documents(columns))
 
 
 def _sql(value):
@@ -237,7 +261,7 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
         """`upsert_measurements` over batches of landed rows, on one connection (its page cache
         stays warm): the next batch is parsed and mapped while a writer thread stores this one,
         since SQLite releases the GIL as it works. Each batch is one transaction."""
-        encoded = (_rows(landed_documents(columns)) for columns in batches)
+        encoded = (_landed_rows(columns) for columns in batches)
         with closing(self._connect(check_same_thread=False)) as con:
             return sum(pipelined(encoded, lambda rows: self._store(con, rows)), NOTHING)
 
@@ -251,7 +275,9 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
                 # replayed message), so copies of one id apply in order, as one by one would.
                 for batch in _rounds(rows):
                     con.execute("delete from incoming")
-                    con.executemany("insert into incoming values (?, ?, ?, ?, ?, ?, ?)", batch)
+                    for start in range(0, len(batch), INSERT_ROWS):
+                        chunk = batch[start : start + INSERT_ROWS]
+                        con.execute(_insert_incoming(len(chunk)), [value for row in chunk for value in row])
                     found, changed = con.execute(COMPARE).fetchone()
                     matched, modified = matched + found, modified + (changed or 0)
                     upserted += len(batch) - found

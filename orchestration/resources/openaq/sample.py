@@ -6,15 +6,14 @@ a day can be millions of rows."""
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
 from zoneinfo import ZoneInfo
 
+from assets.core.memory import gc_paused
 from orchestration.resources.openaq.pages import MeasurementPage, SensorRef, as_utc, parse_measurement_page
 
 FIRST_LOCATION_ID = 10_000
@@ -155,7 +154,7 @@ class SampleOpenAQClient:
         rows = self._rows(sensor, as_utc(start), as_utc(end))
         page, seen = 1, 0
         while True:
-            with _gc_paused():
+            with gc_paused():
                 results = list(islice(rows, self._limit))
             seen += len(results)
             # Like the API: a full page only says ">limit"; the count is known on the last page.
@@ -234,20 +233,6 @@ class SampleOpenAQClient:
                     del row["period"]
                 yield row
             t, t_iso, from_local, hour, index = t_next, next_iso, to_local, next_local.hour, index + 1
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Each row holds three GC-tracked dicts: with the collector on, half-built pages get promoted
-    # to the oldest generation and trigger full collections of the whole process (measured: half
-    # the time). Rows hold no cycles, so pausing it while one page is built leaks nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _day_level(rng: random.Random, pid: int, location: dict, day: datetime) -> tuple[float, float, bool]:

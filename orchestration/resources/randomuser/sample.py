@@ -7,13 +7,13 @@ the seed's day, not today, or a backfill would drift year by year."""
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import random
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from assets.core.memory import gc_paused
 from orchestration.resources.randomuser.pages import UserCall
 
 # nat: country | id name (""=none) | id format ("" -> value null) | postcode format | int postcode?
@@ -196,13 +196,8 @@ class SampleRandomUserClient:
         today = datetime(day.year, day.month, day.day)
         dob_range = (_ms(datetime(1945, 1, 1)), _ms(today) - 21 * MS_PER_YEAR)
         registered_range = (_ms(datetime(2002, 1, 1)), _ms(today))
-        enabled = gc.isenabled()
-        gc.disable()  # users hold no cycles; the collector only slows a page build (as in openaq)
-        try:
+        with gc_paused():
             return [self._user(rng, day, dob_range, registered_range) for _ in range(call.results)]
-        finally:
-            if enabled:
-                gc.enable()
 
     def _user(self, rng: random.Random, day: date, dob_range, registered_range) -> dict:
         rand = rng.random

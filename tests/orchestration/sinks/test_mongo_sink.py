@@ -238,6 +238,16 @@ def test_landed_batches_upsert_in_order_as_one_call_would(store, make_measuremen
     assert store.count() == 4
 
 
+def test_a_batch_of_several_insert_statements_with_replayed_copies(store, make_measurement):
+    ends = [f"2026-11-20T{h:02d}:{m:02d}:00Z" for h in range(24) for m in range(0, 60, 5)]  # 288
+    pairs = [(sensor, end) for sensor in range(9) for end in ends]  # 2,592: the embedded store loads 1,000 a statement
+    docs = [make_measurement(sensor_id=sensor, end=end, offset=i) for i, (sensor, end) in enumerate(pairs)]
+    replayed = [make_measurement(sensor_id=pairs[i][0], end=pairs[i][1], offset=9_000 + i) for i in (5, 1_500, 2_591)]
+    result = store.upsert_measurements(docs + replayed)
+    assert (result.upserted, result.matched, result.modified) == (2_592, 3, 3)
+    assert store.count() == 2_592 and store.count({"sensor_id": 8}) == 288
+
+
 def test_a_failed_landed_batch_stops_the_rest_and_keeps_the_earlier_ones(store, make_measurement):
     arm_write_failure(store, make_measurement)
     batches = [
