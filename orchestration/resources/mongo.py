@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import dagster as dg
 import orjson
 
 from assets.core.memory import gc_paused
 from assets.core.rows import HELPER_FIELDS, landed_documents, to_stored
+from orchestration.resources.pipeline import pipelined
 from orchestration.resources.sqlite_store import open_store
 
-T, R = TypeVar("T"), TypeVar("R")
 # The landed rows of one store call, by column (assets/core/rows.py LANDED_COLUMNS).
 LandedColumns = Mapping[str, Sequence]
 
@@ -56,36 +52,6 @@ NOTHING = UpsertResult(0, 0, 0)
 
 class MeasurementWriteError(RuntimeError):
     """Raised so the run fails and its Kafka offsets are not committed."""
-
-
-def pipelined(items: Iterable[T], write: Callable[[T], R], ahead: int = 2) -> Iterator[R]:
-    """`write(item)` for each item, in order, on one writer thread, while the caller's thread
-    produces the next items (at most `ahead` wait): a store call that releases the GIL (SQLite,
-    a socket) overlaps with the parsing of the next batch. After a failure on either side no
-    further item is written, so what is stored is always a prefix of `items`."""
-    stopped = threading.Event()
-
-    def write_unless_stopped(item: T) -> R:
-        if stopped.is_set():
-            raise CancelledError("an earlier write or the producer failed")
-        try:
-            return write(item)
-        except BaseException:
-            stopped.set()
-            raise
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer") as writer:
-        pending: deque[Future[R]] = deque()
-        try:
-            for item in items:
-                pending.append(writer.submit(write_unless_stopped, item))
-                while len(pending) > ahead or (pending and pending[0].done()):
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        except BaseException:
-            stopped.set()
-            raise
 
 
 def storable(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
