@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from assets.core.codec import json_text
 from assets.core.days import day_window, last_complete_day, record_day
 from assets.core.lake_days import parquet_rows
+from assets.core.memory import gc_paused
 from assets.core.stream import OffsetRange, TopicLog
 from assets.landed_files import BLOCK, block_name, block_ranges, dead_letter_once, locked, merge_new
 from assets.ports import Lake
@@ -43,17 +44,18 @@ def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRang
     """Land the `day` records of `r` (within one block); counts of what was seen and added."""
     counts: Counter = Counter(ranges=1)
     good, bad = [], []
-    for record in kafka.read_range(r):
-        its_day = record_day(record)
-        if its_day != day:
-            counts["deferred" if its_day > last_day else "other_days"] += 1
-            continue
-        _, reason = kafka.decode(record)
-        if reason is None:
-            good.append((record, json_text(record.value)))
-        else:
-            bad.append((record, reason))
-            counts[f"reason:{reason.split(':')[0]}"] += 1
+    with gc_paused():  # up to a block of records, parsed: see assets/core/memory.py
+        for record in kafka.read_range(r):
+            its_day = record_day(record)
+            if its_day != day:
+                counts["deferred" if its_day > last_day else "other_days"] += 1
+                continue
+            _, reason = kafka.decode(record)
+            if reason is None:
+                good.append((record, json_text(record.value)))
+            else:
+                bad.append((record, reason))
+                counts[f"reason:{reason.split(':')[0]}"] += 1
     name = block_name(r.topic, r.partition, r.start // BLOCK)
     if good:
         with locked(lake, table, day, name):

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from assets.core.codec import decode, dlq_headers, prepare
 from assets.core.contracts import contract_for
+from assets.core.memory import gc_paused
 from assets.core.stream import OffsetRange, ProduceResult, Record, TopicMessage, dlq_topic
 from orchestration.resources.kafka import batches
 from orchestration.resources.kafka.log import partition_for
@@ -45,6 +46,11 @@ create table if not exists commits (
 # so a slow message generator never blocks the other processes' writers; a chunk is one
 # transaction and one batch row per partition it touches.
 _CHUNK = 10_000
+
+
+def _prepared(topic: str, messages: Iterable[TopicMessage], source: str) -> list:
+    with gc_paused():  # a chunk of parsed messages held at once: see assets/core/memory.py
+        return [prepare(topic, m, source) for m in messages]
 
 
 class EmbeddedTopicLogResource(dg.ConfigurableResource):
@@ -125,7 +131,7 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
         partition_of: dict[tuple[str, str], int] = {}  # keys repeat (a sensor, a user): hash each once
         iterator = iter(messages)
         counts: dict[str, int] = {}
-        while chunk := [prepare(topic, m, source) for m in islice(iterator, _CHUNK)]:
+        while chunk := _prepared(topic, islice(iterator, _CHUNK), source):
             with self._write() as conn:
                 if not counts:
                     self._ensure(conn, topic)
