@@ -29,8 +29,3 @@ def _at(doc, *keys):
 def period_start(measurement) -> datetime | None:
     """An OpenAQ measurement's event time: the start of its period."""
     return parse_utc(_at(measurement, "period", "datetimeFrom", "utc"))
-
-
-def period_end(measurement) -> datetime | None:
-    """The end of an OpenAQ measurement's period: with the sensor, its natural key."""
-    return parse_utc(_at(measurement, "period", "datetimeTo", "utc"))

@@ -1,13 +1,14 @@
 """The sinks' row mappings: a landed OpenAQ row -> its MongoDB document, a clean user -> its
 Cassandra row. Pure, so the stores (orchestration/resources) only write what these return."""
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import datetime
 
 import orjson
 
-from assets.core.event_time import period_end
+from assets.core.event_time import parse_utc
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 
 # --- MongoDB: raw OpenAQ measurements ------------------------------------------------------
@@ -33,6 +34,19 @@ def _at(doc, *keys):
     return doc
 
 
+@functools.lru_cache(maxsize=16_384)
+def canonical_end(stamp: str) -> tuple[datetime, str] | None:
+    """(period end, its canonical UTC text) of a `datetimeTo.utc` stamp, or None if it is not ISO
+    8601. BSON datetimes hold milliseconds: truncating here keeps the _id and period_end in step.
+    Cached, as a day's measurements share a few hundred period ends across all their sensors."""
+    end = parse_utc(stamp)
+    if end is None:
+        return None
+    end = end.replace(microsecond=end.microsecond // 1000 * 1000)
+    fraction = f".{end.microsecond // 1000:03d}" if end.microsecond else ""
+    return end, f"{end:%Y-%m-%dT%H:%M:%S}{fraction}Z"
+
+
 def to_stored(doc: dict) -> dict:
     """The stored form of one consumed document; ValueError(reason) when it cannot have an id.
     The id's period end is canonical (`2024-01-01T00:00:00Z`): "Z" and "+00:00" give one id."""
@@ -41,15 +55,13 @@ def to_stored(doc: dict) -> dict:
     sensor_id, measurement = doc.get("sensor_id"), doc.get("measurement")
     if isinstance(sensor_id, bool) or not isinstance(sensor_id, int):
         raise ValueError(f"sensor_id missing or not an integer: {sensor_id!r}")
-    end = period_end(measurement)
-    if end is None:
-        stamp = _at(measurement, "period", "datetimeTo", "utc")
+    stamp = _at(measurement, "period", "datetimeTo", "utc")
+    canonical = canonical_end(stamp) if isinstance(stamp, str) else None
+    if canonical is None:
         raise ValueError(f"period end (datetimeTo.utc) missing or not ISO 8601: {stamp!r}")
-    # BSON datetimes hold milliseconds: truncating here keeps the _id and period_end in step.
-    end = end.astimezone(UTC).replace(microsecond=end.microsecond // 1000 * 1000)
-    fraction = f".{end.microsecond // 1000:03d}" if end.microsecond else ""
+    end, end_text = canonical
     return {
-        "_id": f"{sensor_id}:{end:%Y-%m-%dT%H:%M:%S}{fraction}Z",
+        "_id": f"{sensor_id}:{end_text}",
         "location_id": doc.get("location_id"),
         "sensor_id": sensor_id,
         "parameter_id": _at(measurement, "parameter", "id"),

@@ -135,48 +135,49 @@ class MongoMeasurementStore(dg.ConfigurableResource):
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
-COLUMNS = (*HELPER_FIELDS, "raw")
-INCOMING = (
-    "create temp table if not exists incoming (_id text primary key, location_id integer,"
-    " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
-)
+COLUMNS = ("_id", *HELPER_FIELDS, "raw")
 # Rows per INSERT: executemany steps SQLite once a row, and every step releases the GIL and must
 # win it back from the thread that parses the next batch (up to a 5 ms switch interval each),
 # so the two threads took turns instead of overlapping. 1,000 rows (7,000 parameters, below
 # SQLite's limit of 32,766) are one step.
 INSERT_ROWS = 1000
-
-
-@functools.cache
-def _insert_incoming(rows: int) -> str:
-    return "insert into incoming values " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
-
-
-JOINED = "from incoming i left join measurements m on m._id = i._id"
-DIFFERS = "(" + " or ".join(f"m.{c} is not i.{c}" for c in COLUMNS) + ")"
-COMPARE = f"select count(m._id), sum(m._id is not null and {DIFFERS}) {JOINED}"
-SORTED = orjson.OPT_SORT_KEYS
+COUNT_IDS = 10_000  # ids per existence count, one parameter each
+# Rows apply in statement order, so a replayed copy of an id later in the batch updates the row
+# its earlier copy wrote, as one by one would. As in MongoDB, "modified" counts real changes
+# only: an equal row is not rewritten, and SQLite counts no change for it.
+UPSERT_SET = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+UPSERT_DIFFERS = " or ".join(f"measurements.{c} is not excluded.{c}" for c in COLUMNS[1:])
 CACHE_KIB = 128 * 1024
 
 
-def _rounds(rows: list[tuple]) -> list[list[tuple]]:
-    """Round k holds the k-th row of each `_id`, in order: within a round the ids are unique."""
-    rounds: list[list[tuple]] = []
-    copies: dict[str, int] = {}
-    for row in rows:
-        k = copies.get(row[0], 0)
-        copies[row[0]] = k + 1
-        if k == len(rounds):
-            rounds.append([])
-        rounds[k].append(row)
-    return rounds
+@functools.cache
+def _upsert(rows: int) -> str:
+    values = ", ".join([f"({', '.join('?' * len(COLUMNS))})"] * rows)
+    return (
+        f"insert into measurements ({', '.join(COLUMNS)}) values {values}"
+        f" on conflict (_id) do update set {UPSERT_SET} where {UPSERT_DIFFERS}"
+    )
+
+
+@functools.cache
+def _count_existing(ids: int) -> str:
+    return f"select count(*) from measurements where _id in ({', '.join('?' * ids)})"
 
 
 def _rows(docs: Sequence[dict]) -> tuple[list[tuple], list[tuple[dict, str]]]:
     """The embedded store's rows of `docs` (columns of COLUMNS), and the rejected ones."""
     stored, rejected = storable(docs)
+    dumps = orjson.dumps
     rows = [
-        (doc["_id"], *(_sql(doc[f]) for f in HELPER_FIELDS), orjson.dumps(doc["raw"], option=SORTED).decode())
+        (
+            doc["_id"],
+            doc["location_id"],
+            doc["sensor_id"],
+            doc["parameter_id"],
+            doc["parameter_name"],
+            _sql_time(doc["period_end"]),
+            dumps(doc["raw"]).decode(),
+        )
         for doc in stored
     ]
     return rows, rejected
@@ -192,12 +193,15 @@ def _landed_rows(columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, 
         return _rows(landed_documents(columns))
 
 
-def _sql(value):
-    if not isinstance(value, datetime):
-        return value
+@functools.lru_cache(maxsize=16_384)  # a day's documents share a few hundred period ends
+def _sql_time(value: datetime) -> str:
     # Fixed width, so text order is time order (canonical ids would sort "00.5Z" before "00Z").
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
+def _sql(value):
+    return _sql_time(value) if isinstance(value, datetime) else value
 
 
 class EmbeddedMeasurementStore(dg.ConfigurableResource):
@@ -233,29 +237,25 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
 
     def _store(self, con: sqlite3.Connection, encoded: tuple[list[tuple], list[tuple[dict, str]]]) -> UpsertResult:
         rows, rejected = encoded
-        upserted = modified = matched = 0
+        # One by one, the first copy of a new id is upserted and every other copy matched.
+        ids = list(dict.fromkeys(row[0] for row in rows))
         try:
             with con:  # one transaction: a failure writes nothing
-                con.execute(INCOMING)
-                # Set-wise, a round at a time: round k holds each id's k-th copy in the batch (a
-                # replayed message), so copies of one id apply in order, as one by one would.
-                for batch in _rounds(rows):
-                    con.execute("delete from incoming")
-                    for start in range(0, len(batch), INSERT_ROWS):
-                        chunk = batch[start : start + INSERT_ROWS]
-                        con.execute(_insert_incoming(len(chunk)), [value for row in chunk for value in row])
-                    found, changed = con.execute(COMPARE).fetchone()
-                    matched, modified = matched + found, modified + (changed or 0)
-                    upserted += len(batch) - found
-                    # As in MongoDB, "modified" counts real changes only: equal rows are not rewritten.
-                    con.execute(
-                        f"insert or replace into measurements select i.* {JOINED} where m._id is null or {DIFFERS}"
-                    )
+                existing = 0
+                for start in range(0, len(ids), COUNT_IDS):
+                    chunk = ids[start : start + COUNT_IDS]
+                    existing += con.execute(_count_existing(len(chunk)), chunk).fetchone()[0]
+                before = con.total_changes
+                for start in range(0, len(rows), INSERT_ROWS):
+                    chunk = rows[start : start + INSERT_ROWS]
+                    con.execute(_upsert(len(chunk)), [value for row in chunk for value in row])
+                changes = con.total_changes - before  # rows inserted, plus rows really updated
         except sqlite3.Error as error:
             raise MeasurementWriteError(
                 f"upsert into {self.path} failed, none of the batch's {len(rows)} rows written: {error}"
             ) from error
-        return UpsertResult(upserted, modified, matched, rejected)
+        upserted = len(ids) - existing
+        return UpsertResult(upserted, changes - upserted, len(rows) - upserted, rejected)
 
     def count(self, filter: dict | None = None) -> int:
         """Equality and $gt/$gte/$lt/$lte on `_id` and the helper fields; anything else raises."""
