@@ -48,11 +48,6 @@ create table if not exists commits (
 _CHUNK = 10_000
 
 
-def _prepared(topic: str, messages: Iterable[TopicMessage], source: str) -> list:
-    with gc_paused():  # a chunk of parsed messages held at once: see assets/core/memory.py
-        return [prepare(topic, m, source) for m in messages]
-
-
 class EmbeddedTopicLogResource(dg.ConfigurableResource):
     """Topics in a local SQLite file, safe for concurrent producers and consumers across processes."""
 
@@ -131,26 +126,34 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
         partition_of: dict[tuple[str, str], int] = {}  # keys repeat (a sensor, a user): hash each once
         iterator = iter(messages)
         counts: dict[str, int] = {}
-        while chunk := _prepared(topic, islice(iterator, _CHUNK), source):
-            with self._write() as conn:
-                if not counts:
-                    self._ensure(conn, topic)
-                    counts = {name: self._partition_count(conn, name) for name in (topic, dlq_topic(topic))}
-                pending: dict[tuple[str, int], batches.Batch] = {}
-                for p in chunk:
-                    partition = partition_of.get((p.topic, p.key))
-                    if partition is None:
-                        partition = partition_of[p.topic, p.key] = partition_for(p.key or "", counts[p.topic])
-                    pending.setdefault((p.topic, partition), batches.Batch()).add(
-                        p.key, p.payload, p.headers, p.timestamp_ms
-                    )
-                for (name, partition), batch in pending.items():
-                    first = self._append_batch(conn, name, partition, batch)
-                    if name != topic:
-                        dead += len(batch)
-                        continue
-                    produced += len(batch)
-                    offsets[partition] = (offsets.get(partition, (first,))[0], first + len(batch) - 1)
+        while True:
+            # A chunk of parsed messages is held at once (see assets/core/memory.py). The collector
+            # stays off until the chunk is written and freed: back on while its messages lived,
+            # it would traverse and promote them all.
+            with gc_paused():
+                chunk = [prepare(topic, m, source) for m in islice(iterator, _CHUNK)]
+                if not chunk:
+                    break
+                with self._write() as conn:
+                    if not counts:
+                        self._ensure(conn, topic)
+                        counts = {name: self._partition_count(conn, name) for name in (topic, dlq_topic(topic))}
+                    pending: dict[tuple[str, int], batches.Batch] = {}
+                    for p in chunk:
+                        partition = partition_of.get((p.topic, p.key))
+                        if partition is None:
+                            partition = partition_of[p.topic, p.key] = partition_for(p.key or "", counts[p.topic])
+                        pending.setdefault((p.topic, partition), batches.Batch()).add(
+                            p.key, p.payload, p.headers, p.timestamp_ms
+                        )
+                    for (name, partition), batch in pending.items():
+                        first = self._append_batch(conn, name, partition, batch)
+                        if name != topic:
+                            dead += len(batch)
+                            continue
+                        produced += len(batch)
+                        offsets[partition] = (offsets.get(partition, (first,))[0], first + len(batch) - 1)
+                del chunk, pending
         return ProduceResult(produced=produced, dead_lettered=dead, offsets=offsets)
 
     def dead_letter(self, record: Record, reason: str) -> None:
