@@ -5,7 +5,7 @@ is published (`TopicMessage`, answered by `ProduceResult`) and the log both go t
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 DLQ_SUFFIX = ".dlq"
 
@@ -27,10 +27,11 @@ class OffsetRange:
         return f"{self.topic}/{self.partition}/{self.start}-{self.end}"
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """A message as read from a topic. Something that never reached a topic (a malformed API
-    page) is addressed the same way to be dead-lettered, with partition and offset -1."""
+    page) is addressed the same way to be dead-lettered, with partition and offset -1. A named
+    tuple, as a day's landing reads millions: built from columns at C speed, it is immutable
+    like a frozen dataclass at a fraction of the cost."""
 
     topic: str
     partition: int

@@ -61,11 +61,16 @@ def _columns(blob: bytes) -> pa.RecordBatch:
     return pa.ipc.open_stream(blob).read_next_batch()
 
 
-def decode(blob: bytes) -> tuple[list, list, list[dict[str, str]], list[int]]:
-    """(keys, values, headers, timestamps) of a stored batch, in offset order."""
+def decode(blob: bytes, start: int = 0, stop: int | None = None) -> tuple[list, list, list[dict[str, str]], list[int]]:
+    """(keys, values, headers, timestamps) of a stored batch's messages [start, stop) by
+    position, in offset order. Messages of one produce call mostly carry the same few headers:
+    each distinct header text is parsed once, and its messages share that one (read-only) dict."""
     batch = _columns(blob)
-    keys, values, headers, timestamps = (column.to_pylist() for column in batch.columns)
-    return keys, values, [orjson.loads(h) for h in headers], timestamps
+    batch = batch.slice(start, (batch.num_rows if stop is None else stop) - start)
+    keys, values, timestamps = (batch.column(name).to_pylist() for name in ("key", "value", "timestamp_ms"))
+    distinct = batch.column("headers").dictionary_encode()
+    parsed = [orjson.loads(h) for h in distinct.dictionary.to_pylist()]
+    return keys, values, [parsed[i] for i in distinct.indices.to_pylist()], timestamps
 
 
 def timestamps(blob: bytes) -> list[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import islice
+from itertools import islice, repeat
 
 import dagster as dg
 from pydantic import Field
@@ -209,18 +209,17 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
                 "select log_start from partitions where topic = ? and partition = ?", (r.topic, r.partition)
             ).fetchone()
             rows = conn.execute(
-                "select base_offset, messages from batches where topic = ? and partition = ?"
+                "select base_offset, messages, last_offset from batches where topic = ? and partition = ?"
                 " and base_offset < ? and last_offset >= ? order by base_offset",
                 (r.topic, r.partition, r.end, max(r.start, start[0] if start else 0)),
             ).fetchall()
         lower = max(r.start, start[0] if start else 0)
-        for base, blob in rows:
-            keys, values, headers, stamps = batches.decode(blob)
-            first, last = max(lower - base, 0), min(r.end - base, len(stamps))
-            records.extend(
-                Record(r.topic, r.partition, base + i, keys[i], values[i], headers[i], stamps[i])
-                for i in range(first, last)
-            )
+        for base, blob, last_offset in rows:
+            first, last = max(lower - base, 0), min(r.end, last_offset + 1) - base
+            keys, values, headers, stamps = batches.decode(blob, first, last)
+            topic, partition = repeat(r.topic), repeat(r.partition)
+            offsets = range(base + first, base + last)
+            records.extend(map(Record, topic, partition, offsets, keys, values, headers, stamps))
         if len(records) != max(r.end - r.start, 0):
             raise ValueError(f"{r.run_key()}: only {len(records)} records exist in that range")
         return records
