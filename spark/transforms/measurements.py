@@ -119,14 +119,17 @@ def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFra
     `rules` are the physical bounds and sentinels (spark.transforms.plausibility).
 
     The parsed document is dropped here: callers cache this frame, and the nested copy of
-    every payload doubled its size (a million-row day ran the JVM out of heap). Rejected rows
-    keep the measurement's JSON as the key that folds a re-pulled copy (see quarantine).
+    every payload doubled its size (a million-row day ran the JVM out of heap). So is the
+    payload of a valid row, which only the quarantine carries: caching a million payloads cost
+    more than parsing them. Rejected rows keep the measurement's JSON as the key that folds a
+    re-pulled copy (see quarantine).
     """
-    rejected_key = F.when(F.col("reason").isNotNull(), F.coalesce(F.to_json("doc"), F.col("payload")))
+    rejected = F.col("reason").isNotNull()
     return (
         with_bounds(parse_measurements(raw), rules)
         .withColumn("reason", _reject_reason(day, rules))
-        .withColumn("_measurement", rejected_key)
+        .withColumn("_measurement", F.when(rejected, F.coalesce(F.to_json("doc"), F.col("payload"))))
+        .withColumn("payload", F.when(rejected, F.col("payload")))
         .drop("message", "doc", "_min_value", "_max_value")
     )
 

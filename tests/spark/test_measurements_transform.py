@@ -132,9 +132,11 @@ def raw(spark, tmp_path_factory):
 
 def test_every_row_is_either_clean_or_quarantined_with_its_reason(raw, rules):
     flagged = flag_measurements(raw, DAY, rules)
-    got = {r.kafka_offset: r.reason for r in flagged.select("kafka_offset", "reason").collect()}
-    for i, (_, reason) in enumerate(CASES):
-        assert got[i] == reason, f"case {i}"
+    rows = {r.kafka_offset: r for r in flagged.select("kafka_offset", "reason", "payload").collect()}
+    for i, (payload, reason) in enumerate(CASES):
+        assert rows[i].reason == reason, f"case {i}"
+        # The flagged frame is cached: only a rejected row, bound for the quarantine, keeps its payload.
+        assert rows[i].payload == (payload if reason else None), f"case {i}"
     clean = clean_measurements(flagged).count()
     quarantined = quarantined_measurements(flagged, DAY).count()
     duplicates = 2  # one clean, one quarantined
