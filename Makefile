@@ -13,7 +13,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # Run-status sensors (the alerts) are handed 5 finished runs a tick by default: too few on a busy day.
 export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
-.PHONY: setup run test bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics
+.PHONY: setup run test test-under-load bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics
 
 setup: $(VENV)/.installed $(VENV)/spark-classes.jsa dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -45,6 +45,9 @@ run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on t
 
 test: setup  ## the whole test suite
 	$(BIN)/pytest
+
+test-under-load: setup  ## the whole test suite while a second process keeps one core busy (a busy CI machine)
+	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest
 
 bench: setup  ## one whole day at SIZE=S|M|L (default S), figures as JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES, BENCH_USERS)
 	SIZE=$(or $(SIZE),S) $(BIN)/python tests/benchmarks/bench_openaq_day.py

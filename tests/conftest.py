@@ -7,12 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
 import pytest
+
+from tests.waiting import log_tails, wait_until
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -113,17 +114,17 @@ def tansu(tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 15
-        while True:
+
+        def listening() -> bool:
             if proc.poll() is not None:
                 pytest.fail(f"Tansu exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"Tansu did not listen on {port} within 15 s: {log_path.read_text()[-2000:]}")
-                time.sleep(0.05)
+                return False
+
+        wait_until(f"Tansu listening on {port}", listening, log_tails(log_path), interval=0.05)
         yield f"127.0.0.1:{port}"
     finally:
         # SIGKILL, not SIGTERM: Tansu waits for open client connections on SIGTERM, and its
@@ -153,7 +154,7 @@ def mongo_uri(tmp_path_factory):
         except OSError as error:
             pytest.fail(f"cannot start SecantusDB from {executable}: {error}")
     try:
-        _wait_for_ping(uri, process, log_path, timeout_seconds=60)
+        _wait_for_ping(uri, process, log_path)
         yield uri
     finally:
         process.terminate()
@@ -164,15 +165,15 @@ def mongo_uri(tmp_path_factory):
             process.wait()
 
 
-def _wait_for_ping(uri, process, log_path, timeout_seconds):
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
+def _wait_for_ping(uri, process, log_path):
+    def answers() -> bool:
         if process.poll() is not None:
             pytest.fail(f"SecantusDB exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
         try:
             with pymongo.MongoClient(uri, serverSelectionTimeoutMS=500) as client:
                 client.admin.command("ping")
-                return
+                return True
         except pymongo.errors.PyMongoError:
-            time.sleep(0.2)
-    pytest.fail(f"SecantusDB did not answer ping within {timeout_seconds} s:\n{log_path.read_text()[-2000:]}")
+            return False
+
+    wait_until("SecantusDB answering ping", answers, log_tails(log_path))

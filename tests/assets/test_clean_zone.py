@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import clean_step_fixture as fixture
 import duckdb
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
+
+from tests.waiting import wait_until
 
 STEP_SCRIPT = Path(fixture.__file__)
 REPO = STEP_SCRIPT.parents[2]
@@ -61,11 +62,12 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 240
-        while not marker.exists():
+
+        def second_write_started() -> bool:
             assert step.poll() is None, step.stderr.read()[-3000:]
-            assert time.monotonic() < deadline, "the second write never started"
-            time.sleep(0.1)
+            return marker.exists()
+
+        wait_until("second write started", second_write_started, interval=0.1)
         # The kill lands inside the write: staged files of the new version exist already.
         assert any((tmp_path / "clean" / "t").glob(".day=*.v-*"))
     finally:

@@ -19,6 +19,8 @@ import duckdb
 import psycopg2
 import pytest
 
+from tests.waiting import WAIT_SECONDS
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 D1, D2 = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
 SELECT = [
@@ -140,7 +142,7 @@ def dbt_build(warehouse, day: dt.date) -> list[dict]:
     env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1"}
     env.setdefault("WAREHOUSE_READER_ROLE", "ads_test_reader")
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
-    proc = subprocess.run(cmd, cwd=warehouse.data_dir, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=warehouse.data_dir, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return json.loads((target / "run_results.json").read_text())["results"]
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.waiting import WAIT_SECONDS
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 UGM3 = "µg/m³"  # OpenAQ spells it with the MICRO SIGN U+00B5
@@ -215,7 +217,7 @@ def _dbt_build(data_dir: Path, day: dt.date) -> DbtRun:
     env = {**os.environ, "DATA_DIR": str(data_dir), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     started = dt.datetime.now()
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
-    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
     seconds = (dt.datetime.now() - started).total_seconds()
     results_file = target_path / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []

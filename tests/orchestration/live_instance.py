@@ -4,12 +4,12 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import requests
+
+from tests.waiting import log_tails, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,15 +40,9 @@ def process(argv: list[str], env: dict, log: Path, stop_signal: int = signal.SIG
         proc.wait()
 
 
-def wait_for(what: str, probe, logs: list[Path], timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    pytest.fail(f"no {what} within {timeout:.0f} s\n{tails}")
+def wait_for(what: str, probe, logs: list[Path]):
+    """Until `probe` holds, within the suite's one ceiling (tests/waiting.py); fails with the logs."""
+    return wait_until(what, probe, log_tails(*logs), interval=0.3)
 
 
 def graphql_ready(port: int) -> bool:

@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.waiting import WAIT_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAY = "2026-11-20"
@@ -150,7 +152,7 @@ def run(args: list[str], project: Path, cwd: Path | None = None) -> subprocess.C
         "SOURCES_MODE": "sample",
     }
     env.pop("DAGSTER_MODULE_NAME", None)
-    done = subprocess.run(args, cwd=cwd or project, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(args, cwd=cwd or project, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
     assert done.returncode == 0, f"{args[:3]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     return done
 

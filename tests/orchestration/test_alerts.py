@@ -10,6 +10,7 @@ import pytest
 
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.resources.alerts import AlertWebhook
+from tests.orchestration.live_instance import free_port
 
 DAY = "2026-11-20"
 days = dg.DailyPartitionsDefinition(start_date="2026-11-01")
@@ -121,7 +122,8 @@ def test_a_refused_payload_is_not_repeated(receiver):
 
 
 def test_an_unreachable_receiver_gives_up_without_raising():
-    assert not AlertWebhook(url="http://127.0.0.1:9/hook", attempts=2, backoff_seconds=0.01).post("x")
+    nobody = f"http://127.0.0.1:{free_port()}/hook"  # a port the OS just handed out, closed again
+    assert not AlertWebhook(url=nobody, attempts=2, backoff_seconds=0.01).post("x")
 
 
 def test_no_url_means_alerts_are_off_and_the_log_says_so_once(caplog):

@@ -66,11 +66,11 @@ def test_a_file_dropped_under_dagster_dev_is_picked_up_and_its_run_succeeds(tmp_
     export = data_dir / "landing" / EXPORT
     with dg.DagsterInstance.from_config(str(home)) as instance:
         with process(dev, env, logs[0]):
-            wait_for("webserver", lambda: graphql_ready(port), logs, timeout=180)
+            wait_for("webserver", lambda: graphql_ready(port), logs)
             export.parent.mkdir(parents=True)
             export.write_text("\r\n".join(LINES) + "\r\n", encoding="utf-8-sig")
 
-            (run,) = wait_for("a run requested for the dropped file", lambda: file_runs(instance), logs, timeout=240)
+            (run,) = wait_for("a run requested for the dropped file", lambda: file_runs(instance), logs)
             assert run.tags["dagster/partition"] == DAY
             assert run.tags["dagster/sensor_name"] == "ecommerce_landing_sensor"
             finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -78,13 +78,12 @@ def test_a_file_dropped_under_dagster_dev_is_picked_up_and_its_run_succeeds(tmp_
                 "the file's run to finish",
                 lambda: (r := instance.get_run_by_id(run.run_id)).status in finished and r,
                 logs,
-                timeout=600,
             )
             assert done.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "dev.log").read_text()[-4000:]
 
             # A later tick sees the file unchanged and requests nothing for it.
             ended = instance.get_run_record_by_id(run.run_id).end_time
-            wait_for("a later tick of the sensor", lambda: last_tick(port) > ended, logs, timeout=120)
+            wait_for("a later tick of the sensor", lambda: last_tick(port) > ended, logs)
             assert len(file_runs(instance)) == 1
 
     with closing(duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)) as con:

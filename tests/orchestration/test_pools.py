@@ -16,6 +16,7 @@ import dagster as dg
 import requests
 
 from tests.orchestration.live_instance import free_port, graphql_ready, process, wait_for
+from tests.waiting import WAIT_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -96,7 +97,7 @@ def test_a_backfill_run_and_a_cli_run_never_run_spark_steps_at_once(tmp_path):
         assert instance.event_log_storage.get_concurrency_info("spark").active_run_ids == {backfill_run_id}
         (probe_dir / "release").touch()
 
-        assert cli_run.wait(timeout=120) == 0, logs[2].read_text()
+        assert cli_run.wait(timeout=WAIT_SECONDS) == 0, logs[2].read_text()
         wait_for(
             "successful backfill run",
             lambda: instance.get_run_by_id(backfill_run_id).status == dg.DagsterRunStatus.SUCCESS,

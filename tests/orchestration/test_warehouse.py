@@ -1,7 +1,6 @@
 """Loading a day's clean partition into both warehouses: replace, never add."""
 
 import threading
-import time
 from datetime import date
 
 import pyarrow as pa
@@ -9,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
+from tests.waiting import wait_until
 
 D1, D2 = date(2026, 11, 19), date(2026, 11, 20)
 
@@ -111,10 +111,8 @@ def test_two_overlapping_replaces_of_one_day_leave_exactly_that_day_on_postgres(
                 thread.start()
             with psycopg2.connect(**postgres_db) as watcher, watcher.cursor() as watch:
                 watcher.autocommit = True
-                deadline = time.monotonic() + 30
-                while _waiting_backends(watch, postgres_db["dbname"]) < 2:
-                    assert time.monotonic() < deadline, "the two replaces never reached the server"
-                    time.sleep(0.05)
+                both = lambda: _waiting_backends(watch, postgres_db["dbname"]) >= 2  # noqa: E731
+                wait_until("two replaces waiting at the server", both, interval=0.05)
         gate.rollback()
         for thread in threads:
             thread.join()

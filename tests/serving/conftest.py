@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import WAIT_SECONDS
+
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-20"
 
@@ -40,7 +42,7 @@ def pipeline_day(tmp_path_factory):
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=WAIT_SECONDS,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return {

@@ -5,13 +5,14 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import log_tails, wait_until
 
 
 def free_port() -> int:
@@ -32,13 +33,12 @@ def process(
     ready_url: str | None = None,
     ready_port: int | None = None,
     env: dict | None = None,
-    timeout: float = 90.0,
 ):
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready() -> bool:
             if proc.poll() is not None:
                 pytest.fail(f"{argv[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             try:
@@ -46,11 +46,11 @@ def process(
                     get(ready_url, timeout=2)
                 else:
                     socket.create_connection(("127.0.0.1", ready_port), timeout=0.5).close()
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{argv[0]} not ready within {timeout} s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+                return False
+
+        wait_until(f"{argv[0]} ready", ready, log_tails(log))
         yield proc
     finally:
         proc.terminate()

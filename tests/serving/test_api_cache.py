@@ -3,7 +3,6 @@
 import shutil
 import socket
 import subprocess
-import time
 from contextlib import closing
 
 import duckdb
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from orchestration.serving.api import create_app
 from orchestration.serving.settings import ServingSettings
+from tests.waiting import wait_until
 
 
 def _free_port() -> int:
@@ -41,14 +41,15 @@ def redis_url():
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
+        assert server.poll() is None, "redis-server exited"
         try:
-            redis.Redis.from_url(url).ping()
-            break
+            return redis.Redis.from_url(url).ping()
         except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
+            return False
+
+    wait_until("redis-server answering", answers, interval=0.05)
     yield url
     server.terminate()
     server.wait(10)

@@ -7,6 +7,7 @@ from contextlib import closing
 import duckdb
 
 from orchestration.serving.readers import DuckDBSnapshotReader
+from tests.waiting import WAIT_SECONDS
 
 
 def test_readers_never_fail_and_never_block_a_writer_while_snapshots_are_swapped(tmp_path):
@@ -45,13 +46,13 @@ def test_a_query_in_flight_on_a_retired_snapshot_completes(tmp_path):
 
     def held(x: int) -> int:  # keeps the first query inside the old snapshot until released
         entered.set()
-        release.wait(30)
+        release.wait(WAIT_SECONDS)
         return x
 
     reader._con.create_function("held", held, [int], int)
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(reader.rows, "select held(x) as x from marts.t", [])
-        assert entered.wait(30)
+        assert entered.wait(WAIT_SECONDS)
         with closing(duckdb.connect(str(path))) as writer:
             writer.execute("create or replace table marts.t as select 2 as x")
         # The swap neither waits for nor breaks the query still reading the old snapshot.

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.serving.services import free_port, get, process, promql, python_module
+from tests.waiting import log_tails, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "orchestration/instance/grafana/dashboards").glob("*.json"))
@@ -75,20 +76,23 @@ def stack(pipeline_day, tmp_path_factory):
         ),
     ):
         api = f"http://127.0.0.1:{ports['api']}"
-        deadline = time.monotonic() + 120
-        # Traffic while Prometheus scrapes, so rates have two samples: misses, hits, 4xx.
-        while (
-            len(promql(base, 'count_over_time(up{job="airstream-api"}[1m]) >= 3')) == 0
-            or len(promql(base, 'count_over_time(up{job="airstream-platform"}[1m]) >= 3')) == 0
-        ):
-            assert time.monotonic() < deadline, "Prometheus did not scrape both targets three times"
+
+        def scraped_three_times_with_traffic() -> bool:
+            # Traffic while Prometheus scrapes, so rates have two samples: misses, hits, 4xx.
             for path in ("/v1/locations?limit=5", "/v1/air-quality/daily?limit=10", "/v1/users/by-country/daily"):
                 get(api + path)
             try:
                 get(api + "/v1/locations?limit=0")
             except OSError:
-                pass
-            time.sleep(0.5)
+                pass  # the 400 is the point: it is traffic Prometheus must count
+            return all(
+                promql(base, f'count_over_time(up{{job="{job}"}}[1m]) >= 3')
+                for job in ("airstream-api", "airstream-platform")
+            )
+
+        wait_until(
+            "three scrapes of both targets", scraped_three_times_with_traffic, log_tails(tmp / "prometheus.log"), 0.5
+        )
         yield base, pipeline_day
 
 
@@ -174,7 +178,8 @@ def test_freshness_checks_and_runs_match_the_instance(stack):
         succeeded = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
     asset = '{asset="marts/agg_air_quality_daily"}'
     assert value(base, f"airstream_asset_last_materialization_timestamp_seconds{asset}") == pytest.approx(stamp)
-    assert 0 < value(base, f"airstream_asset_materialization_age_seconds{asset}") < time.time() - stamp + 60
+    # The age Prometheus last scraped is at most the age now.
+    assert 0 < value(base, f"airstream_asset_materialization_age_seconds{asset}") <= time.time() - stamp
     assert succeeded == 1 and value(base, 'airstream_runs{status="SUCCESS"}') == 1
     assert value(base, 'airstream_runs{status="FAILURE"}') == 0
     assert value(base, 'sum(airstream_run_duration_seconds_count{status="SUCCESS"})') == 1

@@ -16,13 +16,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.waiting import WAIT_SECONDS, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,7 +47,7 @@ def _docker_compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=WAIT_SECONDS,
     )
 
 
@@ -227,7 +228,9 @@ def test_image_dbt_parse_step_builds_the_manifest_offline(tmp_path):
         "DATA_DIR": str(tmp_path / "lake"),
         "WAREHOUSE_HOST": "warehouse.invalid",
     }
-    done = subprocess.run(["sh", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        ["sh", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((tmp_path / "dbt/target/manifest.json").read_text())
     models = {path.stem for path in (REPO / "dbt/models").rglob("*.sql")}
@@ -259,7 +262,7 @@ def _healthy(service: str, replace: dict[str, str]) -> bool:
     for old, new in replace.items():
         argv = [part.replace(old, new) for part in argv]
     argv = argv if kind == "CMD" else ["sh", "-c", argv[0]]
-    return subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
+    return subprocess.run(argv, capture_output=True, timeout=WAIT_SECONDS).returncode == 0
 
 
 def _alive_workers(ui_port: int) -> int:
@@ -311,16 +314,17 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
                 procs.append(
                     subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
                 )
-        deadline = time.monotonic() + 90
-        while not (
-            _alive_workers(ui) >= 1
-            and _healthy("spark-master", {":8080": f":{ui}"})
-            and _healthy("spark-worker", {":8081": f":{worker_ui}"})
-        ):
-            logs = "\n".join((tmp_path / name).read_text()[-2000:] for name in ("master.log", "worker.log"))
-            assert time.monotonic() < deadline, f"no healthy Spark cluster within 90 s\n{logs}"
-            assert all(proc.poll() is None for proc in procs), f"a Spark process exited\n{logs}"
-            time.sleep(0.5)
+        logs = lambda: "\n".join((tmp_path / n).read_text()[-2000:] for n in ("master.log", "worker.log"))  # noqa: E731
+
+        def healthy_cluster() -> bool:
+            assert all(proc.poll() is None for proc in procs), f"a Spark process exited\n{logs()}"
+            return (
+                _alive_workers(ui) >= 1
+                and _healthy("spark-master", {":8080": f":{ui}"})
+                and _healthy("spark-worker", {":8081": f":{worker_ui}"})
+            )
+
+        wait_until("healthy Spark cluster", healthy_cluster, logs, interval=0.5)
 
         lake = tmp_path / "lake" / "probe"
         done = subprocess.run(
@@ -329,7 +333,7 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=WAIT_SECONDS,
         )
         assert done.returncode == 0, done.stderr[-3000:]
         assert f"EXECUTORS {[sys.executable]!r}" in done.stdout

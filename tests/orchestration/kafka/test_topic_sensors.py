@@ -4,7 +4,6 @@ the committer commits the group offsets -> lag 0; poison messages dead-lettered;
 retries add nothing."""
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,12 +141,13 @@ def test_a_broker_that_is_down_gives_a_quick_skip_reason():
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    down = KafkaResource(bootstrap_servers=f"127.0.0.1:{port}", timeout_seconds=10)
-    started = time.monotonic()
+    # The longest timeout librdkafka accepts: a quick skip is one decided by the broker-down
+    # callback, which the reason names, not one reached by waiting the timeout out.
+    down = KafkaResource(bootstrap_servers=f"127.0.0.1:{port}", timeout_seconds=300)
     result = tick(down)
     assert isinstance(result, dg.SkipReason)
     assert "Kafka unavailable" in result.skip_message
-    assert time.monotonic() - started < 8
+    assert "_ALL_BROKERS_DOWN" in result.skip_message
 
 
 def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic_log, make_measurement, tmp_path):

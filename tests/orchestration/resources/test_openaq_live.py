@@ -20,6 +20,7 @@ from orchestration.resources.openaq import (
     OpenAQResource,
     SensorRef,
 )
+from tests.waiting import wait_until
 
 KEY = "s3cret-test-key"
 SENSOR = SensorRef(sensor_id=3917, location_id=2178, parameter_id=2)
@@ -188,12 +189,12 @@ def test_server_errors_forever_give_up_after_max_retries(api, client):
 
 
 def test_timeouts_are_retried(api, session):
-    def stall():
-        time.sleep(0.6)
+    def stall():  # answers only once the client has given up on it and asked again
+        wait_until("the client's retry", lambda: len(api.requests) >= 2)
         return {"results": []}
 
     api.routes["/v3/sensors/3917/measurements"] = lambda q, call: (200, {}, stall) if call == 0 else paged([1])(q, call)
-    client = make_client(session, api.base_url, request_timeout_seconds=0.2)
+    client = make_client(session, api.base_url, request_timeout_seconds=3.0)
     assert [len(p.results) for p in client.iter_measurement_pages(SENSOR, START, END)] == [1]
     assert len(api.requests) == 2  # the stalled one, then the retry
 

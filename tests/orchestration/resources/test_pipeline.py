@@ -1,12 +1,14 @@
 """The sinks' writer thread: every item written once, in order, never far behind, and nothing
 written after a failure on either side."""
 
+import sys
 import threading
 import time
 
 import pytest
 
 from orchestration.resources.pipeline import pipelined
+from tests.waiting import WAIT_SECONDS, wait_until
 
 
 def test_the_pipeline_writes_every_item_in_order_on_one_other_thread():
@@ -22,26 +24,34 @@ def test_the_pipeline_writes_every_item_in_order_on_one_other_thread():
 
 
 def test_the_pipeline_never_reads_far_ahead_of_a_slow_writer():
-    produced, release = [], threading.Event()
+    produced, written, unwritten_when_read, results = [], [], [], []
 
     def items():
         for i in range(10):
+            unwritten_when_read.append(len(produced) - len(written))
             produced.append(i)
             yield i
 
+    def reader_waits_on_the_writer() -> bool:
+        frame = sys._current_frames().get(reader.ident)
+        while frame is not None:
+            if frame.f_code.co_name == "result":  # Future.result: the reader can go no further
+                return True
+            frame = frame.f_back
+        return False
+
     def write(i):
-        release.wait(5)
+        if i == 0:  # the first write stalls until the reader is blocked on it (or read everything)
+            wait_until("the reader blocked on the writer", lambda: len(produced) == 10 or reader_waits_on_the_writer())
+        written.append(i)
         return i
 
-    results = pipelined(items(), write, ahead=2)
-    reader = threading.Thread(target=lambda: list(results))
+    reader = threading.Thread(target=lambda: results.extend(pipelined(items(), write, ahead=2)))
     reader.start()
-    time.sleep(0.3)
-    held = len(produced)  # the writer is stuck on the first item: 1 writing + 2 waiting + 1 in hand
-    release.set()
-    reader.join(5)
-    assert held <= 4, produced
-    assert len(produced) == 10
+    reader.join(WAIT_SECONDS)
+    assert results == list(range(10))
+    # ahead=2: while the first write stalls, items 1 and 2 are read and wait; item 3 is not read.
+    assert max(unwritten_when_read) == 2, unwritten_when_read
 
 
 def test_a_failure_on_either_side_stops_the_pipeline():
@@ -67,7 +77,7 @@ def test_a_failure_on_either_side_stops_the_pipeline():
         raise ValueError("bad page")
 
     def slow_write(i):
-        gate.wait(5)
+        gate.wait(WAIT_SECONDS)
         written.append(i)
 
     with pytest.raises(ValueError, match="bad page"):

@@ -19,6 +19,7 @@ from orchestration.resources.randomuser import (
     RandomUserResource,
     UserCall,
 )
+from tests.waiting import wait_until
 
 DAY = date(2026, 11, 20)
 SEED = "airstream-2026-11-20"
@@ -186,12 +187,12 @@ def test_a_short_page_is_not_taken_for_a_full_one(api, session):
 
 
 def test_timeouts_are_retried(api, session):
-    def stall():
-        time.sleep(0.6)
+    def stall():  # answers only once the client has given up on it and asked again
+        wait_until("the client's retry", lambda: len(api.requests) >= 2)
         return ok({"results": "1"})[2]
 
     api.route = lambda q, call: (200, {}, stall) if call == 0 else ok(q)
-    client = make_client(session, api.base_url, request_timeout_seconds=0.2)
+    client = make_client(session, api.base_url, request_timeout_seconds=3.0)
     assert len(client.fetch_page(SEED, UserCall(1, 2))) == 2
     assert len(api.requests) == 2
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import time
 import uuid
 from collections import Counter
 from datetime import date, datetime
@@ -155,12 +154,10 @@ def test_bad_users_at_about_the_configured_ratio(users):
     assert same == 5000 - missing_dob - invalid_uuid
 
 
-def test_100k_users_in_a_few_seconds():
-    started = time.perf_counter()
+def test_100k_users_come_whole():
+    # How fast is `make bench SIZE=M`'s question (its users pull, 100k users), not a test's.
     count = sum(1 for _ in RandomUserResource(users_per_day=100_000).fetch_users(DAY))
-    elapsed = time.perf_counter() - started
     assert count == 100_000
-    assert elapsed < 15, f"{elapsed:.1f}s"  # about 3 s alone; the margin is for a loaded CI box
 
 
 def test_resource_sample_mode_says_so_loudly(caplog):

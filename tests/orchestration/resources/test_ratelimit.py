@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from orchestration.resources.ratelimit import SharedRateLimiter, Window, minimum_seconds, parse_windows
+from tests.waiting import WAIT_SECONDS
 
 
 class FakeClock:
@@ -80,7 +81,7 @@ def test_processes_share_one_budget(tmp_path):
     for w in workers:
         w.start()
     for w in workers:
-        w.join(timeout=120)
+        w.join(timeout=WAIT_SECONDS)
         assert w.exitcode == 0
     with sqlite3.connect(path) as db:
         stamps = sorted(at for (at,) in db.execute("select at from requests where name = 'shared'"))

@@ -7,6 +7,7 @@ import textwrap
 
 from orchestration.resources.spark import SparkResource
 from orchestration.resources.spark_classes import DEFAULT_ARCHIVE
+from tests.waiting import WAIT_SECONDS
 
 
 def test_the_archive_joins_the_driver_options_only_when_it_exists(tmp_path):
@@ -30,7 +31,7 @@ def test_a_spark_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(tmp_pa
         spark.stop()
         """
     )
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=WAIT_SECONDS)
     lines = loaded.read_text().splitlines()
     # Lambdas are spun up at run time and never archived; every other class counts.
     spark_classes = [line for line in lines if " org.apache.spark." in line and "$$Lambda" not in line]

@@ -9,6 +9,7 @@ import pytest
 from orchestration.resources.cassandra import EmbeddedUserStore
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.mongo import EmbeddedMeasurementStore
+from tests.waiting import WAIT_SECONDS
 
 PROCESSES, ROUNDS = 6, 30
 T = "randomuser.users"
@@ -42,8 +43,8 @@ def test_processes_opening_a_new_store_at_once_all_get_it(kind, tmp_path):
         children = [ctx.Process(target=open_in_child, args=(kind, path, barrier, results)) for _ in range(PROCESSES)]
         for child in children:
             child.start()
-        outcomes = [results.get(timeout=60) for _ in children]
+        outcomes = [results.get(timeout=WAIT_SECONDS) for _ in children]
         for child in children:
-            child.join(timeout=30)
+            child.join(timeout=WAIT_SECONDS)
         assert [o for o in outcomes if o[0] != "ok"] == [], f"round {round_}"
         assert [child.exitcode for child in children] == [0] * PROCESSES

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +14,7 @@ import pymongo
 
 from assets.topics import LANDING_GROUP
 from orchestration.committer import kafka_offset_committer
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -23,12 +23,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(ready, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not ready within {seconds} s")
-        time.sleep(0.1)
+def wait_ready(ready, what: str) -> None:
+    wait_until(f"{what} ready", ready, interval=0.1)
 
 
 class TcpProxy:
@@ -56,7 +52,7 @@ class TcpProxy:
             except OSError:
                 return False
 
-        wait_until(bound, f"port {self.port}", seconds=10)
+        wait_ready(bound, f"port {self.port}")
         listener.settimeout(0.2)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
@@ -146,7 +142,7 @@ def start_tansu(log_dir: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             return False
 
-    wait_until(listening, "Tansu")
+    wait_ready(listening, "Tansu")
     return proc, f"127.0.0.1:{port}"
 
 
@@ -178,7 +174,7 @@ def start_secantus(storage: Path, port: int) -> subprocess.Popen:
         except pymongo.errors.PyMongoError:
             return False
 
-    wait_until(answers, "SecantusDB")
+    wait_ready(answers, "SecantusDB")
     return proc
 
 
