@@ -8,11 +8,13 @@ fail (a row lost anywhere breaks it):
     so        in   = clean + quarantined + duplicates + dead-lettered
 
 - topic messages: messages in the topic whose event day is D (the landing's own rule and
-  offsets), below the landing frontier: per partition, one past the highest offset of the day
-  in the raw zone or its rejects. Later ones have not been landed yet (a sensor run lands a day
-  range by range); they are shown as `not_yet_landed`, outside the identity. (So a lost
-  message above every stored one of its partition reads as not yet landed: the raw files are
-  kept by offset block, not by the range that wrote them.)
+  offsets) that the platform has declared landed: below the consumer group's committed offset
+  (the commit follows the raw zone), inside a range a landing of day D says it read (its
+  materializations' `covered`), or below the highest offset the raw zone holds for D. Later
+  ones have not been landed yet (a sensor run lands a day range by range); they are shown as
+  `not_yet_landed`, outside the identity. A declared message that the raw zone holds neither
+  as landed nor as rejected is `lost`, named by partition and offset range: a partition's last
+  message, or a whole partition, missing from raw fails the check like any other.
 - landed: rows of `raw/<table>/day=D`; dead-lettered: distinct messages (partition, offset)
   of `raw/<table>_rejected/day=D`, the landing's record of what it sent to the DLQ.
 - clean, quarantined: rows of the day in the clean zone's two tables (Parquet footers).
@@ -21,6 +23,8 @@ fail (a row lost anywhere breaks it):
 """
 
 import os
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,11 +37,13 @@ from assets.core.stream import TopicLog
 from assets.landing_io import whole_day_ranges
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
-from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
+from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 
 IDENTITY = (
     "Blocking: fails when topic messages != landed + dead-lettered or landed != clean + "
-    "quarantined + duplicates, i.e. in != clean + quarantined + duplicates + dead-lettered. Each "
+    "quarantined + duplicates, i.e. in != clean + quarantined + duplicates + dead-lettered, or when "
+    "a message declared landed (below the committed offset, or in a range a landing read) is in "
+    "neither raw table (`lost`, by partition and offset range). Each "
     "term is counted from its own store (topic log, raw Parquet, rejects Parquet, clean and "
     "quarantine Parquet; duplicates = rows - distinct keys, counted by the clean step); every "
     "figure is in this check's metadata."
@@ -62,37 +68,122 @@ FLOWS = (
 )
 
 
-def stored_messages(directory: Path) -> tuple[int, int, dict[int, int]]:
-    """(rows, distinct messages (kafka_partition, kafka_offset), and per partition one past the
-    highest offset) of a landing day directory; counted column-wise, as a day holds millions."""
+@dataclass(frozen=True)
+class Stored:
+    """What a landing day directory holds: rows, distinct messages, and each partition's offsets."""
+
+    rows: int
+    distinct: int
+    offsets: dict  # partition -> pyarrow array of the offsets held
+
+    def frontier(self) -> dict[int, int]:
+        """Per partition, one past the highest offset held."""
+        import pyarrow.compute as pc
+
+        return {p: pc.max(o).as_py() + 1 for p, o in self.offsets.items() if len(o)}
+
+
+def stored_messages(directory: Path) -> Stored:
+    """What a landing day directory holds, read column-wise, as a day holds millions of rows."""
     files = parquet_files(directory)
     if not files:
-        return 0, 0, {}
+        return Stored(0, 0, {})
+    import pyarrow.compute as pc
     import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~2 s)
 
     table = pa_ds.dataset(files, format="parquet").to_table(columns=["kafka_partition", "kafka_offset"])
     distinct = table.group_by(["kafka_partition", "kafka_offset"]).aggregate([]).num_rows
-    highest = table.group_by("kafka_partition").aggregate([("kafka_offset", "max")])
-    partitions, offsets = highest["kafka_partition"].to_pylist(), highest["kafka_offset_max"].to_pylist()
-    return table.num_rows, distinct, {p: o + 1 for p, o in zip(partitions, offsets, strict=True)}
+    offsets = {
+        p: table.filter(pc.equal(table["kafka_partition"], p))["kafka_offset"].combine_chunks()
+        for p in pc.unique(table["kafka_partition"]).to_pylist()
+    }
+    return Stored(table.num_rows, distinct, offsets)
 
 
-def landing_frontier(*frontiers: dict[int, int]) -> dict[int, int]:
-    """Per partition, one past the highest offset of the day the raw zone holds (landed or rejected)."""
-    return {p: max(f.get(p, 0) for f in frontiers) for p in set().union(*frontiers)}
+def declared_ranges(instance: dg.DagsterInstance, flow: Flow, day: str) -> dict[int, list[tuple[int, int]]]:
+    """Per partition, the [start, end) ranges that landings of `day` say they read, merged."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["raw", flow.table]), asset_partitions=[day]), limit=10_000
+    ).records
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for record in records:
+        per_day = record.asset_materialization.metadata.get("per_day")
+        covered = ((per_day.value if per_day is not None else {}).get(day) or {}).get("covered") or {}
+        for partition, pairs in covered.items():
+            spans.setdefault(int(partition), []).extend((start, end) for start, end in pairs)
+    merged = {}
+    for partition, pairs in spans.items():
+        out: list[tuple[int, int]] = []
+        for start, end in sorted(pairs):
+            if out and start <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], end))
+            else:
+                out.append((start, end))
+        merged[partition] = out
+    return merged
 
 
-def topic_messages(kafka: TopicLog, topic: str, day: date, frontier: dict[int, int]) -> tuple[int, int]:
-    """(messages of `day` below the landing frontier, messages of `day` at or beyond it)."""
-    within = beyond = 0
+def landing_bound(
+    committed: dict[int, int], declared: dict[int, list[tuple[int, int]]], *frontiers: dict[int, int]
+) -> Callable[[int, int], bool]:
+    """Whether the platform has declared (partition, offset) landed: below the committed offset or
+    a raw frontier, or inside a range a landing read."""
+    below = {p: max(f.get(p, 0) for f in (committed, *frontiers)) for p in set().union(committed, *frontiers)}
+    starts = {p: [s for s, _ in spans] for p, spans in declared.items()}
+
+    def declared_landed(partition: int, offset: int) -> bool:
+        if offset < below.get(partition, 0):
+            return True
+        spans = declared.get(partition)
+        i = bisect_right(starts[partition], offset) - 1 if spans else -1
+        return i >= 0 and offset < spans[i][1]
+
+    return declared_landed
+
+
+def topic_messages(
+    kafka: TopicLog, topic: str, day: date, landed: Callable[[int, int], bool]
+) -> tuple[dict[int, list[int]], int]:
+    """(per partition, the offsets of `day`'s messages declared landed; how many of the day's
+    messages are beyond what is declared)."""
+    within: dict[int, list[int]] = {}
+    beyond = 0
     for r in whole_day_ranges(kafka, topic, day):
         for record in kafka.read_range(r):
             if record_day(record) == day:
-                if record.offset < frontier.get(record.partition, 0):
-                    within += 1
+                if landed(record.partition, record.offset):
+                    within.setdefault(record.partition, []).append(record.offset)
                 else:
                     beyond += 1
     return within, beyond
+
+
+def lost_messages(within: dict[int, list[int]], *held: Stored) -> tuple[dict[str, str], int]:
+    """(Per partition, the declared offsets that no store holds, as ranges ("885-887, 901"); how
+    many they are)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lost, count = {}, 0
+    for partition, offsets in sorted(within.items()):
+        found = [s.offsets[partition] for s in held if partition in s.offsets]
+        values = pa.array(offsets, pa.int64())
+        missing = values if not found else values.filter(pc.invert(pc.is_in(values, pa.concat_arrays(found))))
+        if len(missing):
+            lost[str(partition)] = offset_ranges(sorted(missing.to_pylist()))
+            count += len(missing)
+    return lost, count
+
+
+def offset_ranges(offsets: list[int]) -> str:
+    """Sorted offsets as runs: [3, 4, 5, 9] -> "3-5, 9"."""
+    runs: list[list[int]] = []
+    for offset in offsets:
+        if runs and offset == runs[-1][1] + 1:
+            runs[-1][1] = offset
+        else:
+            runs.append([offset, offset])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
 
 
 def counted_duplicates(instance: dg.DagsterInstance, flow: Flow, day: str) -> int | None:
@@ -107,12 +198,24 @@ def counted_duplicates(instance: dg.DagsterInstance, flow: Flow, day: str) -> in
     return counts.get("duplicates")
 
 
-def day_accounts(kafka: TopicLog, lake: Lake, flow: Flow, day: date, duplicates: int | None) -> dict:
+def day_accounts(
+    kafka: TopicLog,
+    lake: Lake,
+    flow: Flow,
+    day: date,
+    duplicates: int | None,
+    declared: dict[int, list[tuple[int, int]]] | None = None,
+) -> dict:
     """Every term of the day's identity, counted, and whether both boundaries balance."""
-    landed, _, landed_frontier = stored_messages(lake.partition_dir("raw", flow.table, day))
-    _, dead_lettered, rejected_frontier = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
-    frontier = landing_frontier(landed_frontier, rejected_frontier)
-    in_topic, not_yet_landed = topic_messages(kafka, flow.topic, day, frontier)
+    raw = stored_messages(lake.partition_dir("raw", flow.table, day))
+    rejected = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
+    landed, dead_lettered = raw.rows, rejected.distinct
+    bound = landing_bound(
+        kafka.committed(LANDING_GROUP, flow.topic), declared or {}, raw.frontier(), rejected.frontier()
+    )
+    within, not_yet_landed = topic_messages(kafka, flow.topic, day, bound)
+    in_topic = sum(len(offsets) for offsets in within.values())
+    lost, lost_count = lost_messages(within, raw, rejected)
     clean = parquet_rows(lake.partition_dir("clean", flow.table, day))
     quarantined = parquet_rows(lake.partition_dir("clean", f"{flow.table}_quarantine", day))
     out = None if duplicates is None else clean + quarantined + duplicates + dead_lettered
@@ -125,10 +228,13 @@ def day_accounts(kafka: TopicLog, lake: Lake, flow: Flow, day: date, duplicates:
         "duplicates": duplicates,
         "accounted_for": out,
         "not_yet_landed": not_yet_landed,
+        "lost_messages": lost_count,
+        "lost": lost,  # partition -> offset ranges declared landed that raw holds in neither table
         # Where a difference is, for the reader: the identity compares the counts above.
         "missing_at_landing": in_topic - landed - dead_lettered,
         "missing_at_clean": None if duplicates is None else landed - clean - quarantined - duplicates,
         "balanced": out is not None
+        and not lost
         and in_topic == landed + dead_lettered
         and landed == clean + quarantined + duplicates,
     }
@@ -140,7 +246,11 @@ def balance_result(per_day: dict[str, dict]) -> dg.AssetCheckResult:
     if len(per_day) == 1:  # one partition: every term as its own figure, plotted per run
         (accounts,) = per_day.values()
         metadata |= {k: v for k, v in accounts.items() if isinstance(v, int) and not isinstance(v, bool)}
+        metadata["lost"] = accounts["lost"]
     description = "every message accounted for" if not bad else f"messages unaccounted for on {', '.join(bad)}"
+    lost = [f"{day} partition {p} offsets {r}" for day in bad for p, r in per_day[day]["lost"].items()]
+    if lost:
+        description += f"; lost from the raw zone: {'; '.join(lost)}"
     return dg.AssetCheckResult(passed=not bad, metadata=metadata, description=description)
 
 
@@ -162,7 +272,8 @@ def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
         per_day = {}
         for day in partition_days(context):
             duplicates = counted_duplicates(context.instance, flow, day.isoformat())
-            per_day[day.isoformat()] = day_accounts(kafka, lake, flow, day, duplicates)
+            declared = declared_ranges(context.instance, flow, day.isoformat())
+            per_day[day.isoformat()] = day_accounts(kafka, lake, flow, day, duplicates, declared)
             context.log.info(f"accounting {flow.topic} {day}: {per_day[day.isoformat()]}")
         return balance_result(per_day)
 

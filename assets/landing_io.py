@@ -83,6 +83,7 @@ def land_ranges(
     this call wrote for the first time, `deferred` messages of days that are not partitions yet."""
     last_day = last_day or last_complete_day()
     counts: Counter = Counter()
+    ranges = list(ranges)
     for r in ranges:
         for piece in block_ranges(r):
             counts.update(land_block(kafka, lake, table, day, piece, last_day))
@@ -90,7 +91,20 @@ def land_ranges(
     totals = {
         k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")
     }
-    return {**totals, "dead_letter_reasons": reasons}
+    return {**totals, "dead_letter_reasons": reasons, "covered": covered_offsets(ranges)}
+
+
+def covered_offsets(ranges: Iterable[OffsetRange]) -> dict[str, list[list[int]]]:
+    """The offsets a landing read, per partition, as merged [start, end) pairs: the landing's
+    declaration of what it has seen, which the loss accounting holds the raw zone to."""
+    merged: dict[int, list[list[int]]] = {}
+    for r in sorted(ranges, key=lambda r: (r.partition, r.start)):
+        spans = merged.setdefault(r.partition, [])
+        if spans and r.start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], r.end)
+        elif r.end > r.start:
+            spans.append([r.start, r.end])
+    return {str(p): spans for p, spans in merged.items() if spans}
 
 
 def raw_rows(lake: Lake, table: str, day: date) -> int:

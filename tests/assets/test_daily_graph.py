@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -251,6 +252,23 @@ def test_a_row_lost_from_the_raw_zone_fails_the_accounting(local_run, instance):
     numbers, success = rerun_clean(local_run, instance, "randomuser_users")
     assert not success
     assert not numbers["passed"] and numbers["missing_at_landing"] == 1 and numbers["missing_at_clean"] == 0, numbers
+    assert numbers["lost_messages"] == 1 and len(numbers["lost"]) == 1
+
+
+def test_a_partition_s_last_message_lost_from_the_raw_zone_fails_the_accounting(local_run, instance):
+    """The edge a frontier taken from the raw zone itself cannot see: the last landed message of a
+    partition. The landing said it read it and the consumer group has committed past it."""
+    resources = local_run[0]
+    directory = resources["lake"].partition_dir("raw", "openaq_measurements", date.fromisoformat(DAY))
+    files = sorted(directory.glob("*-p0-*.parquet"))
+    last = max(max(pq.read_table(f, columns=["kafka_offset"])["kafka_offset"].to_pylist()) for f in files)
+    for f in files:
+        table = pq.read_table(f)
+        pq.write_table(table.filter(pc.not_equal(table["kafka_offset"], last)), f)
+    numbers, success = rerun_clean(local_run, instance, "openaq_measurements")
+    assert not success
+    assert not numbers["passed"] and numbers["missing_at_landing"] == 1 and numbers["not_yet_landed"] == 0, numbers
+    assert numbers["lost"] == {"0": str(last)} and numbers["lost_messages"] == 1
 
 
 def rerun_clean(local_run, instance, table: str, replacing=None) -> tuple[dict, bool]:

@@ -1,0 +1,117 @@
+"""The loss accounting at its edges: a partition's last messages, or a whole partition, missing
+from the raw zone is a loss named by partition and offsets, whether the landing's own record of
+what it read or the consumer group's committed offsets say the messages were landed."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets.accounting import FLOWS, day_accounts, offset_ranges
+from assets.landing import land_day
+from assets.landing_config import LandingConfig
+from assets.offsets import commit_landed
+from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
+from orchestration.resources.kafka import EmbeddedTopicLogResource
+from orchestration.resources.lake import LakeResource
+
+DAY = date(2026, 11, 20)
+FLOW = next(f for f in FLOWS if f.topic == OPENAQ_TOPIC)
+MESSAGES = 60
+
+
+@pytest.fixture
+def landed(tmp_path, make_measurement):
+    """60 messages of the day landed whole; returns the log, the lake and the landing's counts."""
+    kafka, lake = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite")), LakeResource(root=str(tmp_path))
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    kafka.produce(
+        OPENAQ_TOPIC,
+        [make_measurement(sensor_id=i, at=start + timedelta(minutes=i)) for i in range(MESSAGES)],
+        source="openaq",
+    )
+    counts = land_day(kafka, lake, FLOW.table, OPENAQ_TOPIC, DAY, LandingConfig())
+    assert counts["landed"] == MESSAGES
+    return kafka, lake, counts
+
+
+def declared(counts: dict) -> dict[int, list[tuple[int, int]]]:
+    """The landing's `covered` as the check reads it back from the materialization."""
+    return {int(p): [tuple(pair) for pair in pairs] for p, pairs in counts["covered"].items()}
+
+
+def write_clean(lake: LakeResource, rows: int) -> None:
+    """A clean day of `rows` rows (the clean side balances; only the landing side is under test)."""
+    directory = lake.partition_dir("clean", FLOW.table, DAY)
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"n": list(range(rows))}), directory / "part-0.parquet")
+
+
+def raw_offsets(lake: LakeResource) -> dict[int, list[int]]:
+    table = pq.read_table(lake.partition_dir("raw", FLOW.table, DAY), columns=["kafka_partition", "kafka_offset"])
+    out: dict[int, list[int]] = {}
+    for p, o in zip(table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist(), strict=True):
+        out.setdefault(p, []).append(o)
+    return {p: sorted(o) for p, o in out.items()}
+
+
+def drop_from_raw(lake: LakeResource, keep) -> None:
+    """Rewrite each raw file of the day keeping the rows for which `keep(partition, offset)`."""
+    for path in lake.partition_dir("raw", FLOW.table, DAY).glob("*.parquet"):
+        table = pq.read_table(path)
+        pairs = zip(table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist(), strict=True)
+        mask = [keep(p, o) for p, o in pairs]
+        kept = table.filter(pa.array(mask))
+        if kept.num_rows:
+            pq.write_table(kept, path)
+        else:
+            path.unlink()
+
+
+def test_a_whole_day_balances_with_nothing_lost(landed):
+    kafka, lake, counts = landed
+    write_clean(lake, MESSAGES)
+    accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=declared(counts))
+    assert accounts["balanced"], accounts
+    assert (accounts["topic_messages"], accounts["landed"], accounts["lost_messages"]) == (MESSAGES, MESSAGES, 0)
+    assert accounts["lost"] == {} and accounts["not_yet_landed"] == 0
+
+
+@pytest.mark.parametrize("declared_by", ["the landing's record", "the committed offsets"])
+def test_a_lost_tail_and_a_lost_partition_are_named(landed, declared_by):
+    kafka, lake, counts = landed
+    if declared_by == "the committed offsets":
+        assert commit_landed(kafka, lake, FLOW.table, OPENAQ_TOPIC) == kafka.end_offsets(OPENAQ_TOPIC)
+        ranges = {}
+    else:
+        assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC) in ({}, {0: 0, 1: 0, 2: 0})
+        ranges = declared(counts)
+    offsets = raw_offsets(lake)
+    whole, tail = sorted(offsets)[0], sorted(offsets)[1]  # one partition lost whole, another its last 3
+    lost_tail = offsets[tail][-3:]
+    drop_from_raw(lake, lambda p, o: p != whole and not (p == tail and o in lost_tail))
+    write_clean(lake, MESSAGES - len(offsets[whole]) - 3)  # a clean day that matches what is left
+
+    accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=ranges)
+
+    assert not accounts["balanced"], accounts
+    assert accounts["topic_messages"] == MESSAGES and accounts["not_yet_landed"] == 0
+    assert accounts["landed"] == MESSAGES - len(offsets[whole]) - 3
+    assert accounts["lost_messages"] == len(offsets[whole]) + 3
+    assert accounts["lost"] == {str(whole): offset_ranges(offsets[whole]), str(tail): offset_ranges(lost_tail)}
+    assert accounts["missing_at_landing"] == len(offsets[whole]) + 3
+
+
+def test_messages_beyond_every_declaration_are_not_yet_landed(landed, make_measurement):
+    """A message produced after the landing read the day is not a loss: it is not landed yet."""
+    kafka, lake, counts = landed
+    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=999, at=datetime(2026, 11, 20, 23, tzinfo=UTC))], "openaq")
+    write_clean(lake, MESSAGES)
+    accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=declared(counts))
+    assert accounts["balanced"], accounts
+    assert (accounts["topic_messages"], accounts["not_yet_landed"], accounts["lost"]) == (MESSAGES, 1, {})
+
+
+def test_offset_ranges_are_runs():
+    assert offset_ranges([3, 4, 5, 9, 11, 12]) == "3-5, 9, 11-12"
