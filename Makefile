@@ -39,6 +39,7 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/instance/local.yaml
 
 run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on the local profile
 	@start=$$(date +%s); \
+	$(BIN)/python -m orchestration.dead_runs || exit $$?; \
 	DAGSTER_DEPLOYMENT=local $(BIN)/dagster asset materialize --select '*' --partition $(DATE) || exit $$?; \
 	echo "Day $(DATE) materialized in $$(( $$(date +%s) - start )) s."; \
 	echo "Marts: schema 'marts' in $${DATA_DIR:-$(CURDIR)/data}/warehouse.duckdb"

@@ -10,6 +10,7 @@ from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.automation import automation_sensor, with_automation
 from orchestration.committer import kafka_offset_committer
+from orchestration.dead_runs import dead_runs_sensor
 from orchestration.file_sensor import landing_folder_sensor
 from orchestration.held_back import held_back_checks
 from orchestration.jobs import daily_job
@@ -65,6 +66,8 @@ def build_definitions(profile: str) -> dg.Definitions:
             landing_folder_sensor(),
             run_failure_alerts,
             check_failure_alerts,
+            # Local only: it judges runs by process ids of this machine (orchestration/dead_runs.py).
+            *([dead_runs_sensor] if profile == "local" else []),
         ],
         resources=resources_for(profile),
         # `dagster asset materialize` and UI materializations use this too: one process, one
