@@ -15,7 +15,11 @@ import pyarrow.parquet as pq
 
 
 def parquet_files(directory: Path) -> list[str]:
-    return sorted(str(p) for p in directory.glob("*.parquet")) if directory.is_dir() else []
+    """The day's files, pinned to the version its link points at now: a later swap retires that
+    version but leaves it at its path for a grace period, so the files listed here stay readable."""
+    if not directory.is_dir():
+        return []
+    return sorted(str(p) for p in directory.resolve().glob("*.parquet"))
 
 
 def parquet_rows(directory: Path) -> int:

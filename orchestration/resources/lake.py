@@ -5,9 +5,11 @@ prod. Layout: ``<root>/<zone>/<table>/day=YYYY-MM-DD/*.parquet``, where ``day=YY
 relative symbolic link to a version directory ``.day=YYYY-MM-DD.v-<hex>`` beside it. A writer
 builds a new version and points the link at it with one rename(2), which is atomic: a reader,
 or a writer killed at any point, finds the previous day or the new one, never a mix or nothing.
-The replaced version is renamed ``.day=YYYY-MM-DD.retired-<ns>-<hex>`` and deleted once it has
-been retired for ``RETIRED_VERSION_GRACE_SECONDS``, so a reader that listed it just before the
-swap still finds all its files.
+The replaced version stays where it is, marked retired by an empty file beside it
+(``.day=YYYY-MM-DD.v-<hex>.retired-<ns>``), and is deleted once it has been retired for
+``RETIRED_VERSION_GRACE_SECONDS``. Readers pin the version the link points at when they list a day
+(assets/core/lake_days.py lists the version's own path), so a reader that planned its files just
+before a swap reads them whole, from the version it planned, for the grace period.
 Spark and pyarrow skip names starting with ``.`` when they discover partitions, so the versions
 and the per-day lock file are invisible to them.
 """
@@ -156,29 +158,42 @@ def _swap_in(version: Path, final: Path) -> None:
         # day written before versions existed is the only non-atomic step.
         final.rename(final.with_name(f".{final.name}.v-{uuid.uuid4().hex}"))
     os.replace(link, final)
+    already = retired_versions(final.parent)
     for sibling in final.parent.iterdir():
-        if sibling.name in (version.name, f".{final.name}.lock"):
+        if sibling.name in (version.name, f".{final.name}.lock") or ".retired-" in sibling.name:
             continue
         if sibling.name.startswith((f".{final.name}.v-", f".{final.name}.link-")):
             if sibling.is_dir() and not sibling.is_symlink():
-                _retire(sibling, final)
+                if sibling.name not in already:
+                    _retire(sibling)
             else:
                 sibling.unlink(missing_ok=True)
     _sweep_retired(final.parent)
 
 
-def _retire(version: Path, final: Path) -> None:
-    # Renamed away at once, so the day's link can never lead back to it; deleted only after a
-    # grace period, because a reader that listed it just before the swap (an open directory
-    # handle, a Spark job that planned its files) must still find every file, not an empty day.
-    version.rename(final.with_name(f".{final.name}.retired-{time.time_ns()}-{uuid.uuid4().hex}"))
+def retired_versions(table_dir: Path) -> set[str]:
+    """Names of the table's version directories that are marked retired (no link leads to them)."""
+    return {p.name.partition(".retired-")[0] for p in table_dir.iterdir() if ".retired-" in p.name}
+
+
+def _retire(version: Path) -> None:
+    # Left at its path: a reader that resolved the day's link to it just before the swap (a
+    # planned pyarrow dataset, an open directory handle) still reads every file it listed. The
+    # link was replaced first, so nothing new can lead to it; it is deleted after a grace period.
+    (version.parent / f"{version.name}.retired-{time.time_ns()}").touch()
 
 
 def _sweep_retired(table_dir: Path) -> None:
     """Delete the table's versions retired longer ago than the grace period (any day's)."""
     horizon = time.time_ns() - RETIRED_VERSION_GRACE_SECONDS * 1_000_000_000
     for path in table_dir.iterdir():
-        _, marker, stamp = path.name.partition(".retired-")
+        name, marker, stamp = path.name.partition(".retired-")
         retired_at = stamp.split("-", 1)[0]
-        if marker and retired_at.isdigit() and int(retired_at) < horizon:
-            shutil.rmtree(path, ignore_errors=True)  # nobody resolves it: no lock needed
+        if not (marker and retired_at.isdigit() and int(retired_at) < horizon):
+            continue
+        # Nobody resolves a retired version any more: no lock needed.
+        if path.is_dir():  # a version renamed away by an earlier release of this module
+            shutil.rmtree(path, ignore_errors=True)
+        else:  # the marker: the version first, so a marker never outlives an undeleted version
+            shutil.rmtree(table_dir / name, ignore_errors=True)
+            path.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
+from orchestration.resources.lake import retired_versions
 from tests.waiting import wait_until
 
 STEP_SCRIPT = Path(fixture.__file__)
@@ -68,8 +69,12 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
             return marker.exists()
 
         wait_until("second write started", second_write_started, interval=0.1)
-        # The kill lands inside the write: staged files of the new version exist already.
-        assert any((tmp_path / "clean" / "t").glob(".day=*.v-*"))
+        # The kill lands inside the write: a staged version exists beside the live one.
+        live = os.path.realpath(tmp_path / "clean" / "t" / "day=2026-11-20")
+        staged = [
+            p for p in (tmp_path / "clean" / "t").glob(".day=*.v-*") if p.is_dir() and os.path.realpath(p) != live
+        ]
+        assert staged, "the kill did not land inside the write"
     finally:
         os.killpg(step.pid, signal.SIGKILL)  # the driver, its JVM and Spark's Python workers
         step.wait()
@@ -82,8 +87,10 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
     # The next run replaces the day (the 1000 raw rows) and clears the killed run's staged version.
     assert fixture.clean(str(tmp_path)).success
     assert lake_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == [i for i in range(1000) if i % 10]
-    versions = [p.name for p in (tmp_path / "clean" / "t").iterdir() if p.name.startswith(".day=2026-11-20.v-")]
-    assert len(versions) == 1
+    table_dir = tmp_path / "clean" / "t"
+    retired = retired_versions(table_dir)  # the replaced version and the killed run's, for the grace period
+    versions = [p.name for p in table_dir.iterdir() if p.is_dir() and p.name.startswith(".day=2026-11-20.v-")]
+    assert len([v for v in versions if v not in retired]) == 1 and len(retired) == 2
 
 
 def test_rows_and_keys_count_each_side_with_null_key_parts_equal(spark):

@@ -25,12 +25,18 @@ def batch(writer: str, start: int, rows: int) -> pa.RecordBatch:
 
 
 def versions(table_dir):
-    return sorted(p.name for p in table_dir.iterdir() if ".v-" in p.name)
+    """The live version directories (one per day): retired ones wait out their grace period."""
+    retired = lake_module.retired_versions(table_dir)
+    return sorted(p.name for p in table_dir.iterdir() if p.is_dir() and ".v-" in p.name and p.name not in retired)
+
+
+def writers(table: pa.Table) -> dict[str, int]:
+    return {w: table.filter(pc.equal(table["writer"], w)).num_rows for w in set(table["writer"].to_pylist())}
 
 
 def read_day(lake: LakeResource) -> dict[str, int]:
-    table = pq.read_table(lake.partition_dir("raw", "t", DAY))
-    return {w: table.filter(pc.equal(table["writer"], w)).num_rows for w in set(table["writer"].to_pylist())}
+    """The day as the platform's readers take it (LakeDays: the files of the version pinned)."""
+    return writers(lake.read_days("raw", "t", [DAY]).read(DAY))
 
 
 def test_a_day_is_read_through_its_link_by_every_reader(tmp_path):
@@ -65,26 +71,26 @@ def test_a_plain_day_directory_from_before_versions_is_adopted(tmp_path):
     assert read_day(lake) == {"all": 3} and len(versions(tmp_path / "raw" / "t")) == 1
 
 
-def retired(table_dir):
-    return sorted(p for p in table_dir.iterdir() if ".retired-" in p.name)
-
-
 def test_a_replaced_version_stays_whole_for_the_grace_period_then_is_swept(tmp_path, monkeypatch):
     lake = LakeResource(root=str(tmp_path))
     table_dir = tmp_path / "raw" / "t"
     lake.write_partition("raw", "t", DAY, SCHEMA, [batch("a", 0, 3)])
+    # A reader plans the day (its files listed, nothing read yet), then a writer swaps the day.
+    planned = pa_ds.dataset(lake.read_days("raw", "t", [DAY]).files(DAY), format="parquet")
     listed_before_the_swap = os.path.realpath(lake.partition_dir("raw", "t", DAY))
     lake.write_partition("raw", "t", DAY, SCHEMA, [batch("b", 0, 4)])
 
-    assert not os.path.exists(listed_before_the_swap)  # the link can no longer lead to it ...
-    [kept] = retired(table_dir)  # ... but its files are all there, for readers already in it
-    assert pq.read_table(kept)["writer"].to_pylist() == ["a"] * 3
+    assert os.path.realpath(lake.partition_dir("raw", "t", DAY)) != listed_before_the_swap  # the link moved on
+    assert lake_module.retired_versions(table_dir) == {os.path.basename(listed_before_the_swap)}
+    assert writers(planned.to_table()) == {"a": 3}  # the plan reads the version it planned, whole
     assert read_day(lake) == {"b": 4}
 
     monkeypatch.setattr(lake_module, "RETIRED_VERSION_GRACE_SECONDS", 0)
     lake.write_partition("raw", "t", date(2026, 11, 21), SCHEMA, [batch("c", 0, 1)])  # another day
-    assert retired(table_dir) == []  # swept by any later swap in the table
+    assert lake_module.retired_versions(table_dir) == set()  # swept by any later swap in the table
+    assert not os.path.exists(listed_before_the_swap)
     assert read_day(lake) == {"b": 4} and len(versions(table_dir)) == 2
+    assert sorted(p.name for p in table_dir.iterdir() if ".v-" in p.name) == versions(table_dir)
 
 
 # Kills the writer with SIGKILL at its N-th filesystem step (or batch handed to the writer).
@@ -177,7 +183,7 @@ def test_two_concurrent_writers_leave_one_whole_version_and_readers_never_see_a_
     lake.write_partition("raw", "t", DAY, SCHEMA, [batch("old", 0, 10)])
     ready = tmp_path / "ready"
     ready.mkdir()
-    writers = [
+    processes = [
         subprocess.Popen(
             [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), name, str(rows), str(ready)],
             stderr=subprocess.PIPE,
@@ -187,18 +193,12 @@ def test_two_concurrent_writers_leave_one_whole_version_and_readers_never_see_a_
     ]
     whole = ({"old": 10}, {"a": 1000}, {"b": 2000})
     seen = []
-    while any(w.poll() is None for w in writers):
-        day_dir = lake.partition_dir("raw", "t", DAY)
-        version = os.path.realpath(day_dir)
-        try:
-            seen.append(read_day(lake))
-        except FileNotFoundError:
-            # A writer retired the version this read had resolved: the day itself must still be
-            # there, behind the link, pointing at a newer version.
-            assert day_dir.is_dir() and os.path.realpath(day_dir) != version
-            continue
+    while any(w.poll() is None for w in processes):
+        # Every read is one whole version, whatever the writers swap while it plans and reads:
+        # no read may fail (a swap leaves the version a reader planned in place).
+        seen.append(read_day(lake))
         assert seen[-1] in whole
-    assert [w.wait() for w in writers] == [0, 0], [w.stderr.read() for w in writers]
+    assert [w.wait() for w in processes] == [0, 0], [w.stderr.read() for w in processes]
     assert read_day(lake) in whole[1:]
     assert len(versions(tmp_path / "raw" / "t")) == 1
     assert len(seen) > 10
