@@ -136,33 +136,54 @@ def in_dlq(kafka: TopicLog, topic: str) -> set[tuple[int, int]]:
 
 
 # Files of this layout; anything else in a raw day is from the layout before it (files named
-# by range, `part-0`) and is folded into the blocks by the next landing of the day.
+# by range, `part-0`): the one-time migration (orchestration/migrate_raw_layout.py) folds them in.
 _CURRENT = re.compile(r".+-p\d+-b\d{7}\.parquet|.+-empty\.parquet")
 
 
-def fold_legacy(lake: Lake, table: str, day: date, schema: pa.Schema) -> int:
-    """Merge the day's files of the earlier layout into the blocks and remove them; returns
-    the rows they held. Their rejects were dead-lettered before they were written."""
-    rows = 0
-    for path in map(Path, parquet_files(lake.partition_dir("raw", table, day))):
-        if _CURRENT.fullmatch(path.name):
-            continue
-        try:
-            old = pq.read_table(path)
-        except FileNotFoundError:  # another run of the day folded it first
-            continue
+class LegacyLayout(Exception):
+    """A raw day still holds files of the layout before offset blocks."""
+
+
+def legacy_files(lake: Lake, table: str, day: date) -> list[Path]:
+    """The day's files of the earlier layout (names only: no file is read)."""
+    return [
+        Path(f) for f in parquet_files(lake.partition_dir("raw", table, day)) if not _CURRENT.fullmatch(Path(f).name)
+    ]
+
+
+def refuse_legacy(lake: Lake, table: str, day: date) -> None:
+    """Landing merges into blocks only: a day of the earlier layout is migrated once, first."""
+    if old := legacy_files(lake, table, day):
+        raise LegacyLayout(
+            f"raw/{table}/day={day} holds {len(old)} file(s) of the layout before offset blocks"
+            f" ({old[0].name}, ...): run `python -m orchestration.migrate_raw_layout` once, with no run in flight"
+        )
+
+
+def folded_blocks(files: list[Path], schema: pa.Schema) -> dict[str, pa.Table]:
+    """A raw day's files of both layouts as this layout's blocks: block name -> rows, each
+    offset once (a block's own row first, so a reject keeps its dead-letter flag), by offset.
+    Rejects of the earlier layout were dead-lettered before they were written."""
+    parts: dict[str, list[pa.Table]] = {}
+    for path in sorted(files, key=lambda f: not _CURRENT.fullmatch(f.name)):  # blocks first
+        old = pq.read_table(path)
         if "dead_lettered" in schema.names and "dead_lettered" not in old.column_names:
             old = old.append_column("dead_lettered", pa.array([True] * old.num_rows))
         old = old.select(schema.names).cast(schema)
-        rows += old.num_rows
-        blocks = pc.divide(old["kafka_offset"], BLOCK).to_pylist()
+        blocks = pc.divide(old["kafka_offset"], BLOCK)
         for topic, partition, block in sorted(
-            set(zip(old["kafka_topic"].to_pylist(), old["kafka_partition"].to_pylist(), blocks, strict=True))
+            set(
+                zip(old["kafka_topic"].to_pylist(), old["kafka_partition"].to_pylist(), blocks.to_pylist(), strict=True)
+            )
         ):
             mask = pc.and_(pc.equal(old["kafka_topic"], topic), pc.equal(old["kafka_partition"], partition))
-            part = old.filter(pc.and_(mask, pc.equal(pc.divide(old["kafka_offset"], BLOCK), block)))
-            name = block_name(topic, partition, block)
-            with locked(lake, table, day, name):
-                merge_new(lake, table, day, name, part)
-        path.unlink(missing_ok=True)
-    return rows
+            parts.setdefault(block_name(topic, partition, block), []).append(
+                old.filter(pc.and_(mask, pc.equal(blocks, block)))
+            )
+    folded = {}
+    for name, tables in parts.items():
+        rows = pa.concat_tables(tables)
+        rows = rows.append_column("__row", pa.array(range(rows.num_rows), pa.int64()))
+        first = rows.group_by("kafka_offset").aggregate([("__row", "min")])["__row_min"]
+        folded[name] = rows.take(first).drop_columns(["__row"]).sort_by("kafka_offset")
+    return folded

@@ -16,18 +16,21 @@ from datetime import date
 import dagster as dg
 
 from assets.core.stream import TopicLog
-from assets.landed_files import fold_legacy
+from assets.landed_files import LegacyLayout, refuse_legacy
 from assets.landing_config import LandingConfig, ranges_from_config
 from assets.landing_io import NothingToLand, land_ranges, land_whole_day, raw_rows
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake
-from assets.raw_records import LANDED, REJECTED
+from assets.raw_records import LANDED
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
 
 def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, config: LandingConfig) -> dict:
-    fold_legacy(lake, table, day, LANDED)
-    fold_legacy(lake, f"{table}_rejected", day, REJECTED)
+    try:
+        refuse_legacy(lake, table, day)
+        refuse_legacy(lake, f"{table}_rejected", day)
+    except LegacyLayout as error:
+        raise dg.Failure(str(error)) from error
     if config.ranges:
         counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config))
     else:

@@ -4,6 +4,7 @@ each offset one raw row and each poison message one DLQ entry; a topic that no l
 day never empties it; a future-dated event blocks nothing behind it. The sensors and the
 committer run through Dagster's own sensor evaluation on a real instance."""
 
+import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -314,9 +315,13 @@ def test_a_broker_that_dies_mid_tick_skips_the_tick(own_tansu, make_measurement)
     assert result.cursor == cursor, "the next tick starts where this one did"
 
 
-def test_files_of_the_layout_by_range_are_folded_in_once(produced, tmp_path):
-    """A raw day written before this layout (files named by range, rejects without the DLQ
-    flag) is folded into the blocks by the next landing: nothing doubled, nothing dead-lettered again."""
+def test_files_of_the_layout_by_range_are_refused_then_migrated_once(produced, tmp_path):
+    """A raw day written before this layout (files named by range, rejects without the DLQ flag):
+    landing refuses it, naming the one-time migration; the migration folds it into the blocks in
+    a new version of the day, swapped in whole; then landing goes on: nothing doubled, nothing
+    dead-lettered again, and a second migration finds nothing to do."""
+    from orchestration.migrate_raw_layout import migrate
+
     kafka, lake = produced, LakeResource(root=str(tmp_path))
     assert land(kafka, lake, DAYS[0]).success
     for table in ("openaq_measurements", "openaq_measurements_rejected"):
@@ -326,10 +331,28 @@ def test_files_of_the_layout_by_range_are_folded_in_once(produced, tmp_path):
                 old = old.drop_columns(["dead_lettered"])
             pq.write_table(old, block.with_name(block.name.replace("-b0000000", "-000000000000-000000000100")))
             block.unlink()
+    before = {t: os.path.realpath(lake.partition_dir("raw", t, date(2026, 11, 19))) for t in ("openaq_measurements",)}
+
+    refused = land(kafka, lake, DAYS[0])
+    assert not refused.success
+    assert "python -m orchestration.migrate_raw_layout" in failure_message(refused)
+
+    folded = migrate(lake)
+    assert set(folded) == {"openaq_measurements/2026-11-19", "openaq_measurements_rejected/2026-11-19"}
+    assert (
+        os.path.realpath(lake.partition_dir("raw", "openaq_measurements", date(2026, 11, 19)))
+        != before["openaq_measurements"]
+    ), "the fold is a new version of the day, swapped in"
+    assert migrate(lake) == {}
+    assert not list(tmp_path.glob("raw/*/day=*/*-000000000100.parquet"))
+
     assert land(kafka, lake, DAYS[0]).success
     assert land(kafka, lake, DAYS[1]).success
     assert_each_once(tmp_path, kafka)
-    assert not list(tmp_path.glob("raw/*/day=*/*-000000000100.parquet"))
+
+
+def failure_message(result) -> str:
+    return "\n".join(str(e.step_failure_data.error) for e in result.all_events if e.is_step_failure)
 
 
 def test_offsets_that_expired_before_they_landed_do_not_hold_the_group_forever(tmp_path, make_measurement):
