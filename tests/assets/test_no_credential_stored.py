@@ -1,9 +1,11 @@
 """No served credential is stored: a randomuser look-alike serves known passwords, salts and
-hashes; after the whole day graph ran (local profile, DATA_DIR in tmp) every store under
-DATA_DIR is searched, decoded, for each of them."""
+hashes; after the whole day graph ran (local profile, DATA_DIR in tmp, a Dagster instance of
+the local profile's kind in its own DAGSTER_HOME) every store under DATA_DIR and every store of
+the instance (run storage, event log, schedules, compute logs) is searched, decoded, for each."""
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from orchestration.resources.kafka import batches
 from orchestration.resources.randomuser import RandomUserResource, UserCall
 from orchestration.resources.randomuser.sample import SampleRandomUserClient
 
+REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-20"
 PATH = "/api/1.4/"
 USERS = 40
@@ -72,16 +75,24 @@ def randomuser_api():
 
 
 @pytest.fixture(scope="module")
-def data_dir(spark, tmp_path_factory, randomuser_api) -> Path:
+def dagster_home(tmp_path_factory) -> Path:
+    """The local profile's instance (SQLite run storage and event log, compute logs on disk)."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(REPO / "orchestration/instance/local.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture(scope="module")
+def data_dir(spark, tmp_path_factory, randomuser_api, dagster_home) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         mp.setenv("DATA_DIR", str(data_dir))
         mp.setenv("SOURCES_MODE", "sample")
         resources = resources_for("local")
         resources["randomuser"] = RandomUserResource(
             mode="live", base_url=randomuser_api, users_per_day=USERS, max_retries=0, request_timeout_seconds=5.0
         )
-        result = dg.materialize(all_assets(), resources=resources, partition_key=DAY)
+        result = dg.materialize(all_assets(), resources=resources, partition_key=DAY, instance=instance)
     assert result.success
     return data_dir
 
@@ -114,19 +125,29 @@ def texts_of(path: Path) -> tuple[str, list[str]]:
     return "bytes", [path.read_bytes().decode("utf-8", "replace")]
 
 
-def test_no_served_credential_is_stored_anywhere(data_dir):
-    stores = {p: texts_of(p) for p in sorted(data_dir.rglob("*")) if p.is_file()}
+def test_no_served_credential_is_stored_anywhere(data_dir, dagster_home):
+    stores = {p: texts_of(p) for root in (data_dir, dagster_home) for p in sorted(root.rglob("*")) if p.is_file()}
     kinds = {kind for kind, _ in stores.values()}
     assert {"parquet", "sqlite", "duckdb"} <= kinds, kinds
+    assert any(p.is_relative_to(dagster_home) and kind == "sqlite" for p, (kind, _) in stores.items())
     assert len(SECRETS) == 5 * USERS
     found = {
-        (secret, str(p.relative_to(data_dir)))
-        for p, (_, texts) in stores.items()
-        for text in texts
-        for secret in SECRETS
-        if secret in text
+        (secret, str(p)) for p, (_, texts) in stores.items() for text in texts for secret in SECRETS if secret in text
     }
     assert not found, sorted(found)[:10]
+
+
+def test_the_search_reads_the_instance(data_dir, dagster_home):
+    """The control for the instance's stores: the run's own log line is found where it is kept."""
+    holding = {
+        str(p.relative_to(dagster_home))
+        for p in sorted(dagster_home.rglob("*"))
+        if p.is_file()
+        if any(f"landed randomuser.users {DAY}" in t for t in texts_of(p)[1])
+    }
+    # The run's event log (SQLite) and its captured compute logs (stderr) both hold it.
+    assert {path.split("/")[0] for path in holding} == {"history", "storage"}, holding
+    assert any(path.endswith(".db") for path in holding) and any("compute_logs" in path for path in holding), holding
 
 
 def test_the_search_finds_what_was_served(data_dir):
