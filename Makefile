@@ -40,6 +40,8 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/instance/local.yaml
 run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on the local profile
 	@start=$$(date +%s); \
 	$(BIN)/python -m orchestration.dead_runs || exit $$?; \
+	spark=$$($(BIN)/python -m orchestration.spark_server start) || exit $$?; \
+	if [ "$$spark" = started ]; then trap '$(BIN)/python -m orchestration.spark_server stop > /dev/null' EXIT; fi; \
 	DAGSTER_DEPLOYMENT=local $(BIN)/dagster asset materialize --select '*' --partition $(DATE) || exit $$?; \
 	echo "Day $(DATE) materialized in $$(( $$(date +%s) - start )) s."; \
 	echo "Marts: schema 'marts' in $${DATA_DIR:-$(CURDIR)/data}/warehouse.duckdb"
@@ -63,7 +65,9 @@ lint: setup  ## ruff format (checked, not rewritten) and ruff check: pyflakes, i
 	$(BIN)/ruff format --check orchestration assets spark tests
 	$(BIN)/ruff check orchestration assets spark tests
 
-dev: setup  ## the Dagster UI on http://127.0.0.1:3000
+dev: setup  ## the Dagster UI on http://127.0.0.1:3000, with the Spark Connect server every run shares
+	@spark=$$($(BIN)/python -m orchestration.spark_server start) || exit $$?; \
+	if [ "$$spark" = started ]; then trap '$(BIN)/python -m orchestration.spark_server stop > /dev/null' EXIT; fi; \
 	$(BIN)/dagster dev
 
 serve: setup  ## the marts API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} (REDIS_URL turns the cache on)

@@ -145,7 +145,7 @@ def _resources(profile: str) -> dict:
             "randomuser": randomuser_resource(default_mode="sample"),
             "ads": ads_resource(default_mode="sample"),
             "kafka": EmbeddedTopicLogResource(path=str(lake_root / "topics.sqlite")),
-            "spark": SparkResource(master="local[*]"),
+            "spark": SparkResource(start_server=True),
             "warehouse": DuckDBWarehouse(path=str(lake_root / "warehouse.duckdb")),
             "measurement_store": EmbeddedMeasurementStore(path=str(lake_root / "mongo.sqlite")),
             "user_store": EmbeddedUserStore(path=str(lake_root / "cassandra.sqlite")),
@@ -162,7 +162,8 @@ def _resources(profile: str) -> dict:
             collection=os.getenv("MONGO_COLLECTION", "openaq_measurements"),
         ),
         "user_store": cassandra_resource(),
-        "spark": SparkResource(master=dg.EnvVar("SPARK_MASTER_URL"), driver_memory="4g"),
+        # The Spark Connect server in front of the cluster (compose: spark-connect).
+        "spark": SparkResource(remote=dg.EnvVar("SPARK_REMOTE")),
         "warehouse": PostgresWarehouse(
             host=os.getenv("WAREHOUSE_HOST", "127.0.0.1"),
             port=int(os.getenv("WAREHOUSE_PORT", "5432")),

@@ -21,18 +21,37 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spark_connect_server(tmp_path_factory):
+    """One Spark Connect server for the whole session, on a port of its own, as `make dev`
+    keeps one: every run the tests start, in this process or in a subprocess (`SPARK_REMOTE`
+    and `SPARK_CONNECT_HOME` are inherited), connects to it instead of starting a JVM.
+
+    Started in the background and not waited for: the first session asks for it
+    (`SparkResource(start_server=True)` waits until it answers), so tests that use no Spark
+    pay nothing. Stopped at the end of the session."""
+    from orchestration import spark_server
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ["SPARK_REMOTE"] = f"sc://127.0.0.1:{port}"
+    os.environ["SPARK_CONNECT_HOME"] = str(tmp_path_factory.mktemp("spark-connect"))
+    settings = spark_server.ServerSettings(remote=os.environ["SPARK_REMOTE"])
+    spark_server.start(settings)
+    yield settings
+    spark_server.stop(settings)
+
+
 @pytest.fixture(scope="session")
-def spark():
-    """One SparkSession for the whole run (a JVM start costs 8-12 s).
+def spark(spark_connect_server):
+    """A session on the shared server, built through the platform's own resource."""
+    from orchestration.resources.spark import SESSION_CONF, SparkResource
 
-    Built through the platform's own resource, so asset tests that call
-    `SparkResource.get_session()` later get this same session back.
-    """
-    from orchestration.resources.spark import SparkResource
-
-    session = SparkResource(master="local[1]", shuffle_partitions=1, driver_memory="1g").get_session()
+    conf = {**SESSION_CONF, "spark.sql.shuffle.partitions": "1"}
+    session = SparkResource(start_server=True, prestart=False, spark_config=conf).get_session()
     yield session
-    session.stop()
+    session.stop()  # before the server stops: the client lets its session go quietly
 
 
 @contextmanager

@@ -1,49 +1,68 @@
-"""One SparkSession per process, configured once.
+"""Spark for the clean steps: a Spark Connect session on the one long-lived server
+(orchestration/spark_server.py), through dagster-pyspark's lazy resource.
 
-`getOrCreate()` silently ignores static settings on a second call, so every asset asks this
-resource for the session instead of building its own.
+A step process holds no JVM: its session is a gRPC client, so the JVM start and the cold
+first queries are paid once by the server, not once per run. What this adds to dagster-pyspark's
+`LazyPySparkResource`: the server's address (`SPARK_REMOTE`), starting a local server when none
+answers (the local profile), and connecting in the background as the run starts, so a server
+that is still booting does so while the pulls and the landing run.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import Field
+from dagster_pyspark import LazyPySparkResource
+from dagster_pyspark.resources import spark_session_from_config
+from pydantic import Field, PrivateAttr
 
-from orchestration.resources.spark_classes import DEFAULT_ARCHIVE
+from orchestration import spark_server
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+# Settings of each client's session (per session on the server, so a run cannot change
+# another's). Timestamps are parsed and written in UTC whatever the server's zone.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.parquet.compression.codec": "zstd",
+}
 
-class SparkResource(dg.ConfigurableResource):
-    """Spark: `local[*]` in the local profile, a cluster master URL in prod."""
 
-    master: str = "local[*]"
-    app_name: str = "airstream"
-    # In local mode the driver is the executor too: a million-row day needs more than 2g. 3g of
-    # heap keeps the whole JVM (heap, metaspace, code cache, buffers) under 4 GiB at ten million
-    # rows; a 4g heap grew to 4.7 GB there. Spark spills what does not fit.
+class SparkResource(LazyPySparkResource):
+    """A Spark Connect session: `SPARK_REMOTE` (or `remote`), `sc://127.0.0.1:15002` by default."""
+
+    spark_config: dict[str, Any] = Field(
+        default_factory=lambda: dict(SESSION_CONF), description="Settings of every session (runtime SQL settings)."
+    )
+    remote: str | None = Field(
+        default=None,
+        description="The Spark Connect server, sc://HOST:PORT; unset: SPARK_REMOTE, else the local default.",
+    )
+    start_server: bool = Field(
+        default=False,
+        description="Start a server on this machine (from the pyspark wheel) when none answers: the local profile.",
+    )
+    master: str = Field(default="local[*]", description="The master of a server this resource starts.")
+    # In local mode the server's driver is the executor too: a million-row day needs more than
+    # 2g. 3g of heap keeps the whole JVM under 4 GiB at ten million rows; Spark spills the rest.
     driver_memory: str = "3g"
-    shuffle_partitions: int = 4
-    conf: dict[str, str] = {}
     prestart: bool = Field(
-        default=True, description="Start the session in the background as a run that uses Spark starts."
+        default=True, description="Connect (and start a server if need be) in the background as a run starts."
     )
-    class_archive: str | None = Field(
-        default=str(DEFAULT_ARCHIVE),
-        description="The driver JVM's class-data-sharing archive (orchestration/resources/spark_classes.py), "
-        "used when the file exists: a JVM start and the first steps a few seconds shorter.",
-    )
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def url(self) -> str:
+        return self.remote or spark_server.url()
+
+    def server_settings(self) -> spark_server.ServerSettings:
+        return spark_server.ServerSettings(remote=self.url(), master=self.master, driver_memory=self.driver_memory)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # The JVM takes 8-20 s to start and the first Spark step comes after the pulls and the
-        # landing: started now, it boots while they run. getOrCreate holds SparkContext's lock,
-        # so a step asking meanwhile waits for this session instead of building a second one.
         if self.prestart:
             threading.Thread(target=self._prestart, name="spark-prestart", daemon=True).start()
 
@@ -53,34 +72,16 @@ class SparkResource(dg.ConfigurableResource):
         except Exception:  # noqa: BLE001 - the step's own get_session() raises it, in the step's log
             pass
 
-    def java_conf(self) -> dict[str, str]:
-        """`conf`, with the class archive (when there is one) added to the driver's JVM options."""
-        conf = dict(self.conf)
-        if self.class_archive and os.path.exists(self.class_archive):
-            option = f"-XX:SharedArchiveFile={self.class_archive}"
-            conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {option}".strip()
-        return conf
+    def _init_session(self) -> None:
+        # dagster-pyspark's, with the server ensured first; the lock makes the prestart thread
+        # and a step that asks meanwhile share one session.
+        with self._lock:
+            if self._spark_session is not None:
+                return
+            if self.start_server:
+                ceiling = float(os.environ.get("SPARK_CONNECT_START_SECONDS", "600"))
+                spark_server.ensure(self.server_settings(), ceiling)
+            self._spark_session = spark_session_from_config({"spark.remote": self.url(), **self.spark_config})
 
     def get_session(self) -> SparkSession:
-        from pyspark.sql import SparkSession  # ~0.7 s: only where Spark runs
-
-        if self.master.startswith("local"):
-            # Without it Spark binds the first non-loopback address, which may not route.
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Workers must run this interpreter, or they miss pyarrow and the project's code.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        builder = (
-            SparkSession.builder.master(self.master)
-            .appName(self.app_name)
-            .config("spark.driver.memory", self.driver_memory)
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(self.shuffle_partitions))
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.parquet.compression.codec", "zstd")
-        )
-        for key, value in self.java_conf().items():
-            builder = builder.config(key, value)
-        session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("WARN")
-        return session
+        return self.spark_session

@@ -1,4 +1,5 @@
-"""The JVM's class-data-sharing archive of the classes a Spark step loads (`make setup` writes it).
+"""The JVM's class-data-sharing archive of the classes the Spark Connect server loads (`make
+setup` writes it).
 
 A new JVM spends most of its first seconds loading, verifying and interpreting Spark's classes:
 on this 2-core machine the first clean step of a run took 8-11 s of which a warm JVM needs 2.
@@ -7,17 +8,18 @@ valid for the one Java build and the one set of Spark jars it was dumped with, s
 the virtual environment beside the jars; a JVM that finds it stale ignores it and loads the
 classes itself, which is only slower.
 
-Run as `python -m orchestration.resources.spark_classes PATH`: starts Spark with
-`-XX:ArchiveClassesAtExit`, runs the kinds of work the clean steps do (JSON parsing, windows,
-dedupes, aggregates, Parquet written and read back), waits for the JVM to exit (the archive is
-written then) and moves the archive into place atomically.
+Run as `python -m orchestration.resources.spark_classes PATH`: starts a Spark Connect server
+(orchestration/spark_server.py) with `-XX:ArchiveClassesAtExit`, runs the kinds of work the
+clean steps do through a client (JSON parsing, windows, dedupes, aggregates, Parquet written and
+read back), stops the server (the archive is written as its JVM exits) and moves the archive
+into place atomically.
 """
 
 import sys
 import tempfile
 from pathlib import Path
 
-DEFAULT_ARCHIVE = Path(sys.prefix) / "spark-classes.jsa"
+from orchestration.spark_server import DEFAULT_ARCHIVE
 
 
 def _warm_up(session, scratch: Path) -> None:
@@ -61,23 +63,38 @@ def _warm_up(session, scratch: Path) -> None:
 
 
 def write_archive(target: Path) -> Path:
-    from orchestration.resources.spark import SparkResource
+    """Start a Spark Connect server asked to dump its classes at exit, warm it up through a
+    client as a step would, stop it (SIGTERM: the JVM exits cleanly and writes the archive)."""
+    import socket
+
+    from pyspark.sql import SparkSession
+
+    from orchestration import spark_server
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".spark-classes-") as scratch:
         dumped = Path(scratch) / "classes.jsa"
         options = f"-XX:ArchiveClassesAtExit={dumped} -Xlog:cds=error,cds+dynamic=error"  # not the skipped classes
-        resource = SparkResource(prestart=False, class_archive=None, conf={"spark.driver.extraJavaOptions": options})
-        session = resource.get_session()
-        _warm_up(session, Path(scratch))
-        gateway = session.sparkContext._gateway
-        jvm = gateway.proc  # pyspark keeps the JVM's Popen here
-        session.stop()
-        gateway.shutdown()
-        jvm.stdin.close()  # the gateway JVM exits at end of input; the archive is written at exit
-        jvm.wait(timeout=300)
+        with socket.socket() as sock:  # a port of its own: a running server is left alone
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        settings = spark_server.ServerSettings(
+            remote=f"sc://127.0.0.1:{port}",
+            home=Path(scratch),
+            class_archive=None,
+            conf={"spark.driver.extraJavaOptions": options},
+        )
+        try:
+            spark_server.ensure(settings, ceiling=600)
+            session = SparkSession.builder.remote(settings.remote).getOrCreate()
+            _warm_up(session, Path(scratch))
+            session.stop()
+        finally:
+            pid = spark_server.stop(settings, grace=300)
         if not dumped.exists():
-            raise RuntimeError(f"the JVM exited ({jvm.returncode}) without writing {dumped}")
+            raise RuntimeError(
+                f"the server JVM (pid {pid}) exited without writing {dumped}\n{spark_server.log_tail(settings)}"
+            )
         dumped.replace(target)
     return target
 

@@ -44,7 +44,7 @@ STEP = CleanStep(
 
 def resources(root: str) -> dict:
     lake, warehouse = LakeResource(root=root), DuckDBWarehouse(path=root + "/warehouse.duckdb")
-    spark = SparkResource(master="local[1]", shuffle_partitions=1, driver_memory="1g")
+    spark = SparkResource(start_server=True)  # the session's server (tests/conftest.py)
     return {"spark": spark, "lake_io_manager": LakeIOManager(lake=lake, warehouse=warehouse)}
 
 
@@ -59,13 +59,18 @@ def clean(root: str, step: CleanStep = STEP) -> dg.ExecuteInProcessResult:
 
 
 def stalling(marker: Path) -> CleanStep:
-    """STEP whose clean write blocks on row 501 (after telling the test) until it is killed."""
+    """STEP whose clean write blocks on row 501 (after telling the test) until it is killed.
+
+    The UDF runs in a Python worker of the Spark Connect server, not in the killed client: the
+    server interrupts the orphaned write after its detached timeout (orchestration/spark_server.py),
+    which kills the worker; the sleep is bounded anyway, so a server that did not would get
+    its task slot back."""
 
     @F.udf("long")
     def stall(n):
         if n == 501:
             marker.touch()
-            time.sleep(3600)
+            time.sleep(300)
         return n
 
     return replace(STEP, keep=lambda flagged: STEP.keep(flagged).withColumn("id", stall("id")))

@@ -44,7 +44,6 @@ def runs(spark, own_postgres_db, tmp_path_factory):
                 "DATA_DIR": str(lake),
                 "SOURCES_MODE": "sample",
                 "PII_HASH_KEY": "test-only-pseudonym-key",
-                "SPARK_MASTER_URL": "local[1]",
                 "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",  # not used by this selection
                 "MONGO_URI": "mongodb://127.0.0.1:1/",
                 "WAREHOUSE_HOST": db["host"],

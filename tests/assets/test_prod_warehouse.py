@@ -46,7 +46,6 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
         mp.setenv("RANDOMUSER_USERS_PER_DAY", "200")
         mp.setenv("SOURCES_MODE", "sample")
         mp.setenv("PII_HASH_KEY", "test-only-pseudonym-key")
-        mp.setenv("SPARK_MASTER_URL", "local[1]")
         mp.setenv("WAREHOUSE_HOST", postgres_db["host"])
         mp.setenv("WAREHOUSE_PORT", str(postgres_db["port"]))
         mp.setenv("WAREHOUSE_USER", postgres_db["user"])

@@ -110,3 +110,43 @@ def test_the_pull_publishes_no_credential():
         "login": {"uuid": login["uuid"], "username": "silverswan131"},
     }
     assert message.key == login["uuid"] and "password" in served["login"]  # a copy: the input is untouched
+
+
+def test_a_pull_killed_before_its_ledger_record_publishes_again_and_loses_nothing(tmp_path, monkeypatch):
+    """The ledger is written only after the topic acknowledged the pull: a crash in between
+    re-publishes (the clean step folds the copies), and the next run records and adds nothing."""
+    from assets.publish_ledger import PublishLedger
+
+    lake = LakeResource(root=str(tmp_path))
+    lake.write_partition(
+        "raw",
+        "openaq_locations",
+        DAY_START.date(),
+        RAW_LOCATIONS,
+        [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)],
+    )
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+
+    def pull() -> bool:
+        return dg.materialize(
+            [openaq_measurements_pull, dg.AssetSpec(["raw", "openaq_locations"], partitions_def=daily_partitions)],
+            partition_key="2026-11-20",
+            resources={
+                "openaq": FakeOpenAQ(),
+                "lake_io_manager": lake_io(lake, tmp_path),
+                "kafka": kafka,
+                "lake": lake,
+            },
+            raise_on_error=False,
+        ).success
+
+    with monkeypatch.context() as m:
+        m.setattr(PublishLedger, "record", lambda self, digests: (_ for _ in ()).throw(SystemError("killed")))
+        assert not pull()
+    assert kafka.topic_size(OPENAQ_TOPIC) == 3, "published before the crash"
+    sizes = []
+    for _ in range(2):
+        assert pull()
+        sizes.append((kafka.topic_size(OPENAQ_TOPIC), kafka.topic_size(OPENAQ_TOPIC + ".dlq")))
+    # The crashed pull's page reached the DLQ unrecorded too, so the retry sends it once more.
+    assert sizes == [(6, 2), (6, 2)]

@@ -1,37 +1,45 @@
-"""The Spark class archive: `make setup` writes it, and every Spark JVM the resource starts maps
+"""The Spark class archive: `make setup` writes it, and the Spark Connect server's JVM maps
 Spark's classes from it instead of loading them from the jars."""
 
-import subprocess
-import sys
-import textwrap
+import socket
 
-from orchestration.resources.spark import SparkResource
-from orchestration.resources.spark_classes import DEFAULT_ARCHIVE
+from orchestration import spark_server
+from orchestration.spark_server import DEFAULT_ARCHIVE, ServerSettings
 from tests.waiting import WAIT_SECONDS
 
 
 def test_the_archive_joins_the_driver_options_only_when_it_exists(tmp_path):
     archive = tmp_path / "classes.jsa"
-    resource = SparkResource(class_archive=str(archive), conf={"spark.driver.extraJavaOptions": "-Dx=1"})
-    assert resource.java_conf() == {"spark.driver.extraJavaOptions": "-Dx=1"}
+    settings = ServerSettings(
+        remote="sc://127.0.0.1:1", class_archive=archive, conf={"spark.driver.extraJavaOptions": "-Dx=1"}
+    )
+    assert settings.java_conf()["spark.driver.extraJavaOptions"] == "-Dx=1"
     archive.write_bytes(b"")
-    assert resource.java_conf() == {"spark.driver.extraJavaOptions": f"-Dx=1 -XX:SharedArchiveFile={archive}"}
-    assert SparkResource(class_archive=None).java_conf() == {}
+    assert settings.java_conf()["spark.driver.extraJavaOptions"] == f"-Dx=1 -XX:SharedArchiveFile={archive}"
+    assert "spark.driver.extraJavaOptions" not in ServerSettings(remote="sc://h:1", class_archive=None).java_conf()
 
 
-def test_a_spark_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(tmp_path):
+def test_the_server_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(tmp_path):
+    from pyspark.sql.connect.session import SparkSession
+
     assert DEFAULT_ARCHIVE.exists(), f"no {DEFAULT_ARCHIVE}: `make setup` writes it"
     loaded = tmp_path / "class-load.log"
-    script = textwrap.dedent(
-        f"""
-        from orchestration.resources.spark import SparkResource
-        options = "-Xlog:class+load=info:file={loaded}"
-        spark = SparkResource(master="local[1]", conf={{"spark.driver.extraJavaOptions": options}}).get_session()
-        assert spark.range(100).selectExpr("sum(id)").first()[0] == 4950
-        spark.stop()
-        """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = ServerSettings(
+        remote=f"sc://127.0.0.1:{port}",
+        home=tmp_path,
+        conf={"spark.driver.extraJavaOptions": f"-Xlog:class+load=info:file={loaded}"},
     )
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=WAIT_SECONDS)
+    try:
+        spark_server.ensure(settings, WAIT_SECONDS)
+        # A session of its own (not the process's default one, which is the suite's server).
+        session = SparkSession.builder.remote(settings.remote).create()
+        assert session.range(100).selectExpr("sum(id)").first()[0] == 4950
+        session.stop()
+    finally:
+        spark_server.stop(settings)
     lines = loaded.read_text().splitlines()
     # Lambdas are spun up at run time and never archived; every other class counts.
     spark_classes = [line for line in lines if " org.apache.spark." in line and "$$Lambda" not in line]
