@@ -17,7 +17,9 @@ from assets.core.days import day_window
 from assets.core.stream import TopicLog, TopicMessage
 from assets.landing import landing_asset
 from assets.partitions import daily_partitions, partition_days, single_run
+from assets.ports import Lake
 from assets.producers import publish_metadata, published
+from assets.publish_ledger import publish_new
 from assets.topics import ADS_TOPIC, topic_spec
 
 ADS_PULL = dg.AssetKey(["api", "ads_events"])
@@ -71,12 +73,14 @@ def ads_events_pull(
     context: dg.AssetExecutionContext,
     ads: dg.ResourceParam[AdEventSource],
     kafka: dg.ResourceParam[TopicLog],
+    lake: dg.ResourceParam[Lake],
 ):
     per_day = {}
     for day in partition_days(context):
         start, _ = day_window(day)
-        result = kafka.produce(ADS_TOPIC, ad_event_messages(ads.fetch_events(day), start), "ads")
-        per_day[day.isoformat()] = publish_metadata(result, {})
+        messages = ad_event_messages(ads.fetch_events(day), start)
+        result, skipped, _ = publish_new(kafka, lake, ADS_TOPIC, day, messages, "ads")
+        per_day[day.isoformat()] = publish_metadata(result, {"already_published": skipped})
         context.log.info(f"published ad events {day}: {per_day[day.isoformat()]}")
     yield from published(ADS_PULL, ADS_TOPIC, ads.mode, per_day)
 

@@ -19,10 +19,11 @@ from assets.core.stream import TopicLog
 from assets.landed_files import LegacyLayout, refuse_legacy
 from assets.landing_config import LandingConfig, ranges_from_config
 from assets.landing_io import NothingToLand, land_ranges, land_whole_day, raw_rows
+from assets.log_history import LogHistoryLost
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake
 from assets.raw_records import LANDED
-from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key
+from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
 
 def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, config: LandingConfig) -> dict:
@@ -31,13 +32,13 @@ def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, con
         refuse_legacy(lake, f"{table}_rejected", day)
     except LegacyLayout as error:
         raise dg.Failure(str(error)) from error
-    if config.ranges:
-        counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config))
-    else:
-        try:
-            counts = land_whole_day(kafka, lake, table, topic, day)
-        except NothingToLand as error:
-            raise dg.Failure(str(error)) from error
+    try:
+        if config.ranges:
+            counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config), group=LANDING_GROUP)
+        else:
+            counts = land_whole_day(kafka, lake, table, topic, day, group=LANDING_GROUP)
+    except (NothingToLand, LogHistoryLost) as error:
+        raise dg.Failure(str(error)) from error
     if not lake.read_days("raw", table, [day]).files(day):
         # A day without a valid message still reads as an empty table downstream.
         lake.write_file("raw", table, day, f"{topic}-empty", LANDED, [])

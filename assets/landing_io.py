@@ -13,6 +13,7 @@ from assets.core.lake_days import parquet_rows
 from assets.core.memory import gc_paused
 from assets.core.stream import OffsetRange, TopicLog
 from assets.landed_files import BLOCK, block_name, block_ranges, dead_letter_once, locked, merge_new
+from assets.log_history import blocks_of, refuse_committed_beyond_end, refuse_other_block, stamped
 from assets.ports import Lake
 from assets.raw_records import landed_table, rejected_table
 
@@ -40,8 +41,11 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
     ]
 
 
-def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRange, last_day: date) -> Counter:
-    """Land the `day` records of `r` (within one block); counts of what was seen and added."""
+def land_block(
+    kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRange, last_day: date, topic_id: str | None = None
+) -> Counter:
+    """Land the `day` records of `r` (within one block), its files stamped with the log's
+    `topic_id`; counts of what was seen and added."""
     counts: Counter = Counter(ranges=1)
     good, bad = [], []
     with gc_paused():  # up to a block of records, parsed: see assets/core/memory.py
@@ -59,12 +63,22 @@ def land_block(kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRang
     name = block_name(r.topic, r.partition, r.start // BLOCK)
     if good:
         with locked(lake, table, day, name):
-            counts["added"] += merge_new(lake, table, day, name, landed_table(good, datetime.now(UTC)))
+            # Checked again under the lock: another history's run may have written it meanwhile.
+            refuse_other_block(lake, table, day, name, r, topic_id)
+            rows = stamped(landed_table(good, datetime.now(UTC)), topic_id)
+            counts["added"] += merge_new(lake, table, day, name, rows)
     if bad:
         rejects = f"{table}_rejected"
         with locked(lake, rejects, day, name):
+            refuse_other_block(lake, rejects, day, name, r, topic_id)
             counts["dead_lettered"] += dead_letter_once(
-                kafka, lake, rejects, day, name, rejected_table(bad), {r.offset: (r, why) for r, why in bad}
+                kafka,
+                lake,
+                rejects,
+                day,
+                name,
+                stamped(rejected_table(bad), topic_id),
+                {r.offset: (r, why) for r, why in bad},
             )
     counts.update(landed=len(good), rejected=len(bad))
     return counts
@@ -77,16 +91,26 @@ def land_ranges(
     day: date,
     ranges: Iterable[OffsetRange],
     last_day: date | None = None,
+    group: str | None = None,
 ) -> dict:
     """Land the `day` records of each range; returns counts for the materialization: `landed`
     and `rejected` are the day's messages seen in the ranges, `added` and `dead_lettered` what
-    this call wrote for the first time, `deferred` messages of days that are not partitions yet."""
+    this call wrote for the first time, `deferred` messages of days that are not partitions yet.
+
+    Refuses (LogHistoryLost, before anything is written) a log that is not the history the raw
+    day's blocks, or `group`'s committed offsets, were landed from (assets/log_history.py)."""
     last_day = last_day or last_complete_day()
     counts: Counter = Counter()
     ranges = list(ranges)
+    topic_ids = {topic: kafka.topic_id(topic) for topic in {r.topic for r in ranges}}
+    for topic in topic_ids if group else ():
+        refuse_committed_beyond_end(kafka, group, topic)
+    for r, name in blocks_of(ranges, BLOCK, block_name):
+        for t in (table, f"{table}_rejected"):
+            refuse_other_block(lake, t, day, name, r, topic_ids[r.topic])
     for r in ranges:
         for piece in block_ranges(r):
-            counts.update(land_block(kafka, lake, table, day, piece, last_day))
+            counts.update(land_block(kafka, lake, table, day, piece, last_day, topic_ids[r.topic]))
     reasons = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("reason:")}
     totals = {
         k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")
@@ -111,9 +135,9 @@ def raw_rows(lake: Lake, table: str, day: date) -> int:
     return parquet_rows(lake.partition_dir("raw", table, day))
 
 
-def land_whole_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date) -> dict:
+def land_whole_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, group: str | None = None) -> dict:
     before = raw_rows(lake, table, day)
-    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day))
+    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day), group=group)
     if counts["landed"] + counts["rejected"] == 0 and before:
         raise NothingToLand(
             f"{topic} holds no message of {day} (retention passed, or the topic was recreated), but"

@@ -17,6 +17,7 @@ import pyarrow as pa
 from assets.core.days import record_day
 from assets.core.stream import OffsetRange, TopicLog
 from assets.landed_files import BLOCK, block_name, read_block
+from assets.log_history import refuse_committed_beyond_end, refuse_other_block
 from assets.partitions import daily_partitions, single_run
 from assets.ports import Lake
 from assets.raw_records import LANDED, REJECTED
@@ -28,8 +29,15 @@ from assets.topics import LANDING_GROUP, topic_key
 STEP, MAX_STEP = 1_000, 100_000
 
 
-def held_offsets(lake: Lake, table: str, topic: str, partition: int, day, block: int) -> set[int]:
+def held_offsets(
+    lake: Lake, table: str, topic: str, partition: int, day, block: int, topic_id: str | None = None
+) -> set[int]:
     name = block_name(topic, partition, block)
+    # Offsets of a block landed from another history of the topic are not this log's messages:
+    # counting them as held would commit messages nobody landed, so the commit refuses instead.
+    here = OffsetRange(topic, partition, block * BLOCK, (block + 1) * BLOCK)
+    refuse_other_block(lake, table, day, name, here, topic_id)
+    refuse_other_block(lake, f"{table}_rejected", day, name, here, topic_id)
     landed = read_block(lake, table, day, name, pa.schema([LANDED.field("kafka_offset")]))
     rejects = read_block(
         lake,
@@ -42,7 +50,16 @@ def held_offsets(lake: Lake, table: str, topic: str, partition: int, day, block:
     return set(landed["kafka_offset"].to_pylist()) | set(done.to_pylist())
 
 
-def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partition: int, start: int, end: int) -> int:
+def landed_through(
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+    topic_id: str | None = None,
+) -> int:
     """The first offset in [start, end) whose message the raw zone does not hold, else `end`."""
     held: dict[tuple, set[int]] = {}
     offset, size = start, STEP
@@ -51,7 +68,7 @@ def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partitio
         for record in kafka.read_range(step):
             key = (record_day(record), record.offset // BLOCK)
             if key not in held:
-                held[key] = held_offsets(lake, table, topic, partition, *key)
+                held[key] = held_offsets(lake, table, topic, partition, *key, topic_id)
             if record.offset not in held[key]:
                 return record.offset
         offset, size = step.end, min(size * 2, MAX_STEP)
@@ -61,6 +78,8 @@ def landed_through(kafka: TopicLog, lake: Lake, table: str, topic: str, partitio
 def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None) -> dict[int, int]:
     """Advance the group's offset of every partition of `topic`; returns the committed offsets."""
     ends = kafka.end_offsets(topic)
+    refuse_committed_beyond_end(kafka, LANDING_GROUP, topic, ends)
+    topic_id = kafka.topic_id(topic)
     committed = kafka.committed(LANDING_GROUP, topic)
     behind = {p: end for p, end in ends.items() if committed.get(p, 0) < end}
     # Where each partition still starts: offsets below it were deleted by retention unread,
@@ -72,7 +91,7 @@ def commit_landed(kafka: TopicLog, lake: Lake, table: str, topic: str, log=None)
             log.warning(
                 f"{topic}/{partition}: offsets {committed.get(partition, 0)}-{start} expired before they landed"
             )
-        through = landed_through(kafka, lake, table, topic, partition, start, end)
+        through = landed_through(kafka, lake, table, topic, partition, start, end, topic_id)
         if through > committed.get(partition, 0):
             kafka.commit(LANDING_GROUP, OffsetRange(topic, partition, start, through))
             committed[partition] = through

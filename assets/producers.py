@@ -17,7 +17,8 @@ from assets.core.stream import Record, TopicLog, TopicMessage
 from assets.lake_io import lake_input
 from assets.openaq_catalogue import read_locations
 from assets.partitions import daily_partitions, partition_days, single_run
-from assets.ports import MeasurementPageLike, OpenAQSource, UserSource
+from assets.ports import Lake, MeasurementPageLike, OpenAQSource, UserSource
+from assets.publish_ledger import publish_new, record_digest
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
 
 
@@ -114,6 +115,7 @@ def openaq_measurements_pull(
     context: dg.AssetExecutionContext,
     openaq: dg.ResourceParam[OpenAQSource],
     kafka: dg.ResourceParam[TopicLog],
+    lake: dg.ResourceParam[Lake],
     catalogue: LakeDays,
 ):
     per_day = {}
@@ -121,10 +123,19 @@ def openaq_measurements_pull(
         start, end = day_window(day)
         rejected: list = []
         pages = openaq.fetch_measurement_pages(read_locations(catalogue, day), start, end)
-        result = kafka.produce(OPENAQ_TOPIC, measurement_messages(pages, start, rejected), "openaq")
+        messages = measurement_messages(pages, start, rejected)
+        result, skipped, ledger = publish_new(kafka, lake, OPENAQ_TOPIC, day, messages, "openaq")
+        # A malformed page goes to the DLQ once too: recorded in the same ledger after its publish.
+        seen, pages_done = ledger.published(), []
         for page in rejected:
-            kafka.dead_letter(rejected_page_record(page, start), f"malformed_page: {page.rejected_reason}")
-        per_day[day.isoformat()] = publish_metadata(result, {"rejected_pages": len(rejected)})
+            record = rejected_page_record(page, start)
+            if (d := record_digest(record)) not in seen:
+                kafka.dead_letter(record, f"malformed_page: {page.rejected_reason}")
+                pages_done.append(d)
+        ledger.record(pages_done)
+        per_day[day.isoformat()] = publish_metadata(
+            result, {"rejected_pages": len(pages_done), "already_published": skipped + len(rejected) - len(pages_done)}
+        )
         context.log.info(f"published OpenAQ {day}: {per_day[day.isoformat()]}")
     yield from published(OPENAQ_PULL, OPENAQ_TOPIC, openaq.mode, per_day)
 
@@ -170,11 +181,13 @@ def randomuser_users_pull(
     context: dg.AssetExecutionContext,
     randomuser: dg.ResourceParam[UserSource],
     kafka: dg.ResourceParam[TopicLog],
+    lake: dg.ResourceParam[Lake],
 ):
     per_day = {}
     for day in partition_days(context):
         start, _ = day_window(day)
-        result = kafka.produce(USERS_TOPIC, user_messages(randomuser.fetch_users(day), start), "randomuser")
-        per_day[day.isoformat()] = publish_metadata(result, {})
+        messages = user_messages(randomuser.fetch_users(day), start)
+        result, skipped, _ = publish_new(kafka, lake, USERS_TOPIC, day, messages, "randomuser")
+        per_day[day.isoformat()] = publish_metadata(result, {"already_published": skipped})
         context.log.info(f"published users {day}: {per_day[day.isoformat()]}")
     yield from published(USERS_PULL, USERS_TOPIC, randomuser.mode, per_day)

@@ -272,10 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.wait:
             wait_ready(settings, float(os.environ.get("SPARK_CONNECT_START_SECONDS", "600")))
         print("started" if pid else "running", flush=True)
-        print(
-            f"Spark Connect at {settings.remote}: {'starting, pid %d' % pid if pid else 'already there'}",
-            file=sys.stderr,
-        )
+        state = f"starting, pid {pid}" if pid else "already there"
+        print(f"Spark Connect at {settings.remote}: {state}", file=sys.stderr)
     elif args.action == "stop":
         pid = stop(settings)
         print(f"stopped pid {pid}" if pid else f"no server of this checkout at {settings.remote}")

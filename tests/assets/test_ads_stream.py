@@ -44,3 +44,22 @@ def test_a_sample_day_is_published_landed_and_committed(tmp_path):
 
     committed = commit_landed(kafka, lake, "ads_events", ADS_TOPIC)
     assert committed == kafka.end_offsets(ADS_TOPIC)  # lag 0
+
+
+def test_a_re_run_of_the_day_publishes_only_what_is_new(tmp_path):
+    """Issue 25, item 11: re-running the sample day adds nothing to the topic, the DLQ or the
+    raw zone; the landing still finds every message it landed the first time."""
+    lake = LakeResource(root=str(tmp_path))
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    resources = {"ads": AdEventsResource(mode="sample"), "lake": lake, "kafka": kafka}
+    sizes = []
+    for _ in range(2):
+        result = dg.materialize(
+            [ads_events_pull, ads_events_landing], partition_key=DAY.isoformat(), resources=resources
+        )
+        assert result.success
+        raw = pa_ds.dataset(str(lake.partition_dir("raw", "ads_events", DAY)), format="parquet").count_rows()
+        sizes.append((kafka.topic_size(ADS_TOPIC), kafka.topic_size(ADS_TOPIC + ".dlq"), raw))
+    published = len(list(sample_events(DAY))) - 1  # one sample event is dead-lettered
+    assert sizes == [(published, 1, published), (published, 1, published)]
+    assert commit_landed(kafka, lake, "ads_events", ADS_TOPIC) == kafka.end_offsets(ADS_TOPIC)

@@ -11,6 +11,7 @@ from assets.core.stream import OffsetRange
 from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
 from assets.partitions import daily_partitions
 from assets.producers import measurement_event_time, openaq_measurements_pull
+from assets.publish_ledger import PublishLedger
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
@@ -77,7 +78,7 @@ def test_the_pull_publishes_rows_and_dead_letters_the_malformed_page(tmp_path):
     result = dg.materialize(
         [openaq_measurements_pull, dg.AssetSpec(["raw", "openaq_locations"], partitions_def=daily_partitions)],
         partition_key="2026-11-20",
-        resources={"openaq": FakeOpenAQ(), "lake_io_manager": lake_io(lake, tmp_path), "kafka": kafka},
+        resources={"openaq": FakeOpenAQ(), "lake_io_manager": lake_io(lake, tmp_path), "kafka": kafka, "lake": lake},
     )
     assert result.success
     # Three rows published: the one without a period is the clean step's to quarantine.
@@ -112,11 +113,47 @@ def test_the_pull_publishes_no_credential():
     assert message.key == login["uuid"] and "password" in served["login"]  # a copy: the input is untouched
 
 
+class ChangingOpenAQ(FakeOpenAQ):
+    """The same day a second time with one corrected value: a live source's overlap."""
+
+    def fetch_measurement_pages(self, locations, start, end):
+        sensor = Sensor(70, 7)
+        yield Page(sensor, 1, [hour(0), hour(1, value=11.5), {"value": 3.0}])
+        yield Page(sensor, 2, rejected_reason="body is not JSON", raw_body="<html>502</html>")
+
+
+def test_a_re_run_of_the_pull_publishes_only_what_is_new(tmp_path):
+    """Issue 25, item 11: a re-run whose source answers the same adds nothing to the topic or
+    the DLQ; a changed message is published (the clean step keeps the latest fetch)."""
+    lake = LakeResource(root=str(tmp_path))
+    day = DAY_START.date()
+    lake.write_partition(
+        "raw", "openaq_locations", day, RAW_LOCATIONS, [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)]
+    )
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    dlq = OPENAQ_TOPIC + ".dlq"
+
+    def pull(source) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [openaq_measurements_pull, dg.AssetSpec(["raw", "openaq_locations"], partitions_def=daily_partitions)],
+            partition_key="2026-11-20",
+            resources={"openaq": source, "lake_io_manager": lake_io(lake, tmp_path), "kafka": kafka, "lake": lake},
+        )
+
+    sizes = []
+    for source in (FakeOpenAQ(), FakeOpenAQ(), ChangingOpenAQ()):
+        assert pull(source).success
+        sizes.append((kafka.topic_size(OPENAQ_TOPIC), kafka.topic_size(dlq)))
+    assert sizes == [(3, 1), (3, 1), (4, 1)]
+    [changed] = kafka.read_range(
+        OffsetRange(OPENAQ_TOPIC, *next((p, end - 1, end) for p, end in kafka.end_offsets(OPENAQ_TOPIC).items() if end))
+    )
+    assert json.loads(changed.value)["measurement"]["value"] == 11.5
+
+
 def test_a_pull_killed_before_its_ledger_record_publishes_again_and_loses_nothing(tmp_path, monkeypatch):
     """The ledger is written only after the topic acknowledged the pull: a crash in between
     re-publishes (the clean step folds the copies), and the next run records and adds nothing."""
-    from assets.publish_ledger import PublishLedger
-
     lake = LakeResource(root=str(tmp_path))
     lake.write_partition(
         "raw",
@@ -140,13 +177,16 @@ def test_a_pull_killed_before_its_ledger_record_publishes_again_and_loses_nothin
             raise_on_error=False,
         ).success
 
+    def killed(self, digests):
+        raise SystemError("killed between the publish and the record")
+
     with monkeypatch.context() as m:
-        m.setattr(PublishLedger, "record", lambda self, digests: (_ for _ in ()).throw(SystemError("killed")))
+        m.setattr(PublishLedger, "record", killed)
         assert not pull()
     assert kafka.topic_size(OPENAQ_TOPIC) == 3, "published before the crash"
     sizes = []
     for _ in range(2):
         assert pull()
         sizes.append((kafka.topic_size(OPENAQ_TOPIC), kafka.topic_size(OPENAQ_TOPIC + ".dlq")))
-    # The crashed pull's page reached the DLQ unrecorded too, so the retry sends it once more.
-    assert sizes == [(6, 2), (6, 2)]
+    # The messages again (3 + 3); the malformed page once: the crash came before its publish.
+    assert sizes == [(6, 1), (6, 1)]

@@ -82,7 +82,7 @@ def test_two_runs_in_a_row_share_one_server_and_no_step_process_holds_a_jvm(spar
         # the run (directly or through a launcher) cannot slip between two samples.
         done = threading.Event()
 
-        def sample(run_pid=proc.pid):
+        def sample(run_pid=proc.pid, done=done):
             while not done.is_set():
                 for pid, (ppid, argv) in java_processes().items():
                     # The server forks to run commands (Hadoop's file system runs `chmod`, Python

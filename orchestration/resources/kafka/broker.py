@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import dagster as dg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import Field, PrivateAttr
 
@@ -283,6 +283,23 @@ class KafkaResource(dg.ConfigurableResource):
             for _ in self._read(consumer, topic, starts, eof):
                 pass  # at most the last batch of each partition
         return {p: eof[p] for p in partitions}
+
+    def topic_id(self, topic: str) -> str | None:
+        """The broker's topic id (KIP-516): a deleted and recreated topic gets a new one. None for
+        a missing topic, or a broker that has no ids (it answers the all-zero id)."""
+        errors: list = []
+        admin = AdminClient(self._conf(errors))
+        meta = self._metadata(admin, errors, topic).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return None
+        future = admin.describe_topics(TopicCollection([topic]), request_timeout=self.timeout_seconds)[topic]
+        try:
+            found = str(future.result(timeout=self.timeout_seconds).topic_id)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return None
+            raise
+        return None if found.strip("A=") == "" else found
 
     def offsets_for_time(self, topic: str, ts_ms: int) -> dict[int, int]:
         """First offset with timestamp >= ts_ms per partition (the end offset if none). Event times

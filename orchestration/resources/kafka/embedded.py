@@ -12,6 +12,7 @@ Kafka segment stores record batches. No retention: local data is deleted with DA
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice, repeat
@@ -38,6 +39,7 @@ create table if not exists batches (
     topic text not null, partition integer not null, base_offset integer not null,
     last_offset integer not null, max_timestamp_ms integer not null, messages blob not null,
     primary key (topic, partition, base_offset));
+create table if not exists topic_ids (topic text primary key, topic_id text not null);
 create table if not exists commits (
     grp text not null, topic text not null, partition integer not null, next_offset integer not null,
     primary key (grp, topic, partition));
@@ -80,6 +82,15 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
             if conn.execute("select 1 from partitions where topic = ?", (name,)).fetchone() is None:
                 rows = [(name, p) for p in range(self.partitions)]
                 conn.executemany("insert into partitions (topic, partition, next_offset) values (?, ?, 0)", rows)
+            self._ensure_id(conn, name)
+
+    @staticmethod
+    def _ensure_id(conn: sqlite3.Connection, topic: str) -> None:
+        # Drawn with the topic, as Kafka does: a new file (the old one lost) gives every topic a
+        # new id, so a landing can tell the offsets it hands out from the lost file's. The table
+        # is created here too because files made before it keep their layout number.
+        conn.execute("create table if not exists topic_ids (topic text primary key, topic_id text not null)")
+        conn.execute("insert or ignore into topic_ids values (?, ?)", (topic, uuid.uuid4().hex))
 
     @staticmethod
     def _partition_count(conn: sqlite3.Connection, topic: str) -> int:
@@ -175,6 +186,20 @@ class EmbeddedTopicLogResource(dg.ConfigurableResource):
         with self._connect() as conn:
             rows = conn.execute("select partition, next_offset from partitions where topic = ?", (topic,))
             return dict(rows.fetchall())
+
+    def topic_id(self, topic: str) -> str | None:
+        with self._connect() as conn:
+            found = conn.execute(
+                "select topic_id from topic_ids where topic = ? and exists (select 1 from partitions where topic = ?)",
+                (topic, topic),
+            ).fetchone()
+        if found is not None:
+            return found[0]
+        with self._write() as conn:
+            if conn.execute("select 1 from partitions where topic = ?", (topic,)).fetchone() is None:
+                return None
+            self._ensure_id(conn, topic)  # a topic of a file older than its ids gets one now
+            return conn.execute("select topic_id from topic_ids where topic = ?", (topic,)).fetchone()[0]
 
     def offsets_for_time(self, topic: str, ts_ms: int) -> dict[int, int]:
         """Per partition, the first offset stamped at or after `ts_ms`, else the end. Event
