@@ -162,8 +162,9 @@ def _resources(profile: str) -> dict:
             collection=os.getenv("MONGO_COLLECTION", "openaq_measurements"),
         ),
         "user_store": cassandra_resource(),
-        # The Spark Connect server in front of the cluster (compose: spark-connect).
-        "spark": SparkResource(remote=dg.EnvVar("SPARK_REMOTE")),
+        # A classic driver in the step process: Spark Connect in front of a standalone cluster
+        # fails on the executors (orchestration/spark_server.py).
+        "spark": SparkResource(master=dg.EnvVar("SPARK_MASTER_URL"), driver_memory="4g"),
         "warehouse": PostgresWarehouse(
             host=os.getenv("WAREHOUSE_HOST", "127.0.0.1"),
             port=int(os.getenv("WAREHOUSE_PORT", "5432")),

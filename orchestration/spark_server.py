@@ -6,7 +6,12 @@ and stays warm for every later step and run. The server ships in the pyspark whe
 (`spark-connect_2.13-*.jar`) and is launched with the wheel's `spark-submit`.
 
 - `make dev` starts one and keeps it for the session; `make run` uses one that answers, or
-  starts one for the run and stops it at the end; compose runs one in front of the cluster.
+  starts one for the run and stops it at the end.
+- Not in front of a standalone cluster (yet): there every task of a Connect session fails on
+  the executors with "cannot assign instance of java.lang.invoke.SerializedLambda to field
+  MapPartitionsRDD.f" (the executor's per-session class loader; tried with the Connect jar on
+  the executors' class path and artifact isolation off). The prod profile's steps drive the
+  cluster from a classic session (`SparkResource(master=...)`) until that is solved.
 - A local-profile run that finds no server starts one itself (`SparkResource(start_server=True)`)
   and leaves it running for the next run: `python -m orchestration.spark_server stop` ends it.
 
@@ -16,7 +21,6 @@ nothing beside the run itself.
     python -m orchestration.spark_server start    # in the background; prints "started" or "running"
     python -m orchestration.spark_server stop     # the server this checkout started (pid file)
     python -m orchestration.spark_server status
-    python -m orchestration.spark_server serve    # in the foreground (compose); --master, --address
 """
 
 from __future__ import annotations
@@ -90,7 +94,6 @@ class ServerSettings:
     conf: Mapping[str, str] = field(default_factory=dict)
     home: Path = field(default_factory=lambda: Path(os.environ.get("SPARK_CONNECT_HOME", REPO / ".spark-connect")))
     class_archive: Path | None = DEFAULT_ARCHIVE
-    bind: str | None = None  # the address to listen on; the URL's host by default
 
     @property
     def port(self) -> int:
@@ -117,7 +120,7 @@ class ServerSettings:
         import importlib.util
 
         spark_home = Path(importlib.util.find_spec("pyspark").origin).parent
-        host = self.bind or address(self.remote)[0]
+        host = address(self.remote)[0]
         conf = {
             **self.java_conf(),
             "spark.connect.grpc.binding.port": str(self.port),
@@ -258,15 +261,11 @@ def log_tail(settings: ServerSettings, chars: int = 3000) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.spark_server", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["start", "stop", "status", "serve"])
-    parser.add_argument("--master", default=os.environ.get("SPARK_MASTER_URL", "local[*]"))
-    parser.add_argument("--driver-memory", default=os.environ.get("SPARK_DRIVER_MEMORY", "3g"))
-    parser.add_argument("--address", default=None, help="address to listen on (serve: 0.0.0.0 in compose)")
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--wait", action="store_true", help="start: return once the server answers")
     args = parser.parse_args(argv)
-    settings = ServerSettings(remote=url(), master=args.master, driver_memory=args.driver_memory, bind=args.address)
-    if args.action == "serve":
-        os.execve(settings.command()[0], settings.command(), settings.environment())
+    settings = ServerSettings(remote=url(), driver_memory=args.driver_memory)
     if args.action == "start":
         pid = start(settings)
         if args.wait:

@@ -1,11 +1,14 @@
-"""Spark for the clean steps: a Spark Connect session on the one long-lived server
-(orchestration/spark_server.py), through dagster-pyspark's lazy resource.
+"""Spark for the clean steps, through dagster-pyspark's lazy resource: a Spark Connect session
+on the one long-lived server (orchestration/spark_server.py), or, with `master` set, a classic
+session in the step process driving a cluster (the prod profile: Connect in front of a
+standalone cluster fails there, see orchestration/spark_server.py).
 
-A step process holds no JVM: its session is a gRPC client, so the JVM start and the cold
-first queries are paid once by the server, not once per run. What this adds to dagster-pyspark's
-`LazyPySparkResource`: the server's address (`SPARK_REMOTE`), starting a local server when none
-answers (the local profile), and connecting in the background as the run starts, so a server
-that is still booting does so while the pulls and the landing run.
+Over Connect a step process holds no JVM: its session is a gRPC client, so the JVM start and
+the cold first queries are paid once by the server, not once per run. What this adds to
+dagster-pyspark's `LazyPySparkResource`: the server's address (`SPARK_REMOTE`), starting a local
+server when none answers (the local profile), and connecting in the background as the run
+starts, so a server (or a driver JVM) that is still booting does so while the pulls and the
+landing run.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ SESSION_CONF = {
 
 
 class SparkResource(LazyPySparkResource):
-    """A Spark Connect session: `SPARK_REMOTE` (or `remote`), `sc://127.0.0.1:15002` by default."""
+    """A Spark Connect session: `SPARK_REMOTE` (or `remote`), `sc://127.0.0.1:15002` by default;
+    a classic session on `master` when that is set."""
 
     spark_config: dict[str, Any] = Field(
         default_factory=lambda: dict(SESSION_CONF), description="Settings of every session (runtime SQL settings)."
@@ -47,20 +51,42 @@ class SparkResource(LazyPySparkResource):
         default=False,
         description="Start a server on this machine (from the pyspark wheel) when none answers: the local profile.",
     )
-    master: str = Field(default="local[*]", description="The master of a server this resource starts.")
+    master: str | None = Field(
+        default=None,
+        description="A cluster's master URL: a classic session in the step process instead of Connect "
+        "(an sc:// URL here is a Connect server, as `remote`).",
+    )
     # In local mode the server's driver is the executor too: a million-row day needs more than
     # 2g. 3g of heap keeps the whole JVM under 4 GiB at ten million rows; Spark spills the rest.
-    driver_memory: str = "3g"
+    driver_memory: str = Field(default="3g", description="Of the server this resource starts, or the classic driver.")
     prestart: bool = Field(
         default=True, description="Connect (and start a server if need be) in the background as a run starts."
     )
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def url(self) -> str:
+        if self.master and self.master.startswith("sc://"):  # a master that is a Connect server
+            return self.master
         return self.remote or spark_server.url()
 
+    def classic(self) -> bool:
+        return bool(self.master) and not self.master.startswith("sc://")
+
     def server_settings(self) -> spark_server.ServerSettings:
-        return spark_server.ServerSettings(remote=self.url(), master=self.master, driver_memory=self.driver_memory)
+        return spark_server.ServerSettings(remote=self.url(), driver_memory=self.driver_memory)
+
+    def classic_config(self) -> dict[str, Any]:
+        """A classic driver's settings: the server's own (UI off, the class archive), this
+        resource's sessions', the master and the driver's memory."""
+        server = spark_server.ServerSettings(remote=spark_server.DEFAULT_URL).java_conf()
+        server = {k: v for k, v in server.items() if not k.startswith("spark.connect.")}
+        return {
+            **server,
+            **self.spark_config,
+            "spark.master": self.master,
+            "spark.app.name": "airstream",
+            "spark.driver.memory": self.driver_memory,
+        }
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.prestart:
@@ -77,6 +103,9 @@ class SparkResource(LazyPySparkResource):
         # and a step that asks meanwhile share one session.
         with self._lock:
             if self._spark_session is not None:
+                return
+            if self.classic():
+                self._spark_session = spark_session_from_config(self.classic_config())
                 return
             if self.start_server:
                 ceiling = float(os.environ.get("SPARK_CONNECT_START_SECONDS", "600"))

@@ -71,6 +71,7 @@ def write_archive(target: Path) -> Path:
 
     from orchestration import spark_server
 
+    target = target.resolve()  # the server's working directory is its own, not ours
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".spark-classes-") as scratch:
         dumped = Path(scratch) / "classes.jsa"

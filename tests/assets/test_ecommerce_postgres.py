@@ -1,6 +1,8 @@
 """The e-commerce flow on the prod profile's warehouse: clean tables loaded into PostgreSQL,
 the marts built and tested (dbt tests and unit tests) by dbt-postgres, a re-run adding nothing."""
 
+import os
+
 import dagster as dg
 import psycopg2
 import pytest
@@ -43,6 +45,7 @@ def runs(spark, own_postgres_db, tmp_path_factory):
             for name, value in {
                 "DATA_DIR": str(lake),
                 "SOURCES_MODE": "sample",
+                "SPARK_MASTER_URL": os.environ["SPARK_REMOTE"],  # the suite's Spark Connect server
                 "PII_HASH_KEY": "test-only-pseudonym-key",
                 "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",  # not used by this selection
                 "MONGO_URI": "mongodb://127.0.0.1:1/",

@@ -45,6 +45,7 @@ def prod_runs(spark, postgres_db, tansu, mongo_uri, tmp_path_factory):
         mp.setenv("MONGO_DATABASE", postgres_db["dbname"])
         mp.setenv("RANDOMUSER_USERS_PER_DAY", "200")
         mp.setenv("SOURCES_MODE", "sample")
+        mp.setenv("SPARK_MASTER_URL", os.environ["SPARK_REMOTE"])  # the suite's Spark Connect server
         mp.setenv("PII_HASH_KEY", "test-only-pseudonym-key")
         mp.setenv("WAREHOUSE_HOST", postgres_db["host"])
         mp.setenv("WAREHOUSE_PORT", str(postgres_db["port"]))

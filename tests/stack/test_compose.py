@@ -275,10 +275,10 @@ def _alive_workers(ui_port: int) -> int:
 
 DRIVER = """
 import sys
-from orchestration.resources.spark import SparkResource
+from orchestration.resources.spark import SESSION_CONF, SparkResource
 
-session = SparkResource(master=sys.argv[1], driver_memory="512m", shuffle_partitions=2,
-                        conf={"spark.executor.memory": "512m"}).get_session()
+conf = {**SESSION_CONF, "spark.sql.shuffle.partitions": "2", "spark.executor.memory": "512m"}
+session = SparkResource(master=sys.argv[1], driver_memory="512m", spark_config=conf, prestart=False).get_session()
 def where(_):
     import spark.transforms.measurements  # the project's code, imported on the executor
     return sys.executable
@@ -301,7 +301,7 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
         {"spark://spark-master:7077": url},
     )
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"},  # a classic driver, as in prod
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
