@@ -20,9 +20,13 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from orchestration import spark_server  # noqa: E402 - standard library only, no Dagster
+
 # (sample locations, monitors' interval in minutes, users): ~1,013 measurements a location at 5 min.
 SIZES = {"S": (20, 60, 1_000), "M": (987, 5, 100_000), "L": (9_870, 5, 1_000_000)}
 DAY = os.getenv("BENCH_DAY", "2026-11-20")
@@ -65,8 +69,13 @@ def watch_peaks(root: int, peaks: dict, done: threading.Event) -> None:
         done.wait(0.5)
 
 
-def run_day(env: dict) -> tuple[float, float, dict, int]:
-    cmd = [str(ROOT / ".venv/bin/dagster"), "asset", "materialize", "--select", "*", "--partition", DAY]
+def run_day(env: dict, days: int) -> tuple[float, float, dict, int]:
+    cmd = [str(ROOT / ".venv/bin/dagster"), "asset", "materialize", "--select", "*"]
+    if days == 1:
+        cmd += ["--partition", DAY]
+    else:  # one run over the range (single-run backfill policy), as a backfill of those days is
+        first = (date.fromisoformat(DAY) - timedelta(days=days - 1)).isoformat()
+        cmd += ["--partition-range", f"{first}...{DAY}"]
     cmd += ["-m", "orchestration.definitions"]
     peaks: dict = {}
     done = threading.Event()
@@ -143,6 +152,28 @@ def floor_seconds(data_dir: Path) -> tuple[float, int]:
     return round(time.perf_counter() - started, 2), groups
 
 
+def import_dagster_seconds() -> float:
+    """`python -c "import dagster"`, measured beside the run: the yardstick of the S targets."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dagster"], check=True)
+    return round(time.perf_counter() - started, 2)
+
+
+def reference_floor_seconds(data_dir: Path) -> float | None:
+    """The shared yardstick (../shared/bench/measurements_floor.py) on the landed raw day."""
+    script = ROOT.parent / "shared" / "bench" / "measurements_floor.py"
+    if not script.exists():
+        return None
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [sys.executable, str(script), str(data_dir / "raw" / "openaq_measurements" / f"day={DAY}"), out],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])["total_s"]
+
+
 def main() -> None:
     size = os.getenv("SIZE", "S").upper()
     locations, interval, users = SIZES[size]
@@ -163,9 +194,24 @@ def main() -> None:
         "OPENAQ_SAMPLE_INTERVAL_MINUTES": str(interval),
         "RANDOMUSER_USERS_PER_DAY": str(users),
     }
-    wall, cpu, peaks, code = run_day(env)
+    days = int(os.getenv("DAYS", "1"))
+    warm = os.getenv("WARM", "") not in ("", "0")
+    # The Spark Connect server, as `make run` has it: one that answers is used; else one is
+    # started as the run starts (not timed) and stopped after it. WARM=1 starts it first and
+    # waits until it answers (as `make dev` keeps one), so the run meets a server that is up.
+    server = spark_server.ServerSettings(remote=spark_server.url())
+    ours = spark_server.start(server)
+    if warm:
+        spark_server.wait_ready(server, 600)
+    try:
+        yardstick = import_dagster_seconds()
+        wall, cpu, peaks, code = run_day(env, days)
+    finally:
+        if ours:
+            spark_server.stop(server)
     steps, rows, _ = steps_from_event_log(str(home))
     floor, groups = floor_seconds(data_dir)
+    reference = reference_floor_seconds(data_dir)
     messages = rows.get("openaq_measurements_pull", {}).get("api/openaq_measurements")
 
     def rate(step: str, n) -> int | None:
@@ -181,12 +227,21 @@ def main() -> None:
                 "interval_minutes": interval,
                 "users": users,
                 "exit_code": code,
+                "days": days,
+                "warm": warm,
+                "spark_server_started_by_bench": bool(ours),
                 "wall_seconds": round(wall, 1),
+                "wall_seconds_per_day": round(wall / days, 1),
+                "import_dagster_seconds": yardstick,
+                "wall_over_import_dagster": round(wall / yardstick, 1),
                 "cpu_seconds": round(cpu, 1),
                 "outside_steps_seconds": round(wall - sum(steps.values()), 1),
                 "floor_seconds": floor,
                 "floor_groups": groups,
                 "wall_over_floor": round(wall / floor, 1) if floor else None,
+                # ../shared/bench/measurements_floor.py on the same landed day (the issue's yardstick)
+                "reference_floor_seconds": reference,
+                "wall_over_reference_floor": round(wall / reference, 1) if reference else None,
                 "step_seconds": steps,
                 "rows": rows,
                 "rows_per_second": {
