@@ -56,10 +56,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 def watch_peaks(root: int, peaks: dict, done: threading.Event) -> None:
-    """Poll the run's process tree: VmHWM is each process's peak so far, so polling often
-    enough to see a process before it exits gives its peak. Keyed by what runs in it."""
+    """Poll the run's process tree and the Spark Connect server: VmHWM is each process's peak
+    so far, so polling often enough to see a process before it exits gives its peak. Keyed by
+    what runs in it (the server's JVM is `jvm`: the steps hold none)."""
     while not done.is_set():
-        for pid in [root, *_descendants(root)]:
+        server = spark_server.recorded_pid(spark_server.ServerSettings(remote=spark_server.url()))
+        for pid in [root, *_descendants(root), *([server] if server else [])]:
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
             except OSError:
