@@ -3,7 +3,7 @@
 Each term is counted from its own store, never derived from the others, so the identity can
 fail (a row lost anywhere breaks it):
 
-    topic messages = landed + dead-lettered                   (the landing boundary)
+    topic messages = landed + dead-lettered + held            (the landing boundary)
     landed         = clean + quarantined + duplicates          (the clean boundary)
     so        in   = clean + quarantined + duplicates + dead-lettered
 
@@ -15,6 +15,8 @@ fail (a row lost anywhere breaks it):
   `not_yet_landed`, outside the identity. A declared message that the raw zone holds neither
   as landed nor as rejected is `lost`, named by partition and offset range: a partition's last
   message, or a whole partition, missing from raw fails the check like any other.
+- held: distinct messages of `raw/<table>_held/day=D`, landed before D was a partition and
+  not moved into it yet (assets/held.py): neither lost nor landed in the day.
 - landed: rows of `raw/<table>/day=D`; dead-lettered: distinct messages (partition, offset)
   of `raw/<table>_rejected/day=D`, the landing's record of what it sent to the DLQ.
 - clean, quarantined: rows of the day in the clean zone's two tables (Parquet footers).
@@ -34,13 +36,14 @@ import dagster as dg
 from assets.core.days import record_day
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import TopicLog
+from assets.held import held_table
 from assets.landing_io import whole_day_ranges
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
 from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 
 IDENTITY = (
-    "Blocking: fails when topic messages != landed + dead-lettered or landed != clean + "
+    "Blocking: fails when topic messages != landed + dead-lettered + held or landed != clean + "
     "quarantined + duplicates, i.e. in != clean + quarantined + duplicates + dead-lettered, or when "
     "a message declared landed (below the committed offset, or in a range a landing read) is in "
     "neither raw table (`lost`, by partition and offset range). Each "
@@ -209,13 +212,19 @@ def day_accounts(
     """Every term of the day's identity, counted, and whether both boundaries balance."""
     raw = stored_messages(lake.partition_dir("raw", flow.table, day))
     rejected = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
-    landed, dead_lettered = raw.rows, rejected.distinct
+    # Messages of the day landed before it was a partition and not moved into it yet.
+    waiting = stored_messages(lake.partition_dir("raw", held_table(flow.table), day))
+    landed, dead_lettered, held = raw.rows, rejected.distinct, waiting.distinct
     bound = landing_bound(
-        kafka.committed(LANDING_GROUP, flow.topic), declared or {}, raw.frontier(), rejected.frontier()
+        kafka.committed(LANDING_GROUP, flow.topic),
+        declared or {},
+        raw.frontier(),
+        rejected.frontier(),
+        waiting.frontier(),
     )
     within, not_yet_landed = topic_messages(kafka, flow.topic, day, bound)
     in_topic = sum(len(offsets) for offsets in within.values())
-    lost, lost_count = lost_messages(within, raw, rejected)
+    lost, lost_count = lost_messages(within, raw, rejected, waiting)
     clean = parquet_rows(lake.partition_dir("clean", flow.table, day))
     quarantined = parquet_rows(lake.partition_dir("clean", f"{flow.table}_quarantine", day))
     out = None if duplicates is None else clean + quarantined + duplicates + dead_lettered
@@ -223,6 +232,7 @@ def day_accounts(
         "topic_messages": in_topic,
         "landed": landed,
         "dead_lettered": dead_lettered,
+        "held": held,
         "clean_rows": clean,
         "quarantined_rows": quarantined,
         "duplicates": duplicates,
@@ -231,11 +241,11 @@ def day_accounts(
         "lost_messages": lost_count,
         "lost": lost,  # partition -> offset ranges declared landed that raw holds in neither table
         # Where a difference is, for the reader: the identity compares the counts above.
-        "missing_at_landing": in_topic - landed - dead_lettered,
+        "missing_at_landing": in_topic - landed - dead_lettered - held,
         "missing_at_clean": None if duplicates is None else landed - clean - quarantined - duplicates,
         "balanced": out is not None
         and not lost
-        and in_topic == landed + dead_lettered
+        and in_topic == landed + dead_lettered + held
         and landed == clean + quarantined + duplicates,
     }
 

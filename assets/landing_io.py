@@ -12,6 +12,7 @@ from assets.core.days import day_window, last_complete_day, record_day
 from assets.core.lake_days import parquet_rows
 from assets.core.memory import gc_paused
 from assets.core.stream import OffsetRange, TopicLog
+from assets.held import hold, release_held
 from assets.landed_files import BLOCK, block_name, block_ranges, dead_letter_once, locked, merge_new
 from assets.log_history import blocks_of, refuse_committed_beyond_end, refuse_other_block, stamped
 from assets.ports import Lake
@@ -45,20 +46,23 @@ def land_block(
     kafka: TopicLog, lake: Lake, table: str, day: date, r: OffsetRange, last_day: date, topic_id: str | None = None
 ) -> Counter:
     """Land the `day` records of `r` (within one block), its files stamped with the log's
-    `topic_id`; counts of what was seen and added."""
+    `topic_id`, and hold its records of days that are not partitions yet (assets/held.py);
+    counts of what was seen and added."""
     counts: Counter = Counter(ranges=1)
     good, bad = [], []
+    later: dict[date, tuple[list, list]] = {}
     with gc_paused():  # up to a block of records, parsed: see assets/core/memory.py
         for record in kafka.read_range(r):
             its_day = record_day(record)
-            if its_day != day:
-                counts["deferred" if its_day > last_day else "other_days"] += 1
+            if its_day != day and its_day <= last_day:
+                counts["other_days"] += 1
                 continue
             _, reason = kafka.decode(record)
+            into = (good, bad) if its_day == day else later.setdefault(its_day, ([], []))
             if reason is None:
-                good.append((record, json_text(record.value)))
+                into[0].append((record, json_text(record.value)))
             else:
-                bad.append((record, reason))
+                into[1].append((record, reason))
                 counts[f"reason:{reason.split(':')[0]}"] += 1
     name = block_name(r.topic, r.partition, r.start // BLOCK)
     if good:
@@ -67,21 +71,45 @@ def land_block(
             refuse_other_block(lake, table, day, name, r, topic_id)
             rows = stamped(landed_table(good, datetime.now(UTC)), topic_id)
             counts["added"] += merge_new(lake, table, day, name, rows)
-    if bad:
-        rejects = f"{table}_rejected"
-        with locked(lake, rejects, day, name):
-            refuse_other_block(lake, rejects, day, name, r, topic_id)
-            counts["dead_lettered"] += dead_letter_once(
-                kafka,
-                lake,
-                rejects,
-                day,
-                name,
-                stamped(rejected_table(bad), topic_id),
-                {r.offset: (r, why) for r, why in bad},
+    dead_letter(kafka, lake, table, day, name, r, bad, topic_id, counts)
+    for its_day, (its_good, its_bad) in sorted(later.items()):
+        # A day that is not a partition yet: its valid messages wait in the raw zone's holding
+        # area, its poison ones are dead-lettered now, so nothing of it holds the commit back.
+        counts["deferred"] += len(its_good) + len(its_bad)
+        if its_good:
+            counts["held"] += hold(
+                lake, table, its_day, name, stamped(landed_table(its_good, datetime.now(UTC)), topic_id)
             )
+        dead_letter(kafka, lake, table, its_day, name, r, its_bad, topic_id, counts)
     counts.update(landed=len(good), rejected=len(bad))
     return counts
+
+
+def dead_letter(
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    day: date,
+    name: str,
+    r: OffsetRange,
+    bad: list,
+    topic_id: str | None,
+    counts: Counter,
+) -> None:
+    if not bad:
+        return
+    rejects = f"{table}_rejected"
+    with locked(lake, rejects, day, name):
+        refuse_other_block(lake, rejects, day, name, r, topic_id)
+        counts["dead_lettered"] += dead_letter_once(
+            kafka,
+            lake,
+            rejects,
+            day,
+            name,
+            stamped(rejected_table(bad), topic_id),
+            {r.offset: (r, why) for r, why in bad},
+        )
 
 
 def land_ranges(
@@ -95,7 +123,9 @@ def land_ranges(
 ) -> dict:
     """Land the `day` records of each range; returns counts for the materialization: `landed`
     and `rejected` are the day's messages seen in the ranges, `added` and `dead_lettered` what
-    this call wrote for the first time, `deferred` messages of days that are not partitions yet.
+    this call wrote for the first time, `deferred` messages of days that are not partitions yet
+    (`held`: how many of them this call added to the holding area, assets/held.py), `released`
+    the day's held messages moved into the day's partition by this call.
 
     Refuses (LogHistoryLost, before anything is written) a log that is not the history the raw
     day's blocks, or `group`'s committed offsets, were landed from (assets/log_history.py)."""
@@ -108,12 +138,25 @@ def land_ranges(
     for r, name in blocks_of(ranges, BLOCK, block_name):
         for t in (table, f"{table}_rejected"):
             refuse_other_block(lake, t, day, name, r, topic_ids[r.topic])
+    # Messages of the day landed before it was a partition: moved in by every landing of it.
+    counts["released"] = release_held(lake, table, day)
     for r in ranges:
         for piece in block_ranges(r):
             counts.update(land_block(kafka, lake, table, day, piece, last_day, topic_ids[r.topic]))
     reasons = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("reason:")}
     totals = {
-        k: counts[k] for k in ("landed", "added", "rejected", "dead_lettered", "deferred", "other_days", "ranges")
+        k: counts[k]
+        for k in (
+            "landed",
+            "added",
+            "rejected",
+            "dead_lettered",
+            "deferred",
+            "held",
+            "released",
+            "other_days",
+            "ranges",
+        )
     }
     return {**totals, "dead_letter_reasons": reasons, "covered": covered_offsets(ranges)}
 
@@ -135,10 +178,18 @@ def raw_rows(lake: Lake, table: str, day: date) -> int:
     return parquet_rows(lake.partition_dir("raw", table, day))
 
 
-def land_whole_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, group: str | None = None) -> dict:
+def land_whole_day(
+    kafka: TopicLog,
+    lake: Lake,
+    table: str,
+    topic: str,
+    day: date,
+    group: str | None = None,
+    last_day: date | None = None,
+) -> dict:
     before = raw_rows(lake, table, day)
-    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day), group=group)
-    if counts["landed"] + counts["rejected"] == 0 and before:
+    counts = land_ranges(kafka, lake, table, day, whole_day_ranges(kafka, topic, day), last_day, group=group)
+    if counts["landed"] + counts["rejected"] + counts["released"] == 0 and before:
         raise NothingToLand(
             f"{topic} holds no message of {day} (retention passed, or the topic was recreated), but"
             f" raw/{table}/day={day} holds {before} rows: kept as they are, nothing downstream rebuilt"

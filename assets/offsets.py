@@ -3,7 +3,8 @@
 The raw zone is the ledger: a message is consumed once its offset is a row of its day's landed
 file, or of its rejects file with its DLQ publish done. The group's offset of a partition moves
 from where it is, message by message, and stops at the first one the raw zone does not hold (a
-failed landing, a day not landed yet, a deferred future event), so it never passes a gap.
+failed landing, a day not landed yet), so it never passes a gap. A message of a day that is not
+a partition yet is held by the raw zone's holding area (assets/held.py), so it is committed past.
 
 Who advances it, and when: the last step of every run that lands (`kafka/<topic>_committed`,
 after every asset fed by the landing succeeded: CLI, schedule, backfill and sensor runs), and
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from assets.core.days import record_day
 from assets.core.stream import OffsetRange, TopicLog
+from assets.held import held_table
 from assets.landed_files import BLOCK, block_name, read_block
 from assets.log_history import refuse_committed_beyond_end, refuse_other_block
 from assets.partitions import daily_partitions, single_run
@@ -38,7 +40,11 @@ def held_offsets(
     here = OffsetRange(topic, partition, block * BLOCK, (block + 1) * BLOCK)
     refuse_other_block(lake, table, day, name, here, topic_id)
     refuse_other_block(lake, f"{table}_rejected", day, name, here, topic_id)
-    landed = read_block(lake, table, day, name, pa.schema([LANDED.field("kafka_offset")]))
+    refuse_other_block(lake, held_table(table), day, name, here, topic_id)
+    offset_only = pa.schema([LANDED.field("kafka_offset")])
+    landed = read_block(lake, table, day, name, offset_only)
+    # A message of a day that is not a partition yet is held by the raw zone too (assets/held.py).
+    held = read_block(lake, held_table(table), day, name, offset_only)
     rejects = read_block(
         lake,
         f"{table}_rejected",
@@ -47,7 +53,7 @@ def held_offsets(
         pa.schema([REJECTED.field("kafka_offset"), REJECTED.field("dead_lettered")]),
     )
     done = rejects.filter(rejects["dead_lettered"])["kafka_offset"]
-    return set(landed["kafka_offset"].to_pylist()) | set(done.to_pylist())
+    return set(landed["kafka_offset"].to_pylist()) | set(held["kafka_offset"].to_pylist()) | set(done.to_pylist())
 
 
 def landed_through(

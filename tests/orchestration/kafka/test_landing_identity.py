@@ -202,7 +202,8 @@ def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make
     assert result.success and len(raw_offsets(tmp_path)) == 5
     assert result.get_asset_materialization_events()[0].materialization.metadata["deferred"].value == 1
     commit(instance, kafka, lake, result)
-    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 0, "never past the unlanded event"
+    assert raw_offsets(tmp_path, "openaq_measurements_held") == [(partition, 0)]
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 6, "held by the raw zone: committed past"
 
     # Nothing new: the cursor is past the range, the deferred day still waits.
     again = sensor_tick(instance, kafka, tick.cursor)
@@ -221,6 +222,7 @@ def test_a_future_event_is_deferred_and_blocks_nothing_behind_it(topic_log, make
         counts = land_whole_day(kafka, lake, "openaq_measurements", OPENAQ_TOPIC, date(2099, 1, 1))
     assert counts["landed"] == 1 and counts["added"] == 0
     assert sorted(raw_offsets(tmp_path)) == [(partition, o) for o in range(6)]
+    assert raw_offsets(tmp_path, "openaq_measurements_held") == []
     commit(instance, kafka, lake, result)
     assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 6, "landed: committed, lag 0"
 

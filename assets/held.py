@@ -1,0 +1,69 @@
+"""The raw zone's holding area: valid messages of days that are not partitions yet.
+
+A message dated after the newest partition (a clock in the future, or just past midnight) is
+landed at once into `raw/<table>_held/day=<its day>/`, in the same offset blocks as the landed
+table (assets/landed_files.py), so it is keyed by identity (topic, partition, offset) like every
+landed message: the consumer group commits past it and retention can no longer lose it.
+
+When its day is landed (that day's partition run, from ranges or whole-day), each held block
+of the day is merged into the day's block of the same name (rows whose offsets the day holds
+already are not added), and only after that write the held file is removed. A crash in between
+leaves the message in both places: the next landing of the day merges nothing new and removes
+it, and the commit (assets/offsets.py) finds it in either.
+"""
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from assets.core.lake_days import parquet_files, parquet_rows
+from assets.core.stream import OffsetRange
+from assets.landed_files import locked, merge_new, read_block
+from assets.log_history import TOPIC_ID_KEY, refuse_other_block
+from assets.ports import Lake
+
+
+def held_table(table: str) -> str:
+    return f"{table}_held"
+
+
+def hold(lake: Lake, table: str, day: date, name: str, rows: pa.Table) -> int:
+    """Hold `rows` (messages of `day`, one block `name`) until `day` is landed; returns rows
+    added. Offsets the held block or the day's own block already holds are not added."""
+    held = held_table(table)
+    with locked(lake, held, day, name):
+        in_day = read_block(lake, table, day, name, pa.schema([rows.schema.field("kafka_offset")]))
+        rows = rows.filter(pc.invert(pc.is_in(rows["kafka_offset"], in_day["kafka_offset"])))
+        return merge_new(lake, held, day, name, rows) if rows.num_rows else 0
+
+
+def release_held(lake: Lake, table: str, day: date) -> int:
+    """Move the messages held for `day` into the day's raw partition; returns rows added there.
+
+    Lock order: the held block, then the day's block (landing takes the day's alone)."""
+    held = held_table(table)
+    directory = lake.partition_dir("raw", held, day)
+    added = 0
+    for path in sorted(parquet_files(directory)):
+        name = path.rsplit("/", 1)[-1].removesuffix(".parquet")
+        with locked(lake, held, day, name):
+            source = directory / f"{name}.parquet"
+            if not source.exists():  # another landing of the day moved it meanwhile
+                continue
+            rows = pq.read_table(source)  # with its schema's topic id, kept in the day's block
+            topic_id = (rows.schema.metadata or {}).get(TOPIC_ID_KEY)
+            with locked(lake, table, day, name):
+                if rows.num_rows:
+                    first = OffsetRange(rows["kafka_topic"][0].as_py(), rows["kafka_partition"][0].as_py(), 0, 0)
+                    refuse_other_block(lake, table, day, name, first, topic_id and topic_id.decode())
+                    added += merge_new(lake, table, day, name, rows)
+            # Only once the day's block holds every row: a crash before this line loses nothing.
+            source.unlink()
+    return added
+
+
+def held_rows(lake: Lake, table: str, day: date) -> int:
+    """Messages held for `day` (the loss accounting's `held` term)."""
+    return parquet_rows(lake.partition_dir("raw", held_table(table), day))

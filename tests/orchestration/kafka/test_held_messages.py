@@ -1,0 +1,114 @@
+"""A message of a day that is not a partition yet (issue 25, item 10): landed at once into the
+raw zone's holding area (`raw/<table>_held/`, keyed by topic, partition, offset), committed
+past, counted by the loss accounting as `held`, and moved into its day when that day is landed,
+never lost nor landed twice, a crash mid-move included. Days are fixed: 2026-11-20 is the newest
+partition, and one message is dated 2027-11-20, a year ahead."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from assets.accounting import FLOWS, day_accounts
+from assets.landing_io import land_ranges, whole_day_ranges
+from assets.offsets import commit_landed
+from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
+from orchestration.resources.lake import LakeResource
+from tests.orchestration.kafka.test_landing_identity import raw_offsets
+
+DAY, HELD_DAY = date(2026, 11, 20), date(2027, 11, 20)
+TABLE, HELD = "openaq_measurements", "openaq_measurements_held"
+(FLOW,) = [f for f in FLOWS if f.topic == OPENAQ_TOPIC]
+
+
+def land(kafka, lake, day: date, ranges=None) -> dict:
+    """The day's whole-day landing, with `day` as the newest partition."""
+    ranges = whole_day_ranges(kafka, OPENAQ_TOPIC, day) if ranges is None else ranges
+    return land_ranges(kafka, lake, TABLE, day, ranges, last_day=day, group=LANDING_GROUP)
+
+
+@pytest.fixture
+def a_year_ahead(topic_log, make_measurement):
+    """One key, so one Kafka partition: the message dated a year ahead first, then five of DAY."""
+    at = [datetime(2027, 11, 20, 6, tzinfo=UTC)] + [datetime(2026, 11, 20, h, tzinfo=UTC) for h in range(5)]
+    for moment in at:
+        topic_log.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=7, at=moment)], "openaq")
+    (partition,) = [p for p, end in topic_log.end_offsets(OPENAQ_TOPIC).items() if end]
+    return topic_log, partition
+
+
+def lag(kafka) -> int:
+    committed = kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)
+    return sum(end - committed.get(p, 0) for p, end in kafka.end_offsets(OPENAQ_TOPIC).items())
+
+
+def test_a_future_message_is_held_committed_past_and_moved_into_its_day(a_year_ahead, tmp_path):
+    kafka, partition = a_year_ahead
+    lake = LakeResource(root=str(tmp_path))
+
+    for _ in range(2):  # a replay of the day holds nothing twice
+        counts = land(kafka, lake, DAY)
+        commit_landed(kafka, lake, TABLE, OPENAQ_TOPIC)
+        assert lag(kafka) == 0, "after a complete day the held message holds no lag"
+    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 6
+    assert counts["landed"] == 5 and counts["deferred"] == 1 and counts["held"] == 0
+    assert sorted(raw_offsets(tmp_path, TABLE)) == [(partition, o) for o in range(1, 6)]
+    assert raw_offsets(tmp_path, HELD) == [(partition, 0)], "held exactly once"
+
+    accounts = day_accounts(kafka, lake, FLOW, HELD_DAY, duplicates=0)
+    assert (accounts["topic_messages"], accounts["landed"], accounts["held"]) == (1, 0, 1)
+    assert accounts["lost_messages"] == 0 and accounts["missing_at_landing"] == 0 and accounts["balanced"]
+
+    # The day comes. Its landing moves the held message in, even with nothing left in the topic
+    # to read (retention passed): no range at all.
+    assert [land(kafka, lake, HELD_DAY, ranges=[])["released"] for _ in range(2)] == [1, 0]
+    assert sorted(raw_offsets(tmp_path, TABLE)) == [(partition, o) for o in range(6)]
+    assert raw_offsets(tmp_path, HELD) == [], "gone from the holding area"
+    # ... and a whole-day run of the day, which reads it from the topic too, adds nothing.
+    assert land(kafka, lake, HELD_DAY)["added"] == 0
+    assert sorted(raw_offsets(tmp_path, TABLE)) == [(partition, o) for o in range(6)]
+    commit_landed(kafka, lake, TABLE, OPENAQ_TOPIC)
+    assert lag(kafka) == 0
+    accounts = day_accounts(kafka, lake, FLOW, HELD_DAY, duplicates=0)
+    assert (accounts["topic_messages"], accounts["landed"], accounts["held"]) == (1, 1, 0)
+    assert accounts["lost_messages"] == 0 and accounts["missing_at_landing"] == 0
+
+
+class FailingDayLake(LakeResource):
+    def write_file(self, zone, table, *args, **kwargs):
+        if table == TABLE:
+            raise OSError("disk full")
+        return super().write_file(zone, table, *args, **kwargs)
+
+
+def test_a_crash_mid_move_loses_nothing_and_lands_nothing_twice(a_year_ahead, tmp_path, monkeypatch):
+    kafka, partition = a_year_ahead
+    lake = LakeResource(root=str(tmp_path))
+    land(kafka, lake, DAY)
+
+    # The day's write fails: the held message stays held, once.
+    with pytest.raises(OSError, match="disk full"):
+        land_ranges(kafka, FailingDayLake(root=str(tmp_path)), TABLE, HELD_DAY, [], last_day=HELD_DAY)
+    assert raw_offsets(tmp_path, HELD) == [(partition, 0)]
+    assert (partition, 0) not in raw_offsets(tmp_path, TABLE)
+
+    # The day's write committed, then the process died before the held file was removed.
+    unlink = Path.unlink
+
+    def dies_on_held(path, *args, **kwargs):
+        if HELD in str(path) and path.suffix == ".parquet":
+            raise KeyboardInterrupt("killed")
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", dies_on_held)
+    with pytest.raises(KeyboardInterrupt):
+        land(kafka, lake, HELD_DAY, ranges=[])
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert raw_offsets(tmp_path, HELD) == [(partition, 0)] and raw_offsets(tmp_path, TABLE).count((partition, 0)) == 1
+    commit_landed(kafka, lake, TABLE, OPENAQ_TOPIC)
+    assert lag(kafka) == 0
+
+    # The retry finishes the move: once in the day, gone from the holding area.
+    assert land(kafka, lake, HELD_DAY, ranges=[])["released"] == 0
+    assert raw_offsets(tmp_path, HELD) == []
+    assert sorted(raw_offsets(tmp_path, TABLE)) == [(partition, o) for o in range(6)]
