@@ -237,19 +237,31 @@ def ensure(settings: ServerSettings, ceiling: float) -> int | None:
 
 def stop(settings: ServerSettings, grace: float = 60.0) -> int | None:
     """Stop the server this checkout started (its pid file): SIGTERM lets the JVM exit cleanly
-    (and write a class archive it was asked to dump). The stopped pid, or None."""
+    (and write a class archive it was asked to dump), SIGKILL after `grace`. Returns once the
+    process is gone and the port closed. The stopped pid, or None."""
     pid = recorded_pid(settings)
     if pid is None:
         settings.pid_file.unlink(missing_ok=True)
         return None
     os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while (recorded_pid(settings) or answering(settings.remote)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if recorded_pid(settings):
-        os.killpg(pid, signal.SIGKILL)
+    if not _gone(settings, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        if not _gone(settings, 60.0):
+            raise SparkServerError(
+                f"the Spark Connect server (pid {pid}) still answers at {settings.remote} after SIGKILL"
+            )
     settings.pid_file.unlink(missing_ok=True)
     return pid
+
+
+def _gone(settings: ServerSettings, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while recorded_pid(settings) or answering(settings.remote, timeout=0.2):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def log_tail(settings: ServerSettings, chars: int = 3000) -> str:

@@ -105,6 +105,14 @@ class SparkResource(LazyPySparkResource):
             if self._spark_session is not None:
                 return
             if self.classic():
+                # pyspark makes every session a Connect one while either is set in the process.
+                connect_mode = [name for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED") if name in os.environ]
+                if connect_mode:
+                    raise dg.DagsterInvariantViolationError(
+                        f"a classic Spark session on {self.master} was asked for, but {' and '.join(connect_mode)} "
+                        "is set in this process, which makes pyspark build Spark Connect sessions only: unset it, "
+                        "or give an sc:// URL to use a Connect server"
+                    )
                 self._spark_session = spark_session_from_config(self.classic_config())
                 return
             if self.start_server:

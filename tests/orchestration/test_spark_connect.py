@@ -147,3 +147,15 @@ def test_a_run_that_finds_no_server_starts_one_and_a_second_run_reuses_it(tmp_pa
     with pytest.raises(spark_server.SparkServerError, match="not on this machine"):
         spark_server.start(spark_server.ServerSettings(remote="sc://spark.invalid:15002", home=tmp_path))
     assert SparkResource(remote="sc://h:1").url() == "sc://h:1"
+
+
+def test_a_classic_session_is_refused_in_a_process_that_pyspark_keeps_in_connect_mode():
+    """With SPARK_REMOTE set (as here: tests/conftest.py), pyspark would turn a classic session
+    into a Connect one without a URL; the resource says why instead."""
+    import dagster as dg
+
+    from orchestration.resources.spark import SparkResource
+
+    assert "SPARK_REMOTE" in os.environ
+    with pytest.raises(dg.DagsterInvariantViolationError, match="SPARK_REMOTE.*unset it"):
+        SparkResource(master="local[1]", prestart=False).get_session()

@@ -301,7 +301,8 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
         {"spark://spark-master:7077": url},
     )
     env = {
-        **{k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"},  # a classic driver, as in prod
+        # A classic driver, as in prod: no Connect mode inherited from this process's sessions.
+        **{k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")},
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
