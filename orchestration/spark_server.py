@@ -117,9 +117,7 @@ class ServerSettings:
         return conf
 
     def command(self) -> list[str]:
-        import importlib.util
-
-        spark_home = Path(importlib.util.find_spec("pyspark").origin).parent
+        spark_home = _spark_home()
         host = address(self.remote)[0]
         conf = {
             **self.java_conf(),
@@ -133,19 +131,24 @@ class ServerSettings:
         return argv
 
     def environment(self) -> dict[str, str]:
-        import importlib.util
-
         env = dict(os.environ)
         # The server is no client: with these set, spark-submit would try to connect to itself.
         for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"):
             env.pop(name, None)
         env["SPARK_CONNECT_MODE"] = "0"
-        env["SPARK_HOME"] = str(Path(importlib.util.find_spec("pyspark").origin).parent)
+        env["SPARK_HOME"] = str(_spark_home())
         # Python workers (for any Python the server must run) use this interpreter and its packages.
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         if self.master.startswith("local"):
             env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # else the first non-loopback address, which may not route
         return env
+
+
+def _spark_home() -> Path:
+    """The pyspark wheel's directory: its bin/, jars/ and sbin/ are a Spark distribution."""
+    import importlib.util  # found, not imported: pyspark itself costs most of a second
+
+    return Path(importlib.util.find_spec("pyspark").origin).parent
 
 
 def _started(pid: int) -> str | None:

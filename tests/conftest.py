@@ -32,10 +32,7 @@ def spark_connect_server(tmp_path_factory):
     pay nothing. Stopped at the end of the session."""
     from orchestration import spark_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    os.environ["SPARK_REMOTE"] = f"sc://127.0.0.1:{port}"
+    os.environ["SPARK_REMOTE"] = f"sc://127.0.0.1:{_free_port()}"
     os.environ["SPARK_CONNECT_HOME"] = str(tmp_path_factory.mktemp("spark-connect"))
     settings = spark_server.ServerSettings(remote=os.environ["SPARK_REMOTE"])
     spark_server.start(settings)

@@ -2,7 +2,6 @@
 (orchestration/spark_server.py), and a step process holds no JVM."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import spark_server
+from tests.orchestration.live_instance import free_port
 from tests.waiting import WAIT_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,10 +117,7 @@ def test_a_run_that_finds_no_server_starts_one_and_a_second_run_reuses_it(tmp_pa
     a fresh machine): the first session starts the server, the second finds it."""
     from orchestration.resources.spark import SparkResource
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    remote = f"sc://127.0.0.1:{port}"
+    remote = f"sc://127.0.0.1:{free_port()}"
     settings = spark_server.ServerSettings(remote=remote)
     assert not spark_server.answering(remote) and spark_server.recorded_pid(settings) is None
     probe = (

@@ -1,10 +1,9 @@
 """The Spark class archive: `make setup` writes it, and the Spark Connect server's JVM maps
 Spark's classes from it instead of loading them from the jars."""
 
-import socket
-
 from orchestration import spark_server
 from orchestration.spark_server import DEFAULT_ARCHIVE, ServerSettings
+from tests.orchestration.live_instance import free_port
 from tests.waiting import WAIT_SECONDS
 
 
@@ -24,11 +23,8 @@ def test_the_server_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(tmp
 
     assert DEFAULT_ARCHIVE.exists(), f"no {DEFAULT_ARCHIVE}: `make setup` writes it"
     loaded = tmp_path / "class-load.log"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     settings = ServerSettings(
-        remote=f"sc://127.0.0.1:{port}",
+        remote=f"sc://127.0.0.1:{free_port()}",
         home=tmp_path,
         conf={"spark.driver.extraJavaOptions": f"-Xlog:class+load=info:file={loaded}"},
     )
