@@ -73,6 +73,8 @@ class UserStore(Protocol):
 class Lake(Protocol):
     def partition_dir(self, zone: str, table: str, day: date) -> Path: ...
 
+    def current_version(self, zone: str, table: str, day: date) -> str | None: ...
+
     def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays: ...
 
     def write_file(
@@ -88,8 +90,10 @@ class Lake(Protocol):
 
 class Warehouse(Protocol):
     def replace_partition(
-        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path
+        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path, version: str | None = None
     ) -> int: ...
+
+    def lake_versions(self, schema: str, table: str) -> dict[date, str]: ...
 
 
 class Spark(Protocol):

@@ -6,6 +6,7 @@ import assets as assets_package
 from assets import accounting, ads_events, landing, offsets
 from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import files as ecommerce_files
+from assets.lake_warehouse import agreement_checks
 from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.automation import automation_sensor, with_automation
@@ -29,7 +30,8 @@ def all_assets() -> list:
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
     landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
-    return [*with_automation(assets, landings), *committed, *accounting.checks, *ecommerce_accounting.checks]
+    checks = [*accounting.checks, *ecommerce_accounting.checks, *agreement_checks(assets)]
+    return [*with_automation(assets, landings), *committed, *checks]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:

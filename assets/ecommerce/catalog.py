@@ -98,5 +98,5 @@ def ingested_files(
         rows = [row for source in ALL_SOURCES for row in file_versions(lake, source, day)]
         with lake.staged_partition("catalog", "ingested_files", day) as staged:
             pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), staged / "part-0.parquet")
-            total += warehouse.replace_partition("catalog", "ingested_files", "landed_on", day, staged)
+            total += warehouse.replace_partition("catalog", "ingested_files", "landed_on", day, staged, staged.name)
     return dg.MaterializeResult(metadata={"dagster/row_count": total})

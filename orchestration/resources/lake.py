@@ -49,6 +49,21 @@ class LakeResource(dg.ConfigurableResource):
         """The given days of a table, to read (lazily, through the day's current version)."""
         return LakeDays(zone, table, {day: self.partition_dir(zone, table, day) for day in days})
 
+    def current_version(self, zone: str, table: str, day: date) -> str | None:
+        """The name of the version the day points at (the day's own name for a day written before
+        versions), or None when the lake has no such day: what a warehouse copy is stamped with."""
+        final = self.partition_dir(zone, table, day)
+        if not final.is_dir():
+            return None
+        return os.readlink(final) if final.is_symlink() else final.name
+
+    @contextmanager
+    def locked_day(self, zone: str, table: str, day: date) -> Iterator[str | None]:
+        """The day's current version (as `current_version`), held under the day's lock: no writer
+        swaps it until the block exits."""
+        with _day_lock(self.partition_dir(zone, table, day)):
+            yield self.current_version(zone, table, day)
+
     @contextmanager
     def staged_partition(self, zone: str, table: str, day: date) -> Iterator[Path]:
         """An empty directory for the day's next version, swapped in when the block exits cleanly.

@@ -5,8 +5,12 @@ the warehouse table `clean.openaq_measurements`.
 An asset returns its days as a mapping `{day: data}` (a Spark DataFrame or an Arrow table per
 day; a single-run backfill returns every day of its range), and this IO manager replaces each
 day: written into a staged version of the lake day, loaded from that version into the
-warehouse (delete the day + insert, one transaction), and only then swapped into the lake. A
-failure or a kill at any point leaves the previous day in both, and they never disagree.
+warehouse (delete the day + insert + stamp the version, one transaction), and only then swapped
+into the lake. A failure or a kill before the warehouse commit leaves the previous day in both.
+A kill between that commit and the swap leaves the warehouse on a version the lake never got:
+the stamp shows it, and every write of the table ends by reloading such days from the lake's
+current version (`repair`), the lake being the source of truth; the asset check
+`warehouse_matches_lake` (assets/lake_warehouse.py) names them meanwhile.
 Inputs are handed over as `LakeDays` (paths, read lazily), whoever wrote the upstream table.
 """
 
@@ -18,6 +22,7 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.core.lake_days import LakeDays, parquet_rows
+from assets.lake_warehouse import disagreeing_days
 from assets.ports import Warehouse
 from orchestration.resources.lake import LakeResource, write_parquet
 
@@ -42,8 +47,27 @@ class LakeIOManager(dg.ConfigurableIOManager):
         with self.lake.staged_partition(zone, table, day) as staged:
             rows = written_rows(frame, staged)
             if partition_column:
-                rows = self.warehouse.replace_partition(zone, table, partition_column, day, staged)
+                rows = self.warehouse.replace_partition(zone, table, partition_column, day, staged, staged.name)
         return rows
+
+    def repair(self, zone: str, table: str, partition_column: str) -> list[date]:
+        """Reload from the lake every day whose warehouse copy is of another version; returns them.
+
+        Under the day's lock, checked again there: a writer holds that lock from its staging to
+        its swap, so a day seen disagreeing mid-write is left to it, and two repairs of a day
+        load it once. A day the lake does not have (a first write killed before its swap) is
+        emptied and unstamped.
+        """
+        repaired = []
+        for key in disagreeing_days(self.lake, self.warehouse, zone, table):
+            day = date.fromisoformat(key)
+            with self.lake.locked_day(zone, table, day) as current:
+                if self.warehouse.lake_versions(zone, table).get(day) == current:
+                    continue
+                directory = self.lake.partition_dir(zone, table, day)
+                self.warehouse.replace_partition(zone, table, partition_column, day, directory, current)
+                repaired.append(day)
+        return repaired
 
     def handle_output(self, context: dg.OutputContext, obj: Mapping[date, object]) -> None:
         zone, table = context.asset_key.path
@@ -53,7 +77,12 @@ class LakeIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{zone}/{table}: expected one frame per day {days}, got {got}")
         column = (context.definition_metadata or {}).get("partition_column")
         written = {day.isoformat(): self.replace_day(zone, table, day, obj[day], column) for day in days}
-        context.add_output_metadata({"rows_written": written})
+        repaired = self.repair(zone, table, column) if column else []
+        if repaired:
+            context.log.warning(
+                f"{zone}/{table}: reloaded from the lake, the warehouse had another version: {repaired}"
+            )
+        context.add_output_metadata({"rows_written": written, "reloaded_from_lake": [d.isoformat() for d in repaired]})
 
     def load_input(self, context: dg.InputContext) -> LakeDays:
         zone, table = context.asset_key.path

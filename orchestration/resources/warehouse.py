@@ -2,7 +2,10 @@
 
 Both satisfy `assets.ports.Warehouse`: load a day's Parquet partition with the same contract,
 in one transaction delete the day and insert the files, so a re-run of a day replaces it, never
-adds to it. The lake IO manager (lake_io.py) calls it with the staged version of the day.
+adds to it. The lake IO manager (lake_io.py) calls it with the staged version of the day, and
+the same transaction stamps the day with that version in `<schema>._lake_versions`: the lake is
+the source of truth, and a day whose stamp is not the lake's current version is a copy the lake
+never swapped in (a writer killed between the commit and the swap), which the IO manager reloads.
 `query` is a read-only convenience for tests and the shell.
 """
 
@@ -19,6 +22,10 @@ import pyarrow as pa
 # every process that loads the code location imports this module, few write to a warehouse.
 from assets.core.lake_days import parquet_files
 
+# `<schema>.<VERSIONS>`: per table and day, the lake version the warehouse holds.
+VERSIONS = "_lake_versions"
+VERSIONS_COLUMNS = "(table_name text not null, day date not null, version text not null, primary key (table_name, day))"
+
 # DuckDB lets one process at a time open a file for writing, so concurrent replaces can only
 # come from threads of one process. Their snapshots would let two first loads of a day both
 # insert (a delete of the same rows conflicts instead): one lock per file serializes them.
@@ -30,17 +37,21 @@ class DuckDBWarehouse(dg.ConfigurableResource):
 
     path: str
 
-    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
-        """Make `schema.table` hold exactly the files of `parquet_dir` for `day`; returns rows."""
+    def replace_partition(
+        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path, version: str | None = None
+    ) -> int:
+        """Make `schema.table` hold exactly the files of `parquet_dir` for `day`, stamped as lake
+        `version` (None: no lake version, the stamp is removed); returns rows."""
         files = parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        lock = _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
         import duckdb
 
-        with lock, closing(duckdb.connect(self.path)) as con:
+        with self._lock(), closing(duckdb.connect(self.path)) as con:
             con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table if not exists {schema}.{VERSIONS} {VERSIONS_COLUMNS}")
             con.execute("begin")
+            _stamp(con, "?", schema, table, day, version)
             if files:
                 incoming = con.read_parquet(files)
                 con.register("incoming", incoming)
@@ -55,11 +66,36 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             count = f"select count(*) from {target} where {partition_column} = ?"
             return con.execute(count, [day]).fetchone()[0]
 
+    def lake_versions(self, schema: str, table: str) -> dict[date, str]:
+        """The lake version each day of `schema.table` was loaded from (days loaded with one)."""
+        if not Path(self.path).exists():
+            return {}
+        import duckdb
+
+        # Not read_only: a process may not hold one file open with two configurations.
+        with self._lock(), closing(duckdb.connect(self.path)) as con:
+            if not _duckdb_table_exists(con, schema, VERSIONS):
+                return {}
+            rows = con.execute(f"select day, version from {schema}.{VERSIONS} where table_name = ?", [table])
+            return dict(rows.fetchall())
+
+    def _lock(self) -> threading.Lock:
+        return _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
+
     def query(self, sql: str) -> list[tuple]:
         import duckdb
 
         with closing(duckdb.connect(self.path, read_only=True)) as con:
             return con.execute(sql).fetchall()
+
+
+def _stamp(cur, placeholder: str, schema: str, table: str, day: date, version: str | None) -> None:
+    """Record, in the caller's transaction, that `table`'s `day` holds lake `version`."""
+    key = f"table_name = {placeholder} and day = {placeholder}"
+    cur.execute(f"delete from {schema}.{VERSIONS} where {key}", [table, day])
+    if version is not None:
+        values = ", ".join([placeholder] * 3)
+        cur.execute(f"insert into {schema}.{VERSIONS} values ({values})", [table, day, version])
 
 
 def _duckdb_table_exists(con, schema: str, table: str) -> bool:
@@ -112,7 +148,9 @@ class PostgresWarehouse(dg.ConfigurableResource):
             connect_timeout=self.connect_timeout_seconds,
         )
 
-    def replace_partition(self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path) -> int:
+    def replace_partition(
+        self, schema: str, table: str, partition_column: str, day: date, parquet_dir: Path, version: str | None = None
+    ) -> int:
         files = parquet_files(parquet_dir)
         target = f"{schema}.{table}"
         import pyarrow.dataset as pa_ds
@@ -124,6 +162,7 @@ class PostgresWarehouse(dg.ConfigurableResource):
             with conn, conn.cursor() as cur:
                 cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"airstream.ddl:{schema}"])
                 cur.execute(f"create schema if not exists {schema}")
+                cur.execute(f"create table if not exists {schema}.{VERSIONS} {VERSIONS_COLUMNS}")
                 if dataset is not None:
                     columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in dataset.schema)
                     cur.execute(f"create table if not exists {target} ({columns})")
@@ -132,6 +171,7 @@ class PostgresWarehouse(dg.ConfigurableResource):
                 # replace has inserted but not committed, so both inserts would survive: replaces
                 # of one day queue on a lock held until commit (other days run in parallel).
                 cur.execute("select pg_advisory_xact_lock(hashtext(%s), %s)", [target, day.toordinal()])
+                _stamp(cur, "%s", schema, table, day, version)
                 cur.execute("select to_regclass(%s)", [target])
                 if cur.fetchone()[0] is None:
                     return 0
@@ -139,6 +179,14 @@ class PostgresWarehouse(dg.ConfigurableResource):
                 if dataset is None:
                     return 0
                 return _copy_in(cur, target, dataset)
+
+    def lake_versions(self, schema: str, table: str) -> dict[date, str]:
+        with closing(self._connect()) as conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s)", [f"{schema}.{VERSIONS}"])
+            if cur.fetchone()[0] is None:
+                return {}
+            cur.execute(f"select day, version from {schema}.{VERSIONS} where table_name = %s", [table])
+            return dict(cur.fetchall())
 
     def query(self, sql: str) -> list[tuple]:
         with closing(self._connect()) as conn, conn.cursor() as cur:

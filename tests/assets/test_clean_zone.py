@@ -14,6 +14,7 @@ import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 
 from orchestration.resources.lake import retired_versions
+from orchestration.resources.warehouse import DuckDBWarehouse
 from tests.waiting import wait_until
 
 STEP_SCRIPT = Path(fixture.__file__)
@@ -69,11 +70,12 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
             return marker.exists()
 
         wait_until("second write started", second_write_started, interval=0.1)
-        # The kill lands inside the write: a staged version exists beside the live one.
-        live = os.path.realpath(tmp_path / "clean" / "t" / "day=2026-11-20")
-        staged = [
-            p for p in (tmp_path / "clean" / "t").glob(".day=*.v-*") if p.is_dir() and os.path.realpath(p) != live
-        ]
+        # The kill lands inside the write: a staged version exists beside the live one (neither
+        # the version the link names nor one retired by an earlier swap).
+        table_dir = tmp_path / "clean" / "t"
+        live = os.readlink(table_dir / "day=2026-11-20")
+        retired = retired_versions(table_dir)
+        staged = [p for p in table_dir.glob(".day=*.v-*") if p.is_dir() and p.name not in (live, *retired)]
         assert staged, "the kill did not land inside the write"
     finally:
         os.killpg(step.pid, signal.SIGKILL)  # the driver, its JVM and Spark's Python workers
@@ -83,11 +85,13 @@ def test_a_clean_step_killed_mid_write_leaves_the_previous_day(spark, tmp_path):
     assert lake_ids(tmp_path, "t") == visible_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == first_run
     assert spark.read.parquet(str(tmp_path / "clean" / "t")).count() == len(first_run)
     assert warehouse_ids(tmp_path, "t_quarantine") == list(range(0, 100, 10))
+    # Killed before the warehouse commit: the warehouse is still stamped with the live version.
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    assert warehouse.lake_versions("clean", "t") == {fixture.DAY: live}
 
     # The next run replaces the day (the 1000 raw rows) and clears the killed run's staged version.
     assert fixture.clean(str(tmp_path)).success
     assert lake_ids(tmp_path, "t") == warehouse_ids(tmp_path, "t") == [i for i in range(1000) if i % 10]
-    table_dir = tmp_path / "clean" / "t"
     retired = retired_versions(table_dir)  # the replaced version and the killed run's, for the grace period
     versions = [p.name for p in table_dir.iterdir() if p.is_dir() and p.name.startswith(".day=2026-11-20.v-")]
     assert len([v for v in versions if v not in retired]) == 1 and len(retired) == 2

@@ -136,7 +136,11 @@ def test_ads_lineage_runs_from_the_pull_to_the_campaign_mart(defs):
     assert {dg.AssetKey(["marts", "dim_campaigns"]), dg.AssetKey(["marts", "fct_orders"])} <= mart
     assert dg.AssetKey(["reference", "campaigns"]) in graph.get(dg.AssetKey(["marts", "dim_campaigns"])).parent_keys
     checks = {c.name for c in graph.asset_check_keys if c.asset_key == dg.AssetKey(["clean", "ads_events"])}
-    assert {"messages_accounted_for", "quarantine_share"} <= checks
+    assert {"messages_accounted_for", "quarantine_share", "warehouse_matches_lake"} <= checks
+    # Every table the lake IO manager copies into the warehouse is compared with the lake.
+    copied = {k for k in graph.get_all_asset_keys() if "partition_column" in (graph.get(k).metadata or {})}
+    agreed = {c.asset_key for c in graph.asset_check_keys if c.name == "warehouse_matches_lake"}
+    assert copied == agreed and dg.AssetKey(["clean", "openaq_measurements_quarantine"]) in agreed
 
 
 def test_topics_are_kafka_nodes_between_producer_and_consumers(defs):

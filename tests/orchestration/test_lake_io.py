@@ -1,18 +1,32 @@
 """The lake IO manager: the asset key is the address, a single-run backfill hands over one
-frame per day, each day is replaced in the lake and the warehouse, and readers get LakeDays."""
+frame per day, each day is replaced in the lake and the warehouse, and readers get LakeDays.
+A writer killed between the warehouse commit and the lake swap leaves a day the check names
+and the next write of the table reloads from the lake."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import lake_gap_fixture as gap
 import pyarrow as pa
+import pytest
 
 from assets.core.lake_days import LakeDays
 from assets.lake_io import LAKE_IO, lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
+from orchestration.resources import lake as lake_module
 from orchestration.resources.lake import LakeResource
 from orchestration.resources.lake_io import LakeIOManager
-from orchestration.resources.warehouse import DuckDBWarehouse
+from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+GAP_SCRIPT = Path(gap.__file__)
+REPO = GAP_SCRIPT.parents[2]
 
 RANGE = {"dagster/asset_partition_range_start": "2026-11-19", "dagster/asset_partition_range_end": "2026-11-20"}
 DAYS = [date(2026, 11, 19), date(2026, 11, 20)]
@@ -80,3 +94,75 @@ def test_an_output_without_every_day_fails_and_writes_nothing(tmp_path):
     assert not result.success
     assert "expected one frame per day" in str(result.failure_data_for_node("clean__counted").error)
     assert not (tmp_path / "clean" / "counted").exists()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_spec(request, tmp_path) -> str:
+    if request.param == "duckdb":
+        return str(tmp_path / "w.duckdb")
+    db = request.getfixturevalue("postgres_db")
+    with PostgresWarehouse(**db)._connect() as conn, conn.cursor() as cur:  # the database is per session
+        cur.execute("drop schema if exists clean cascade")
+    return json.dumps(db)
+
+
+def test_a_write_killed_between_the_warehouse_commit_and_the_lake_swap_is_named_then_repaired(warehouse_spec, tmp_path):
+    root = str(tmp_path)
+    step = subprocess.run(
+        [sys.executable, str(GAP_SCRIPT), root, warehouse_spec],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+    assert step.returncode == -signal.SIGKILL, step.stderr[-3000:]
+
+    lake, warehouse = LakeResource(root=root), gap.warehouse(warehouse_spec)
+
+    def lake_rows(day: date) -> list[int]:
+        return sorted(lake.read_days(*gap.KEY, [day]).read(day)["n"].to_pylist())
+
+    def warehouse_rows(day: date) -> list[int]:
+        return sorted(n for (n,) in warehouse.query(f"select n from clean.gap where landed_on = '{day}'"))
+
+    # The kill landed in the gap: the warehouse holds the killed write's 5 rows, stamped with its
+    # staged version; the lake still holds the 3 rows before.
+    live = lake.current_version(*gap.KEY, gap.DAY)
+    [(day, stamp)] = warehouse.lake_versions(*gap.KEY).items()
+    assert (day, lake_rows(gap.DAY), warehouse_rows(gap.DAY)) == (gap.DAY, [0, 1, 2], [0, 1, 2, 3, 4])
+    assert stamp != live and (tmp_path / "clean" / "gap" / stamp).is_dir()
+
+    found = gap.check(root, warehouse_spec)
+    assert not found.passed
+    assert found.description == "the warehouse differs from the lake on 2026-11-20"
+    assert found.metadata["disagreeing_days"].value == ["2026-11-20"]
+    assert found.metadata["versions"].value == {"2026-11-20": {"warehouse": stamp, "lake": live}}
+
+    # The next write of the table, of another day, reloads the day from the lake's version.
+    result = gap.write(root, warehouse_spec, 1, gap.OTHER_DAY)
+    [written] = result.asset_materializations_for_node("clean__gap")
+    assert written.metadata["reloaded_from_lake"].value == ["2026-11-20"]
+    assert warehouse_rows(gap.DAY) == lake_rows(gap.DAY) == [0, 1, 2]
+    assert warehouse_rows(gap.OTHER_DAY) == lake_rows(gap.OTHER_DAY) == [0]
+    other = lake.current_version(*gap.KEY, gap.OTHER_DAY)
+    assert warehouse.lake_versions(*gap.KEY) == {gap.DAY: live, gap.OTHER_DAY: other}
+    assert gap.check(root, warehouse_spec).passed
+    assert LakeIOManager(lake=lake, warehouse=warehouse).repair("clean", "gap", "landed_on") == []
+
+
+def test_a_first_write_that_never_swapped_is_emptied_from_the_warehouse(tmp_path, monkeypatch):
+    """The lake has no such day: the warehouse copy of it is deleted, with its stamp."""
+    io = resources(tmp_path)[LAKE_IO]
+
+    def no_swap(version, final):
+        raise RuntimeError("stopped before the swap")
+
+    monkeypatch.setattr(lake_module, "_swap_in", no_swap)
+    with pytest.raises(RuntimeError, match="before the swap"):
+        io.replace_day("clean", "counted", DAYS[1], pa.table({"counted_on": [DAYS[1]] * 2}), "counted_on")
+    assert warehouse_days(tmp_path) == [(DAYS[1], 2)]
+    assert io.lake.current_version("clean", "counted", DAYS[1]) is None
+
+    assert io.repair("clean", "counted", "counted_on") == [DAYS[1]]
+    assert warehouse_days(tmp_path) == []
+    assert io.warehouse.lake_versions("clean", "counted") == {}
