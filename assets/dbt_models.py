@@ -20,6 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.dbt_manifest import validate_manifest
 
 from assets.dbt_project import dbt_project, require_manifest
+from assets.ecommerce.clean import STATUS_SEEDS, order_status_words
 from assets.openaq_clean import RULE_SEEDS, plausibility_rules
 from assets.partitions import daily_partitions, single_run
 
@@ -60,6 +61,8 @@ class FlowTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "seed" and props["name"] in RULE_SEEDS:
             return spec.merge_attributes(deps=[plausibility_rules.key])
+        if props["resource_type"] == "seed" and props["name"] in STATUS_SEEDS:
+            return spec.merge_attributes(deps=[order_status_words.key])
         return spec
 
 

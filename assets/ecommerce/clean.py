@@ -13,16 +13,34 @@ from functools import partial
 from typing import Protocol
 
 import dagster as dg
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from assets.clean_zone import CleanStep as Step
 from assets.clean_zone import clean_outputs, table_spec
 from assets.core.lake_days import LakeDays
+from assets.dbt_project import DBT_PROJECT_DIR
 from assets.ecommerce.sources import GROUP, OWNER, SOCIAL, TRANSACTIONS, WEBLOGS, Source
 from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
 from spark.transforms.ecommerce import orders, social, weblogs
+
+# The status words' map is a dbt seed (the warehouse tests it); this step reads the same file.
+# As with the plausibility rules (assets/openaq_clean.py), the file is an external asset
+# upstream of both readers, so no dbt node sits upstream of the Spark step.
+STATUS_SEEDS = ("order_statuses",)
+order_status_words = dg.AssetSpec(
+    ["reference", "order_status_words"],
+    description="The shop platforms' order status words and their canonical statuses "
+    "(dbt/seeds/ecommerce/order_statuses.csv; an operator extends it by adding a row).",
+    group_name=GROUP,
+    kinds={"csv"},
+)
+order_status_words_file = dg.AssetsDefinition(specs=[order_status_words])  # external: kept in git
+
+
+def _status_map(session: SparkSession) -> dict:
+    return {"statuses": orders.read_status_map(session, DBT_PROJECT_DIR / "seeds")}
 
 
 class PseudonymKey(Protocol):
@@ -41,6 +59,9 @@ class CleanStep:
     day_column: str
     clean_columns: Sequence[str]
     description: str
+    # Per-run inputs read with Spark and bound into `flag` (the orders' status map).
+    read_rules: Callable[[SparkSession], dict] | None = None
+    rule_deps: Sequence[dg.AssetKey] = ()
 
 
 STEPS = (
@@ -54,6 +75,8 @@ STEPS = (
         orders.CLEAN_COLUMNS,
         "Order lines: one row per (order_id, order_line), UTC, latest file version wins; customer_email "
         "replaced by customer_key (HMAC-SHA256).",
+        _status_map,
+        (order_status_words.key,),
     ),
     CleanStep(
         WEBLOGS,
@@ -78,15 +101,16 @@ STEPS = (
 )
 
 
-def step_of(clean: CleanStep, key: bytes) -> Step:
-    """The shared clean step (assets/clean_zone.py), its flag bound to the pseudonym key."""
+def step_of(clean: CleanStep, key: bytes, rules: dict | None = None) -> Step:
+    """The shared clean step (assets/clean_zone.py), its flag bound to the pseudonym key and
+    the step's rules."""
     source = clean.source
     clean_key, quarantine_key = clean.keys
     return Step(
         raw=tuple(source.raw_key.path),
         clean=tuple(source.clean_key.path),
         quarantine=("clean", source.quarantine_table),
-        flag=partial(clean.flag, key=key),
+        flag=partial(clean.flag, key=key, **(rules or {})),
         keep=clean.keep,
         reject=clean.quarantine,
         partition_column=clean.day_column,
@@ -96,7 +120,7 @@ def step_of(clean: CleanStep, key: bytes) -> Step:
 
 
 def _spec(key: Sequence[str], step: CleanStep, description: str, column: str, columns: Sequence[str]) -> dg.AssetSpec:
-    return table_spec(key, [step.source.raw_key], description, GROUP, column).merge_attributes(
+    return table_spec(key, [step.source.raw_key, *step.rule_deps], description, GROUP, column).merge_attributes(
         owners=[OWNER],
         metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c) for c in columns])},
     )
@@ -131,7 +155,8 @@ def clean_asset(step: CleanStep) -> dg.AssetsDefinition:
         raw: LakeDays,
     ):
         session = spark.get_session()
-        bound = step_of(step, pseudonym_key.key_bytes())
+        rules = step.read_rules(session) if step.read_rules else None
+        bound = step_of(step, pseudonym_key.key_bytes(), rules)
         yield from clean_outputs(bound, session, raw, partition_days(context), context.log)
 
     return _clean

@@ -43,9 +43,17 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
+def csv_delimiter(text: str) -> str:
+    """`;` when the header line is separated by semicolons (a European-locale export, whose
+    amounts then use a decimal comma: spark/transforms/ecommerce/orders.py), else `,`."""
+    first = text.split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
+
+
 def csv_records(text: str) -> tuple[str | None, list[Record]]:
     """(header, records) of an RFC 4180 text, each record with the physical lines it spans."""
     consumed: list[str] = []
+    delimiter = csv_delimiter(text)
 
     def lines() -> Iterator[str]:
         for line in text.splitlines(keepends=True):
@@ -53,7 +61,7 @@ def csv_records(text: str) -> tuple[str | None, list[Record]]:
             yield line
 
     header, records = None, []
-    for fields in csv.reader(lines(), strict=False):
+    for fields in csv.reader(lines(), delimiter=delimiter, strict=False):
         payload = "".join(consumed).rstrip("\r\n")
         consumed.clear()
         if header is None:
@@ -66,7 +74,9 @@ def csv_records(text: str) -> tuple[str | None, list[Record]]:
 
 
 def log_records(text: str) -> list[Record]:
-    return [Record(line) for line in text.splitlines() if line.strip()]
+    """One record per `\n`-ended line. Not str.splitlines(): it also splits at U+2028, U+0085
+    and other characters a user agent may carry, cutting one request into two broken lines."""
+    return [Record(line.rstrip("\r")) for line in text.split("\n") if line.strip()]
 
 
 def json_records(text: str) -> list[Record]:

@@ -69,3 +69,16 @@ def test_sample_exports_are_identical_on_every_run_and_carry_the_quirks():
     assert all(r.fields[0].startswith("O-20261120-") for r in records)
     assert {r.fields[12] for r in records} <= {"", *(f"C{i:03d}" for i in range(1, 9))}
     assert set(sample_files("social", date(2026, 11, 20))) == {"posts.json", "posts-stream.json"}
+
+
+def test_a_semicolon_header_splits_its_records_at_semicolons():
+    header = HEADER.replace(",status,", ",magento_status,").replace(",", ";")
+    text = f'{header}\nM-1;1;K1;a@x.com;P-1;"Mug; large";kitchen;1;12,50;eur;2026-11-20T10:00:00Z;complete;\n'
+    got_header, records = split_file("csv", text.encode())
+    assert got_header == header
+    assert records[0].fields[5] == "Mug; large" and records[0].fields[8] == "12,50" and len(records[0].fields) == 13
+
+
+def test_a_log_line_is_cut_at_newlines_only_and_undecodable_bytes_are_replaced():
+    text = 'a "ua\u2028x\x85y"\r\nb "caf'.encode() + b"\xe9\xff" + b'"\n'
+    assert [r.payload for r in split_file("log", text)[1]] == ['a "ua\u2028x\x85y"', 'b "caf\ufffd\ufffd"']

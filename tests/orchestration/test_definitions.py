@@ -162,6 +162,7 @@ UNPARTITIONED = {
     ("reference", "measurement_bounds"),
     ("reference", "measurement_sentinels"),
     ("reference", "campaigns"),
+    ("reference", "order_statuses"),
     ("marts", "dim_campaigns"),
     # Rebuilt whole: late ad events and orders landing later revise past days.
     ("marts", "agg_campaign_daily"),

@@ -6,11 +6,19 @@ RFC 4180 in Python), the file's header and the file version. Every record of a f
 version ends in exactly one place: a clean order line, or the quarantine with a reason.
 `customer_email` never passes this step: it becomes `customer_key` (HMAC-SHA256), and the
 quarantine's payload carries the key in the email's place.
+
+Status words: `dbt/seeds/ecommerce/order_statuses.csv` maps each platform's words to the
+canonical statuses (its `canonical` rows). The header names the vocabulary of the file's
+status column: `status` (canonical) or `<platform>_status` (`woocommerce_status`, ...).
+Decimal comma: a file whose header is separated by `;` (a European-locale export) writes its
+amounts with a decimal comma (`12,50`); there, a `.` in an amount is refused, never guessed.
 """
 
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark.transforms.ecommerce.pseudonym import email_key
@@ -27,7 +35,12 @@ HEADER = (
     "unit_price,currency,ordered_at,status,campaign_id"
 )
 FIELDS = HEADER.split(",")
-STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
+STATUS_FILE = Path("ecommerce") / "order_statuses.csv"
+STATUS_SCHEMA = "platform string, source_status string, status string"
+CANONICAL = "canonical"
+# The status column's name says its vocabulary: `status`, or `<platform>_status`.
+STATUS_COLUMN = r",ordered_at,(?:([a-z0-9_]+)_)?status,campaign_id$"
+DECIMAL_COMMA_AMOUNT = r"^\d+(,\d+)?$"
 # ISO 8601 with a zone: Spark would read a zone-less text as UTC, which the contract forbids.
 # Whatever an email field's position (a reordered or broken record), no address passes raw.
 EMAIL = r"[^\s,;\"'<>]+@[^\s,;\"'<>]+"
@@ -58,9 +71,53 @@ CLEAN_COLUMNS = [
 QUARANTINE_COLUMNS = ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"]
 
 
+@dataclass(frozen=True)
+class StatusMap:
+    words: DataFrame  # platform, source_status (lower case), status (canonical)
+    platforms: tuple[str, ...]
+
+
+def read_status_map(session: SparkSession, seeds_dir: Path | str) -> StatusMap:
+    """The status seed; a row without a value, a word mapped twice or a target that is no
+    canonical status fails the step: a broken map would quarantine (or pass) orders silently."""
+    path = Path(seeds_dir) / STATUS_FILE
+    rows = (
+        session.read.option("header", True)
+        .option("encoding", "UTF-8")
+        .option("mode", "FAILFAST")
+        .schema(STATUS_SCHEMA)
+        .csv(str(path))
+        .collect()
+    )
+    if any(None in (r.platform, r.source_status, r.status) for r in rows):
+        raise ValueError(f"{path}: a row without platform, source_status or status")
+    words = [(r.platform.strip().lower(), r.source_status.strip().lower(), r.status.strip()) for r in rows]
+    canonical = {status for platform, _, status in words if platform == CANONICAL}
+    if not canonical or {status for *_, status in words} - canonical:
+        raise ValueError(
+            f"{path}: a status that is no `{CANONICAL}` row's: {sorted({w[2] for w in words} - canonical)}"
+        )
+    if len({w[:2] for w in words}) != len(words):
+        raise ValueError(f"{path}: a platform's word mapped twice")
+    # Collected and rebuilt: the map is fixed for the step and broadcast, not re-read per action.
+    return StatusMap(session.createDataFrame(words, STATUS_SCHEMA), tuple(sorted({w[0] for w in words})))
+
+
+def _amount(text: F.Column, decimal_comma: F.Column) -> F.Column:
+    comma = F.when(text.rlike(DECIMAL_COMMA_AMOUNT), F.replace(text, F.lit(","), F.lit(".")))
+    return F.when(decimal_comma, comma).otherwise(text).try_cast("double")
+
+
 def parse_orders(raw: DataFrame) -> DataFrame:
     fields = F.from_json("fields", "array<string>")
-    parsed = raw.withColumn("_fields", fields)
+    header = F.translate("header", ";", ",")
+    parsed = (
+        raw.withColumn("_fields", fields)
+        .withColumn("_decimal_comma", F.col("header").contains(";"))
+        .withColumn("_vocabulary", F.regexp_extract(header, STATUS_COLUMN, 1))
+        .withColumn("_platform", F.when(F.col("_vocabulary") == "", F.lit(CANONICAL)).otherwise(F.col("_vocabulary")))
+        .withColumn("_header", F.regexp_replace(header, STATUS_COLUMN, ",ordered_at,status,campaign_id"))
+    )
     for position, name in enumerate(FIELDS):
         parsed = parsed.withColumn(f"_{name}", blank_to_null(F.get("_fields", position)))
     return (
@@ -70,21 +127,26 @@ def parse_orders(raw: DataFrame) -> DataFrame:
         .withColumn("product_name", F.col("_product_name"))
         .withColumn("category", F.col("_category"))
         .withColumn("quantity", F.expr("try_cast(_quantity as int)"))
-        .withColumn("unit_price", F.expr("try_cast(_unit_price as double)"))
+        .withColumn("unit_price", _amount(F.col("_unit_price"), F.col("_decimal_comma")))
         .withColumn("currency", F.upper(F.col("_currency")))
-        .withColumn("status", F.lower(F.col("_status")))
+        .withColumn("_source", F.lower(F.col("_status")))
         .withColumn("campaign_id", F.col("_campaign_id"))
         .withColumn("ordered_at", F.try_to_timestamp(F.col("_ordered_at")).cast("timestamp_ntz"))
         .withColumn("ordered_on", F.to_date("ordered_at"))
     )
 
 
-def flag_orders(raw: DataFrame, day: date, key: bytes) -> DataFrame:
+def flag_orders(raw: DataFrame, day: date, key: bytes, statuses: StatusMap) -> DataFrame:
     """Typed rows of the latest file versions, `reason` set on each that must not pass, PII
-    replaced: `customer_key` for the email, and the same key in the payload's text."""
-    rows = parse_orders(latest_versions(raw))
+    replaced: `customer_key` for the email, and the same key in the payload's text; `status`
+    is the canonical status the file's vocabulary maps its word to."""
+    words = statuses.words.withColumnRenamed("platform", "_platform").withColumnRenamed("source_status", "_source")
+    rows = parse_orders(latest_versions(raw)).join(F.broadcast(words), ["_platform", "_source"], "left")
     rules = [
-        (F.col("header") != HEADER, "unexpected_header"),
+        (
+            ~F.coalesce(F.col("_header") == HEADER, F.lit(False)) | ~F.col("_platform").isin(*statuses.platforms),
+            "unexpected_header",
+        ),
         (F.col("_fields").isNull() | (F.size("_fields") != len(FIELDS)), "wrong_field_count"),
         (F.col("order_id").isNull(), "missing_order_id"),
         (F.col("order_line").isNull() | (F.col("order_line") < 1), "invalid_order_line"),
@@ -98,7 +160,7 @@ def flag_orders(raw: DataFrame, day: date, key: bytes) -> DataFrame:
         (F.col("quantity") <= 0, "non_positive_quantity"),
         (F.col("unit_price").isNull() | F.isnan("unit_price") | (F.col("unit_price") < 0), "invalid_unit_price"),
         (F.col("currency").isNull() | ~F.col("currency").rlike("^[A-Z]{3}$"), "invalid_currency"),
-        (F.col("status").isNull() | ~F.col("status").isin(*STATUSES), "unknown_status"),
+        (F.col("status").isNull(), "unknown_status"),
     ]
     email = F.col("_customer_email")
     pseudonym = email_key(email, key)
@@ -110,7 +172,8 @@ def flag_orders(raw: DataFrame, day: date, key: bytes) -> DataFrame:
         )
         .withColumn("payload", F.regexp_replace("payload", EMAIL, "<email removed>"))
         .withColumn("line_amount", F.col("quantity") * F.col("unit_price"))
-        .drop("fields", "_fields", *(f"_{name}" for name in FIELDS))
+        .drop("fields", "_fields", "_decimal_comma", "_vocabulary", "_platform", "_header", "_source")
+        .drop(*(f"_{name}" for name in FIELDS))
     )
 
 

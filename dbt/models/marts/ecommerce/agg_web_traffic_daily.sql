@@ -40,6 +40,7 @@ path_counts as (
         row_number() over (partition by requested_on order by count(*) desc, path) as path_rank
 
     from requests
+    where path is not null  -- a request without a request line (a 400 or 408) names no path
     group by 1, 2
 
 ),

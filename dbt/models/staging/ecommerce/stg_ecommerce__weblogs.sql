@@ -23,6 +23,9 @@ renamed as (
         cast(status as integer) as status,
         cast(response_bytes as bigint) as response_bytes,
 
+        ---------- flags
+        cast(invalid_utf8 as boolean) as invalid_utf8,
+
         ---------- dates and naive UTC timestamps
         cast(requested_on as date) as requested_on,
         cast(requested_at as timestamp) as requested_at,
