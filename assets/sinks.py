@@ -1,8 +1,9 @@
 """The serving sinks: raw OpenAQ documents in MongoDB, clean users in Cassandra.
 
 Both upsert by natural key (sensor x period end; user id), so re-running a day or replaying
-a Kafka range rewrites the same documents and rows. A failed write raises: the run fails and
-the topic sensor's offsets for it are not committed. Their inputs come from the lake IO
+a Kafka range rewrites the same documents and rows. Each build writes the whole day. A failed
+write raises: the run fails, and automation builds the day again until it succeeds
+(orchestration/automation.py); the offsets do not wait for it, since the raw zone holds the day. Their inputs come from the lake IO
 manager; the row mappings are pure (assets/core/rows.py).
 """
 

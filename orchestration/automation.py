@@ -13,6 +13,14 @@ which follows them the same way.
 Runs that build an asset together with its parents (the daily job, `make run`, backfills)
 leave nothing to follow: Dagster does not count an update made by a run that also built the
 asset's root, so they start no second run.
+
+A day whose latest build of an asset failed (a sink's server gone mid-write, the warehouse
+connection cut) is requested again on every tick until a build succeeds. Nothing else would
+bring it: the offsets follow the raw zone, which holds the day, so the next success of any run
+commits past it, and the day may never land again. The retry rebuilds the whole day from the
+raw zone and every write is idempotent (a day replaced, documents upserted by key), so it
+brings exactly what the failed build left out, once. Every failed attempt is posted by
+`run_failure_alerts`.
 """
 
 import dagster as dg
@@ -23,11 +31,13 @@ AUTOMATION_SENSOR = "after_landing_automation"
 
 
 def after_landing(flow: dg.AssetSelection, partitioned: bool) -> dg.AutomationCondition:
-    """Build when a parent in `flow` (the landing and what it feeds) changed and nothing
-    upstream is in flight. Parents outside the flow (dimensions, seeds) neither trigger it
-    (a rebuilt dimension would otherwise request every day of a fact) nor block it."""
+    """Build when a parent in `flow` (the landing and what it feeds) changed, or the latest
+    build failed, and nothing upstream is in flight. Parents outside the flow (dimensions,
+    seeds) neither trigger it (a rebuilt dimension would otherwise request every day of a
+    fact) nor block it."""
+    changed = dg.AutomationCondition.any_deps_updated().allow(flow).since_last_handled()
     condition = (
-        dg.AutomationCondition.any_deps_updated().allow(flow).since_last_handled()
+        (changed | dg.AutomationCondition.execution_failed())
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     )

@@ -147,7 +147,9 @@ def start_tansu(log_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def start_secantus(storage: Path, port: int) -> subprocess.Popen:
-    """A dedicated MongoDB-wire server on `storage` (kept across restarts, as mongod's would be)."""
+    """A dedicated MongoDB-wire server on `storage` (kept across restarts, as mongod's would be).
+    Each acknowledged write is synced before the answer, as a journaled mongod's: a write the
+    client saw succeed survives a SIGKILL, so what a killed server kept is known."""
     storage.mkdir(parents=True, exist_ok=True)
     with open(storage.parent / f"secantus-{port}.log", "ab") as log:
         proc = subprocess.Popen(
@@ -159,6 +161,7 @@ def start_secantus(storage: Path, port: int) -> subprocess.Popen:
                 str(port),
                 "--storage-path",
                 str(storage),
+                "--sync-on-commit",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
