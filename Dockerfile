@@ -27,7 +27,7 @@ ENV PYTHONUNBUFFERED=1 \
 # One unprivileged user for every service. The directories that named volumes mount over are
 # created here with its ownership, which a new volume copies.
 RUN useradd --create-home --uid 1000 airstream \
-    && mkdir -p /app /lake /opt/dagster/home/storage \
+    && mkdir -p /app/api-keys /lake /opt/dagster/home/storage \
     && chown -R airstream:airstream /app /lake /opt/dagster
 USER airstream
 WORKDIR /app

@@ -13,7 +13,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # Run-status sensors (the alerts) are handed 5 finished runs a tick by default: too few on a busy day.
 export DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT ?= 50
 
-.PHONY: setup run test test-under-load bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics
+.PHONY: setup run test test-under-load bench bench-committer bench-ranges lint dev clean reader-role serve bench-api metrics api-key api-key-revoke api-keys
 
 setup: $(VENV)/.installed $(VENV)/spark-classes.jsa dbt/target/manifest.json $(DAGSTER_HOME)/dagster.yaml
 
@@ -72,6 +72,17 @@ dev: setup  ## the Dagster UI on http://127.0.0.1:3000, with the Spark Connect s
 
 serve: setup  ## the marts API on http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} (REDIS_URL turns the cache on)
 	$(BIN)/python -m orchestration.serving.api
+
+# NAME and SCOPES reach the command as environment variables ("$$NAME"), never pasted into the
+# shell line, so any value arrives intact and the CLI's own validation answers it.
+api-key: $(VENV)/.installed  ## create an API key: NAME=... SCOPES=air-quality,users,... (comma-separated); prints the key once
+	@$(BIN)/python -m orchestration.serving.keys create "$$NAME" --scopes "$$SCOPES"
+
+api-key-revoke: $(VENV)/.installed  ## revoke the API key NAME=...: the API refuses it within API_KEYS_CHECK_SECONDS
+	@$(BIN)/python -m orchestration.serving.keys revoke "$$NAME"
+
+api-keys: $(VENV)/.installed  ## list the API keys: names, scopes, dates (never a key)
+	@$(BIN)/python -m orchestration.serving.keys list
 
 metrics: setup  ## the platform's Prometheus exporter on http://$${METRICS_HOST:-127.0.0.1}:$${METRICS_PORT:-9464}/metrics
 	$(BIN)/python -m orchestration.serving.exporter

@@ -2,8 +2,9 @@
 
 Every listing in `queries.LISTINGS` that has a route in `ROUTES` becomes one GET endpoint with
 its filters as typed query parameters, `limit` and `cursor`; adding an endpoint is a Listing
-and one line in ROUTES. Query parameters the endpoint does not declare are refused (400) so a
-misspelt filter never silently returns everything.
+and one line in ROUTES, which names the dataset scope an API key needs for it (`api_auth`
+enforces it for every route). Query parameters the endpoint does not declare are refused (400)
+so a misspelt filter never silently returns everything.
 """
 
 import asyncio
@@ -11,25 +12,34 @@ import inspect
 import json
 from contextlib import asynccontextmanager
 from datetime import date
+from typing import NamedTuple
 
 import uvicorn
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import create_model
 
 from orchestration.serving import queries
+from orchestration.serving.api_auth import Authenticator, NoApiKeys
+from orchestration.serving.api_keys import KeyStore
 from orchestration.serving.api_metrics import ApiMetrics
 from orchestration.serving.api_middleware import MetricsMiddleware
 from orchestration.serving.cache import PageCache, cache_key
 from orchestration.serving.readers import WarehouseUnavailable, reader_for
 from orchestration.serving.settings import ServingSettings, from_env
 
+
+class Route(NamedTuple):
+    scope: str  # the dataset an API key must be granted to read this route (api_keys.SCOPES)
+    listing: queries.Listing
+
+
 # The e-commerce lake marts (sales, campaigns) get their lines here once they exist.
 ROUTES = {
-    "/v1/air-quality/daily": queries.AIR_QUALITY_DAILY,
-    "/v1/locations": queries.LOCATIONS,
-    "/v1/users/by-country/daily": queries.USERS_BY_COUNTRY_DAILY,
+    "/v1/air-quality/daily": Route("air-quality", queries.AIR_QUALITY_DAILY),
+    "/v1/locations": Route("air-quality", queries.LOCATIONS),
+    "/v1/users/by-country/daily": Route("users", queries.USERS_BY_COUNTRY_DAILY),
 }
 PAGING_PARAMS = {"limit", "cursor"}
 
@@ -104,7 +114,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(settings: ServingSettings | None = None, reader=None) -> FastAPI:
+    """Raises NoApiKeys on the prod profile when the key store holds no active key."""
     settings = settings or from_env()
+    store = KeyStore(settings.api_keys_path) if settings.api_keys_path else None
+    auth = Authenticator(store, settings.profile, settings.api_keys_check_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -117,11 +130,15 @@ def create_app(settings: ServingSettings | None = None, reader=None) -> FastAPI:
 
     app = FastAPI(title="airstream marts API", version="1", lifespan=lifespan)
     app.state.metrics = ApiMetrics()
+    app.state.auth = auth
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for path, listing in ROUTES.items():
-        app.get(path, response_model=page_model(listing), summary=f"Pages of {listing.name}")(
-            _endpoint(app, path, listing)
-        )
+    for path, (scope, listing) in ROUTES.items():
+        app.get(
+            path,
+            response_model=page_model(listing),
+            summary=f"Pages of {listing.name} (API key scope {scope})",
+            dependencies=[Depends(auth.require(scope))],
+        )(_endpoint(app, path, listing))
 
     @app.get("/health")
     async def health():
@@ -150,7 +167,11 @@ def create_app(settings: ServingSettings | None = None, reader=None) -> FastAPI:
 
 def main() -> None:
     settings = from_env()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    try:
+        app = create_app(settings)
+    except NoApiKeys as error:
+        raise SystemExit(f"error: {error}") from None
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,13 @@ class ApiMetrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        # Labelled by the key's name (never the key): one series per key, route and status.
+        self.key_requests = Counter(
+            "airstream_api_key_requests",
+            "HTTP requests answered to a known API key, by the key's name, route template and status.",
+            ["key", "route", "status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "airstream_api_request_duration_seconds",
             "Time to answer a request, by route template.",

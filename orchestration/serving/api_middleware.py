@@ -1,4 +1,5 @@
-"""Request counts and latency per route template (never per raw path: cardinality stays fixed)."""
+"""Request counts and latency per route template (never per raw path: cardinality stays fixed),
+and per API key name (set on the request's state by `api_auth` once the key is known)."""
 
 import time
 
@@ -29,4 +30,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(label, scope["method"], str(status["code"])).inc()
+            key_name = scope.get("state", {}).get("api_key_name")
+            if key_name is not None:
+                self.metrics.key_requests.labels(key_name, label, str(status["code"])).inc()
             self.metrics.latency.labels(label, scope["method"]).observe(time.perf_counter() - start)

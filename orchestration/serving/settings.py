@@ -32,6 +32,11 @@ class ServingSettings:
     metrics_port: int = 9464
     metrics_days: int = 14
     data_dir: Path = Path("data")
+    # The API keys' store (api_keys.py). None: no store, hence no keys (local: open, prod: refused
+    # at start); from_env always names one, so only a test builds settings without it.
+    api_keys_path: Path | None = None
+    # How often the API reads the key store again: a revoked key is refused within this time.
+    api_keys_check_seconds: float = 1.0
 
 
 def from_env(env: dict | None = None) -> ServingSettings:
@@ -58,4 +63,8 @@ def from_env(env: dict | None = None) -> ServingSettings:
         metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
         metrics_port=int(env.get("METRICS_PORT", "9464")),
         metrics_days=int(env.get("METRICS_DAYS", "14")),
+        api_keys_path=Path(env["API_KEYS_PATH"]).resolve()
+        if env.get("API_KEYS_PATH")
+        else data_dir / "api_keys.sqlite",
+        api_keys_check_seconds=float(env.get("API_KEYS_CHECK_SECONDS", "1")),
     )

@@ -6,6 +6,7 @@ HTTP/1.1 connections from a minimal asyncio client (a full HTTP client library c
 than the server on two cores, and would measure itself). Prints one JSON object.
 
 BENCH_SECONDS (10), BENCH_CONNECTIONS (16); the warehouse is DATA_DIR's (run `make run` first).
+Requests carry an API key of a key store made for the run, so the key check is measured too.
 """
 
 import asyncio
@@ -14,13 +15,17 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.request import urlopen
 
+from orchestration.serving.api_keys import KeyStore
+
 SECONDS = float(os.getenv("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.getenv("BENCH_CONNECTIONS", "16"))
 PATH = "/v1/air-quality/daily?limit=100"
+HEADERS = {"Host": "127.0.0.1"}  # main() adds the run's API key
 
 
 def free_port() -> int:
@@ -45,7 +50,8 @@ def wait_http(url: str, process, timeout: float = 60) -> None:
 
 async def connection(port: int, until: float, latencies: list, errors: list) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    head = "".join(f"{name}: {value}\r\n" for name, value in HEADERS.items())
+    request = f"GET {PATH} HTTP/1.1\r\n{head}\r\n".encode()
     while time.perf_counter() < until:
         start = time.perf_counter()
         writer.write(request)
@@ -110,6 +116,10 @@ def main() -> None:
         raise SystemExit(f"no warehouse at {data_dir}/warehouse.duckdb: run `make run` first")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(DATA_DIR=str(data_dir), DAGSTER_DEPLOYMENT="local", API_SNAPSHOT_DIR=str(data_dir / ".bench-snapshots"))
+    keys = tempfile.TemporaryDirectory(prefix="bench-api-keys-")
+    store = KeyStore(Path(keys.name) / "api_keys.sqlite")
+    HEADERS["Authorization"] = f"Bearer {store.create('bench', ('air-quality',))}"
+    env["API_KEYS_PATH"] = str(store.path)
     redis_port = free_port()
     redis = subprocess.Popen(
         [

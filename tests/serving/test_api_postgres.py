@@ -15,6 +15,7 @@ from api_checks import check_every_endpoint, check_filters
 from fastapi.testclient import TestClient
 
 from orchestration.serving.api import create_app
+from orchestration.serving.api_keys import KeyStore
 from orchestration.serving.settings import ServingSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +85,9 @@ def reader_db(pipeline_day, own_postgres_db):
 
 
 @pytest.fixture(scope="module")
-def client(reader_db):
+def client(reader_db, tmp_path_factory):
+    store = KeyStore(tmp_path_factory.mktemp("keys") / "api_keys.sqlite")  # prod serves only with a key
+    key = store.create("test", ("air-quality", "users"))
     settings = ServingSettings(
         profile="prod",
         pg_host=reader_db["host"],
@@ -92,9 +95,10 @@ def client(reader_db):
         pg_db=reader_db["dbname"],
         pg_user=reader_db["user"],
         reader_role=reader_db["role"],
+        api_keys_path=store.path,
     )
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
         client.app_state = app.state
         yield client
 

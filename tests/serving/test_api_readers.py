@@ -67,11 +67,16 @@ def test_a_postgresql_that_is_not_there_is_a_503_not_a_500(tmp_path):
     from fastapi.testclient import TestClient
 
     from orchestration.serving.api import create_app
+    from orchestration.serving.api_keys import KeyStore
     from orchestration.serving.settings import ServingSettings
 
+    store = KeyStore(tmp_path / "api_keys.sqlite")  # prod serves only with a key
+    key = store.create("test", ("air-quality",))
     # Port 1 on loopback: nothing listens, so the pool's connect is refused at once.
-    settings = ServingSettings(profile="prod", pg_host="127.0.0.1", pg_port=1, data_dir=tmp_path)
+    settings = ServingSettings(
+        profile="prod", pg_host="127.0.0.1", pg_port=1, data_dir=tmp_path, api_keys_path=store.path
+    )
     with TestClient(create_app(settings)) as client:
-        response = client.get("/v1/locations")
+        response = client.get("/v1/locations", headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 503 and "warehouse unavailable" in response.text, response.text
         assert client.get("/ready").status_code == 503

@@ -11,6 +11,7 @@ def test_defaults_are_loopback_and_no_cache():
     s = from_env({})
     assert (s.profile, s.api_host, s.api_port, s.redis_url) == ("local", "127.0.0.1", 8000, None)
     assert s.duckdb_path == Path("data").resolve() / "warehouse.duckdb"
+    assert (s.api_keys_path, s.api_keys_check_seconds) == (Path("data").resolve() / "api_keys.sqlite", 1.0)
 
 
 def test_prod_reads_the_reader_login_and_role_from_the_environment(tmp_path):
@@ -26,8 +27,11 @@ def test_prod_reads_the_reader_login_and_role_from_the_environment(tmp_path):
             "WAREHOUSE_READER_USER": "api",
             "WAREHOUSE_READER_PASSWORD": "pw",
             "WAREHOUSE_READER_ROLE": "readers",
+            "API_KEYS_PATH": str(tmp_path / "keys" / "api.sqlite"),
+            "API_KEYS_CHECK_SECONDS": "0.5",
         }
     )
+    assert (s.api_keys_path, s.api_keys_check_seconds) == (tmp_path / "keys" / "api.sqlite", 0.5)
     assert (s.api_host, s.api_port, s.redis_url, s.cache_ttl_seconds) == ("0.0.0.0", 9000, "redis://r:6379/1", 30)
     assert (s.pg_host, s.pg_user, s.pg_password, s.reader_role) == ("db", "api", "pw", "readers")
     assert s.duckdb_path == tmp_path / "warehouse.duckdb"
