@@ -31,6 +31,9 @@ class ServingSettings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     metrics_days: int = 14
+    # Held messages of a day that ended more than this many days ago are overdue (the same
+    # HELD_MESSAGE_ALERT_DAYS as the check, orchestration/held_messages.py).
+    held_alert_days: float = 2.0
     data_dir: Path = Path("data")
 
 
@@ -58,4 +61,5 @@ def from_env(env: dict | None = None) -> ServingSettings:
         metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
         metrics_port=int(env.get("METRICS_PORT", "9464")),
         metrics_days=int(env.get("METRICS_DAYS", "14")),
+        held_alert_days=float(env.get("HELD_MESSAGE_ALERT_DAYS", "2")),
     )
