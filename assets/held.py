@@ -10,14 +10,21 @@ of the day is merged into the day's block of the same name (rows whose offsets t
 already are not added), and only after that write the held file is removed. A crash in between
 leaves the message in both places: the next landing of the day merges nothing new and removes
 it, and the commit (assets/offsets.py) finds it in either.
+
+What the holding area holds is watched (`held_days`, `overdue`): a message still held once its
+day has been a partition for more than HELD_MESSAGE_ALERT_DAYS (orchestration/held_messages.py)
+was not moved in by its day's landing. Messages moved in are counted from the raw zone itself
+(`released_rows`), not from the metadata of the runs that moved them.
 """
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from assets.core.days import FIRST_DAY, day_window
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import OffsetRange
 from assets.landed_files import locked, merge_new, read_block
@@ -67,3 +74,35 @@ def release_held(lake: Lake, table: str, day: date) -> int:
 def held_rows(lake: Lake, table: str, day: date) -> int:
     """Messages held for `day` (the loss accounting's `held` term)."""
     return parquet_rows(lake.partition_dir("raw", held_table(table), day))
+
+
+def held_days(lake: Lake, table: str) -> dict[date, int]:
+    """Messages in the holding area per event day, from the Parquet footers (no data read)."""
+    directory = lake.partition_dir("raw", held_table(table), FIRST_DAY).parent
+    days = sorted(directory.glob("day=*")) if directory.is_dir() else []
+    counts = {date.fromisoformat(d.name.removeprefix("day=")): parquet_rows(d) for d in days}
+    return {day: n for day, n in counts.items() if n}  # a released day keeps its empty directory
+
+
+def overdue(held: Mapping[date, int], now: datetime, alert_days: float) -> dict[date, int]:
+    """The held days that have been partitions (since their end) for more than `alert_days`
+    days at `now`: their landing should have moved the messages in and has not."""
+    return {day: n for day, n in held.items() if now - day_window(day)[1] > timedelta(days=alert_days)}
+
+
+def released_rows(lake: Lake, table: str, day: date) -> int:
+    """Messages of the raw `day` that came through the holding area: those ingested before the
+    day ended. A landing lands a day only once it has ended (it is a partition then), and a
+    release keeps a row's `ingested_at`, so only a held message can be older than its day's end.
+    A row group whose footer says every row was ingested later is not read."""
+    end, released = day_window(day)[1], 0
+    for path in parquet_files(lake.partition_dir("raw", table, day)):
+        parquet = pq.ParquetFile(path)
+        column = parquet.schema_arrow.get_field_index("ingested_at")
+        for group in range(parquet.metadata.num_row_groups):
+            stats = parquet.metadata.row_group(group).column(column).statistics
+            if stats is not None and stats.has_min_max and stats.min >= end:
+                continue
+            times = parquet.read_row_group(group, columns=["ingested_at"])["ingested_at"]
+            released += pc.sum(pc.less(times, pa.scalar(end, times.type))).as_py() or 0
+    return released

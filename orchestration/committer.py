@@ -1,5 +1,6 @@
 """The offset committer sensor: after successful runs, commits the landing group through what
-the raw zone holds (the one commit rule, `assets/offsets.py`), and reports held-back ranges.
+the raw zone holds (the one commit rule, `assets/offsets.py`), and reports held-back ranges and
+messages held past their day (orchestration/held_messages.py).
 
 A plain sensor over the instance's run-status changes, not a run-status sensor: Dagster hands a
 run-status sensor at most 5 finished runs per tick (DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT),
@@ -22,6 +23,7 @@ from assets.offsets import commit_landed
 from assets.ports import Lake
 from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.held_back import TOPICS, held_back, held_back_evaluation, threshold_seconds
+from orchestration.held_messages import alert_days, held_overdue, overdue_evaluation
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog
 
 # Run successes read per tick: thousands of runs a minute, within the tick's time limit.
@@ -38,16 +40,18 @@ class CommitterCursor:
     after: int = -1  # the last run-status change read
     # topic -> the ranges and runs of its last held-back evaluation, so a change is reported once
     held: dict[str, str] = field(default_factory=dict)
+    # topic -> the days and counts of its last overdue-held evaluation, likewise
+    overdue: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cursor: str | None) -> "CommitterCursor":
         if not cursor:
             return cls()
         raw = json.loads(cursor)
-        return cls(raw["after"], raw.get("held", {}))
+        return cls(raw["after"], raw.get("held", {}), raw.get("overdue", {}))
 
     def dump(self) -> str:
-        return json.dumps({"after": self.after, "held": self.held}, sort_keys=True)
+        return json.dumps({"after": self.after, "held": self.held, "overdue": self.overdue}, sort_keys=True)
 
 
 def successes_after(instance: dg.DagsterInstance, after: int, limit: int | None = None) -> list[int]:
@@ -73,12 +77,26 @@ def held_back_changes(instance, kafka: TopicLog, cursor: CommitterCursor) -> lis
     return changed
 
 
+def overdue_changes(lake: Lake, cursor: CommitterCursor, now=None) -> list[dg.AssetCheckEvaluation]:
+    """The overdue-held check of every topic whose outcome changed since the last tick: a
+    listing of the holding area's days and their Parquet footers, no data read."""
+    days, changed = alert_days(), []
+    for topic, table in RAW_TABLES.items():
+        late = held_overdue(lake, table, now, days)
+        outcome = ",".join(f"{day}:{n}" for day, n in sorted(late.items())) or "passed"
+        if cursor.overdue.get(topic) != outcome:
+            cursor.overdue[topic] = outcome
+            changed.append(overdue_evaluation(topic, late, days))
+    return changed
+
+
 @dg.sensor(
     name="kafka_offset_committer",
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Commits the landing group through what the raw zone holds after successful runs; "
-    "reports ranges held back by failed runs (check no_range_held_back).",
+    "reports ranges held back by failed runs (check no_range_held_back) and messages held past their "
+    "day (check no_message_held_overdue).",
 )
 def kafka_offset_committer(
     context: dg.SensorEvaluationContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]
@@ -90,7 +108,7 @@ def kafka_offset_committer(
         if successes or context.cursor is None:
             for topic, table in RAW_TABLES.items():
                 committed[topic] = commit_landed(kafka, lake, table, topic, context.log)
-        evaluations = held_back_changes(context.instance, kafka, cursor)
+        evaluations = held_back_changes(context.instance, kafka, cursor) + overdue_changes(lake, cursor)
     except KafkaUnavailable as error:
         # The cursor stays: the same successes are read again, and committed, on a later tick.
         return dg.SkipReason(f"Kafka unavailable, commits wait: {error}")

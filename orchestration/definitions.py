@@ -14,6 +14,7 @@ from orchestration.committer import kafka_offset_committer
 from orchestration.dead_runs import dead_runs_sensor
 from orchestration.file_sensor import landing_folder_sensor
 from orchestration.held_back import held_back_checks
+from orchestration.held_messages import held_message_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
@@ -56,7 +57,7 @@ def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
 def build_definitions(profile: str) -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
-        asset_checks=held_back_checks,
+        asset_checks=[*held_back_checks, *held_message_checks],
         jobs=[daily_job],
         schedules=[daily_schedule],
         sensors=[

@@ -2,7 +2,8 @@
 
 A tick reads the topic's end offsets (bounded; a broker that is down gives a SkipReason in
 seconds), cuts the new messages into ranges of at most `max_batch`, and requests one run per
-range and event day: `run_key` = topic/partition/range@day, so each range is consumed once.
+range and event day: `run_key` = topic/partition/range@day, so each range is consumed once (a
+range whose messages are all of future days: one run on the newest partition, which holds them).
 Run config names offsets, never payloads. The cursor holds the next offset per partition and
 the ranges whose messages of a future day wait for that day to become a partition.
 
@@ -64,7 +65,8 @@ def topic_observation(kafka, topic: str, ends: dict[int, int], deferred: list) -
             "committed_offsets": {str(p): o for p, o in sorted(committed.items())},
             "consumer_lag": sum(lag.values()),
             "dlq_size": kafka.topic_size(dlq_topic(topic)),
-            # Messages of days that are not partitions yet, waiting in the cursor.
+            # Messages of days that are not partitions yet: held by the raw zone once landed, their
+            # day's run waiting in the cursor.
             "deferred_messages": sum(entry[4] for entry in deferred),
             "deferred_days": sorted({entry[3] for entry in deferred}),
         },
@@ -91,9 +93,11 @@ def evaluate_topic(
     now: datetime | None = None,
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick. A range's messages of a day that is not a partition yet (a clock in the future,
-    or just past midnight) are deferred: the range's other days are requested now, and the
-    deferred day's run of the same range once the day is a partition. Every run of a range
-    carries all its days, so the committer holds the partition's offset until the last one."""
+    or just past midnight) are deferred: the range's other days are requested now (the newest
+    partition when it has none), and their landing holds the deferred messages in the raw
+    zone's holding area, so the committer commits past them; the deferred day's run of the same
+    range is requested once the day is a partition, and moves them into it. Every run of a range
+    is tagged with all the range's event days."""
     last_day = last_complete_day(now)
     op_name = landing.op.name
     try:
@@ -113,7 +117,10 @@ def evaluate_topic(
                 continue  # the rest waits for the next tick; the cursor stops before it
             days, future = record_days(kafka.read_range(r), last_day)
             every_day = sorted([*days, *future])
-            requests.extend(run_requests_for_range(r, every_day, op_name, days))
+            # A range whose messages are all of future days is landed on the newest partition:
+            # the landing holds them (assets/held.py), so the committer commits past them now.
+            requested = days or ([last_day.isoformat()] if future else [])
+            requests.extend(run_requests_for_range(r, every_day, op_name, requested))
             waiting.extend([r.partition, r.start, r.end, day, n, every_day] for day, n in future.items())
             next_offsets[r.partition] = r.end
         observation = topic_observation(kafka, topic, ends, waiting)

@@ -2,8 +2,10 @@
 
 Every scrape reads the sources afresh: the Dagster instance (DAGSTER_HOME: materialization
 metadata, check evaluations, runs, so queued and failed runs report even when no asset was
-written), the topics (end and committed offsets, DLQ sizes) and the warehouse (mart row
-counts, read as the API reads it: a DuckDB snapshot or the PostgreSQL reader role). A source
+written), the topics (end and committed offsets, DLQ sizes), the lake's raw zone (held
+messages, from the holding area's Parquet footers, and the messages moved out of it) and the
+warehouse (mart row counts, read as the API reads it: a DuckDB snapshot or the PostgreSQL
+reader role). A source
 that fails is reported as `airstream_exporter_source_up{source} 0`; the others still answer.
 """
 
@@ -12,15 +14,18 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
+from assets.accounting import FLOWS
+from assets.held import held_days, released_rows
 from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
+from orchestration.resources.lake import LakeResource
 from orchestration.serving import platform_metrics as pm
 from orchestration.serving.readers import reader_for
 from orchestration.serving.settings import ServingSettings, from_env
@@ -47,11 +52,13 @@ def topic_log(settings: ServingSettings):
 
 
 class PlatformCollector:
-    def __init__(self, settings: ServingSettings, instance: dg.DagsterInstance | None = None):
+    def __init__(self, settings: ServingSettings, instance: dg.DagsterInstance | None = None, clock=time.time):
         self.settings = settings
         self.instance = instance or dg.DagsterInstance.get()
         self.reader = reader_for(settings)
         self.topics = topic_log(settings)
+        self.lake = LakeResource(root=str(settings.data_dir))  # the lake root is DATA_DIR in both profiles
+        self.clock = clock
 
     # -- the instance ---------------------------------------------------------------------
     def asset_rows(self) -> dict:
@@ -121,6 +128,20 @@ class PlatformCollector:
             for t in TOPICS
         ]
 
+    def held_samples(self) -> list:
+        """The holding area of each flow, and its messages moved into the raw days of the window."""
+        first_day = datetime.fromtimestamp(self.clock(), UTC).date() - timedelta(days=self.settings.metrics_days)
+        samples = []
+        for flow in FLOWS:
+            raw = self.lake.partition_dir("raw", flow.table, first_day).parent
+            days = [date.fromisoformat(d.name.removeprefix("day=")) for d in raw.glob("day=*")] if raw.is_dir() else []
+            days = [d for d in days if d >= first_day or self.settings.metrics_days <= 0]
+            released = {d: released_rows(self.lake, flow.table, d) for d in sorted(days)}
+            samples.append(
+                pm.HeldSample(flow.topic, held_days(self.lake, flow.table), {d: n for d, n in released.items() if n})
+            )
+        return samples
+
     def mart_rows(self) -> dict:
         tables = self.reader.rows(
             "select table_name from information_schema.tables where table_schema = 'marts'"
@@ -137,11 +158,14 @@ class PlatformCollector:
         up = {}
         sources = {
             "dagster_assets": lambda: (
-                pm.row_families(self.asset_rows()) + pm.freshness_families(self.last_success(), time.time())
+                pm.row_families(self.asset_rows()) + pm.freshness_families(self.last_success(), self.clock())
             ),
             "dagster_checks": lambda: pm.check_families(self.latest_checks()),
             "dagster_runs": lambda: pm.run_families(*self.runs()),
             "topics": lambda: pm.topic_families(self.topic_samples(), LANDING_GROUP),
+            "lake": lambda: pm.held_families(
+                self.held_samples(), datetime.fromtimestamp(self.clock(), UTC), self.settings.held_alert_days
+            ),
             "warehouse": lambda: pm.warehouse_families(self.mart_rows()),
         }
         for name, read in sources.items():

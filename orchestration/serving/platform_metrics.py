@@ -8,8 +8,12 @@ so a dashboard query finds its series before the first failure or DLQ message.
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+from assets.core.days import day_window
+from assets.held import overdue
 
 # The row counts per asset and day that the landing and clean steps put in their
 # materialization metadata (`per_day[<day>][<measure>]`); exported under these names.
@@ -26,6 +30,13 @@ ROW_MEASURES = (
 )
 RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "SUCCESS", "FAILURE", "CANCELING", "CANCELED")
 RUN_DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+
+
+@dataclass(frozen=True)
+class HeldSample:
+    topic: str
+    held: Mapping[date, int]  # messages in the holding area per event day
+    released: Mapping[date, int]  # messages of raw days that came through the holding area
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,39 @@ def topic_families(samples: Iterable[TopicSample], group: str) -> list:
             lag.add_metric([s.topic, str(p), group], max(0, offset - done))
         dlq.add_metric([s.topic], s.dlq_size)
     return [end, committed, lag, dlq]
+
+
+def held_families(samples: Iterable[HeldSample], now: datetime, alert_days: float) -> list:
+    """The raw zone's holding area per topic (assets/held.py), with the check's overdue rule."""
+    held = GaugeMetricFamily(
+        "airstream_held_messages",
+        "Future-dated messages waiting in the raw zone's holding area for their day to be a partition.",
+        labels=["topic"],
+    )
+    oldest = GaugeMetricFamily(
+        "airstream_held_oldest_day_timestamp_seconds",
+        "Unix time of the start of the oldest held message's event day (absent when none is held).",
+        labels=["topic"],
+    )
+    late = GaugeMetricFamily(
+        "airstream_held_overdue_messages",
+        "Held messages whose day ended more than HELD_MESSAGE_ALERT_DAYS days ago: not moved in by its landing.",
+        labels=["topic"],
+    )
+    released = GaugeMetricFamily(
+        "airstream_held_released_messages",
+        "Messages of the raw day that came through the holding area (ingested before the day ended), "
+        "counted from the raw zone.",
+        labels=["topic", "day"],
+    )
+    for s in samples:
+        held.add_metric([s.topic], sum(s.held.values()))
+        if s.held:
+            oldest.add_metric([s.topic], day_window(min(s.held))[0].timestamp())
+        late.add_metric([s.topic], sum(overdue(s.held, now, alert_days).values()))
+        for day, n in sorted(s.released.items()):
+            released.add_metric([s.topic, day.isoformat()], n)
+    return [held, oldest, late, released]
 
 
 def warehouse_families(table_rows: Mapping[str, int]) -> list:

@@ -31,6 +31,9 @@ class ServingSettings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     metrics_days: int = 14
+    # Held messages of a day that ended more than this many days ago are overdue (the same
+    # HELD_MESSAGE_ALERT_DAYS as the check, orchestration/held_messages.py).
+    held_alert_days: float = 2.0
     data_dir: Path = Path("data")
     # The API keys' store (api_keys.py). None: no store, hence no keys (local: open, prod: refused
     # at start); from_env always names one, so only a test builds settings without it.
@@ -67,4 +70,5 @@ def from_env(env: dict | None = None) -> ServingSettings:
         if env.get("API_KEYS_PATH")
         else data_dir / "api_keys.sqlite",
         api_keys_check_seconds=float(env.get("API_KEYS_CHECK_SECONDS", "1")),
+        held_alert_days=float(env.get("HELD_MESSAGE_ALERT_DAYS", "2")),
     )

@@ -45,6 +45,7 @@ def stack(pipeline_day, tmp_path_factory):
         job["static_configs"] = [{"targets": [f"127.0.0.1:{targets[job['job_name']]}"]}]
         job["scrape_timeout"] = "3s"
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(REPO / "orchestration/instance/prometheus-rules.yml", tmp)  # its rule_files, beside it
     base = f"http://127.0.0.1:{ports['prometheus']}"
     with (
         process(

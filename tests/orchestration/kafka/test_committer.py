@@ -81,7 +81,11 @@ def committed(log) -> int:
 def held_back_checks(result) -> list:
     events = result.asset_events if isinstance(result, dg.SensorResult) else []
     return [
-        e for e in events if isinstance(e, dg.AssetCheckEvaluation) and e.asset_key.path[-1] == "openaq_measurements"
+        e
+        for e in events
+        if isinstance(e, dg.AssetCheckEvaluation)
+        and e.asset_key.path[-1] == "openaq_measurements"
+        and e.check_name == "no_range_held_back"
     ]
 
 

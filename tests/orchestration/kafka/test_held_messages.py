@@ -1,19 +1,26 @@
 """A message of a day that is not a partition yet (issue 25, item 10): landed at once into the
 raw zone's holding area (`raw/<table>_held/`, keyed by topic, partition, offset), committed
 past, counted by the loss accounting as `held`, and moved into its day when that day is landed,
-never lost nor landed twice, a crash mid-move included. Days are fixed: 2026-11-20 is the newest
+never lost nor landed twice, a crash mid-move included; a message still held days after its
+day ended is reported (check no_message_held_overdue). Days are fixed: 2026-11-20 is the newest
 partition, and one message is dated 2027-11-20, a year ahead."""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from assets.accounting import FLOWS, day_accounts
+from assets.held import held_days, released_rows
 from assets.landing_io import land_ranges, whole_day_ranges
 from assets.offsets import commit_landed
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
+from orchestration.committer import CommitterCursor, overdue_changes
+from orchestration.held_messages import CHECK_NAME, held_message_checks, held_overdue
+from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
+from tests.orchestration.kafka.conftest import measurement
 from tests.orchestration.kafka.test_landing_identity import raw_offsets
 
 DAY, HELD_DAY = date(2026, 11, 20), date(2027, 11, 20)
@@ -112,3 +119,65 @@ def test_a_crash_mid_move_loses_nothing_and_lands_nothing_twice(a_year_ahead, tm
     assert land(kafka, lake, HELD_DAY, ranges=[])["released"] == 0
     assert raw_offsets(tmp_path, HELD) == []
     assert sorted(raw_offsets(tmp_path, TABLE)) == [(partition, o) for o in range(6)]
+
+
+# Held days far ahead of the real clock, so their messages are ingested before their day ends
+# (as in production); the check's and the exporter's clock is set to 2099.
+SOON, LATER = date(2099, 11, 22), date(2099, 11, 25)
+
+
+def held_lake(root: Path) -> tuple:
+    """On the embedded log (one key: one partition): five messages of DAY, three of SOON and two of
+    LATER; DAY landed with DAY the newest partition, so SOON and LATER are held."""
+    kafka = EmbeddedTopicLogResource(path=str(root / "topics.sqlite"))
+    at = [datetime(2026, 11, 20, h, tzinfo=UTC) for h in range(5)]
+    at += [datetime(2099, 11, 22, h, tzinfo=UTC) for h in range(3)] + [
+        datetime(2099, 11, 25, h, tzinfo=UTC) for h in range(2)
+    ]
+    for moment in at:
+        kafka.produce(OPENAQ_TOPIC, [measurement(sensor_id=7, at=moment)], "openaq")
+    lake = LakeResource(root=str(root))
+    assert land(kafka, lake, DAY)["held"] == 5
+    return kafka, lake
+
+
+def release(kafka, lake, day: date) -> int:
+    """The day's landing once it is the newest partition, with nothing left to read in the topic."""
+    return land_ranges(kafka, lake, TABLE, day, [], last_day=day)["released"]
+
+
+def test_a_message_held_past_its_day_is_reported_above_the_threshold_only(tmp_path, monkeypatch):
+    kafka, lake = held_lake(tmp_path)
+    assert held_days(lake, TABLE) == {SOON: 3, LATER: 2}
+    # SOON ended on 2099-11-23 at 00:00: overdue strictly more than 2 days later.
+    assert held_overdue(lake, TABLE, datetime(2099, 11, 25, tzinfo=UTC), 2) == {}
+    assert held_overdue(lake, TABLE, datetime(2099, 11, 25, 0, 0, 1, tzinfo=UTC), 2) == {SOON: 3}
+    three_days_after_later = datetime(2099, 11, 28, 0, 0, 1, tzinfo=UTC)
+    assert held_overdue(lake, TABLE, three_days_after_later, 2) == {SOON: 3, LATER: 2}
+    assert held_overdue(lake, TABLE, three_days_after_later, 3) == {SOON: 3}
+
+    # The committer's tick reports the warn check of each topic once per change.
+    monkeypatch.setenv("HELD_MESSAGE_ALERT_DAYS", "3")
+    cursor = CommitterCursor()
+    now = three_days_after_later
+    evaluations = {e.asset_key.path[-1]: e for e in overdue_changes(lake, cursor, now)}
+    assert sorted(evaluations) == ["ads_events", "openaq_measurements", "randomuser_users"]
+    check = evaluations["openaq_measurements"]
+    assert (check.check_name, check.passed, check.severity) == (CHECK_NAME, False, dg.AssetCheckSeverity.WARN)
+    assert check.metadata["overdue_messages"].value == 3
+    assert check.metadata["overdue_days"].value == {"2099-11-22": 3}
+    assert check.description == "3 message(s) of 2099-11-22 still held, 2099-11-22 ended over 3 days ago"
+    assert evaluations["ads_events"].passed and evaluations["randomuser_users"].passed
+    assert overdue_changes(lake, cursor, now) == [], "unchanged: not reported again"
+
+    # Landing SOON moves its messages in: counted there from the raw zone, and the check passes.
+    assert [release(kafka, lake, SOON) for _ in range(2)] == [3, 0]
+    assert (released_rows(lake, TABLE, SOON), released_rows(lake, TABLE, DAY)) == (3, 0)
+    assert held_days(lake, TABLE) == {LATER: 2}
+    [passed] = overdue_changes(lake, cursor, now)
+    assert passed.passed and passed.metadata["overdue_messages"].value == 0
+
+    # The check itself (run from the UI) applies the same rule with the real clock: 2099 is ahead.
+    (check_def,) = [c for c in held_message_checks if next(iter(c.check_keys)).asset_key.path[-1] == TABLE]
+    result = check_def(lake=lake)
+    assert result.passed and result.metadata["overdue_messages"].value == 0

@@ -150,25 +150,49 @@ def test_a_broker_that_is_down_gives_a_quick_skip_reason():
     assert "_ALL_BROKERS_DOWN" in result.skip_message
 
 
-def test_events_before_the_first_partition_land_in_it_and_future_ones_wait(topic_log, make_measurement, tmp_path):
+def held_rows(root: Path) -> list[tuple]:
+    """(day, partition, offset, key, event time, sensor id) of every held message."""
+    return [
+        (f.parent.name.removeprefix("day="), *(row[c] for c in ("kafka_partition", "kafka_offset", "kafka_key")))
+        + (row["event_time"], json.loads(row["payload"])["sensor_id"])
+        for f in sorted(root.glob("raw/openaq_measurements_held/day=*/*.parquet"))
+        for row in pq.read_table(f).to_pylist()
+    ]
+
+
+def test_events_before_the_first_partition_land_in_it_and_future_ones_are_held(topic_log, make_measurement, tmp_path):
     kafka, lake = topic_log, LakeResource(root=str(tmp_path))
     old = datetime(2019, 5, 1, 12, tzinfo=UTC)
-    future = datetime.now(UTC) + timedelta(days=3)
+    future = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    newest = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the newest partition
     # One sensor, so all three share a partition, in this order: old, recent, future.
     for at in (old, MIDNIGHT + timedelta(hours=1), future):
         kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=100, at=at)], "openaq")
 
     first = tick(kafka, max_batch=2)
-    requests = first.run_requests  # range [0, 2): old and recent; [2, 3) holds the future event
-    assert {r.tags["airstream/kafka_range"].rsplit("/", 1)[1] for r in requests} == {"0-2"}
-    assert sorted(r.partition_key for r in requests) == ["2024-01-01", "2026-11-20"]
+    requests = first.run_requests  # range [0, 2): old and recent; [2, 3): the future event alone
+    partition = int(requests[0].tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
+    assert sorted(r.run_key for r in requests) == sorted(
+        [
+            f"{OPENAQ_TOPIC}/{partition}/0-2@2024-01-01",
+            f"{OPENAQ_TOPIC}/{partition}/0-2@2026-11-20",
+            # A range of future days only is landed on the newest partition, which holds it.
+            f"{OPENAQ_TOPIC}/{partition}/2-3@{newest}",
+        ]
+    )
+    (alone,) = [r for r in requests if r.partition_key == newest]
+    assert alone.tags["airstream/kafka_range_days"] == future.date().isoformat()
 
     instance = dg.DagsterInstance.ephemeral()
     assert all(run(r, kafka, lake, instance).success for r in requests)
     commit_all(kafka, lake)
-    partition = int(requests[0].tags[TAG_TOPIC_PARTITION].rsplit("/", 1)[1])
-    assert kafka.committed(LANDING_GROUP, OPENAQ_TOPIC)[partition] == 2, "the future event is not committed"
-    assert landed_rows(tmp_path) == {"day=2024-01-01": 1, "day=2026-11-20": 1}
+    committed, ends = kafka.committed(LANDING_GROUP, OPENAQ_TOPIC), kafka.end_offsets(OPENAQ_TOPIC)
+    assert committed[partition] == 3, "held by the raw zone: committed through the range's end"
+    assert sum(end - committed.get(p, 0) for p, end in ends.items()) == 0, "lag 0"
+    # The newest partition's run lands nothing of its own day (an empty day file) and holds the event.
+    assert landed_rows(tmp_path) == {"day=2024-01-01": 1, "day=2026-11-20": 1, f"day={newest}": 0}
+    assert held_rows(tmp_path) == [(future.date().isoformat(), partition, 2, "100", future, 100)]
     cursor = json.loads(first.cursor)
     assert cursor["offsets"][str(partition)] == 3, "the future event does not hold the cursor"
+    # ... and its day's run waits for the day to become a partition, to move it in.
     assert [entry[:5] for entry in cursor["deferred"]] == [[partition, 2, 3, future.date().isoformat(), 1]]
