@@ -3,7 +3,7 @@
 import dagster as dg
 
 import assets as assets_package
-from assets import accounting, ads_events, landing, offsets
+from assets import accounting, ads_events, landing, offsets, serving_accounting
 from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import files as ecommerce_files
 from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
@@ -29,7 +29,13 @@ def all_assets() -> list:
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
     landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
-    return [*with_automation(assets, landings), *committed, *accounting.checks, *ecommerce_accounting.checks]
+    return [
+        *with_automation(assets, landings),
+        *committed,
+        *accounting.checks,
+        *serving_accounting.checks,
+        *ecommerce_accounting.checks,
+    ]
 
 
 def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
