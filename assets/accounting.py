@@ -17,11 +17,18 @@ fail (a row lost anywhere breaks it):
   message, or a whole partition, missing from raw fails the check like any other.
 - held: distinct messages of `raw/<table>_held/day=D`, landed before D was a partition and
   not moved into it yet (assets/held.py): neither lost nor landed in the day.
-- landed: rows of `raw/<table>/day=D`; dead-lettered: distinct messages (partition, offset)
-  of `raw/<table>_rejected/day=D`, the landing's record of what it sent to the DLQ.
+- landed: rows of `raw/<table>/day=D`.
+- dead-lettered: distinct messages (original partition, offset) of the day's declared messages
+  that the DLQ topic (`<topic>.dlq`) holds, read from the topic itself. The landing's own record
+  (`raw/<table>_rejected/day=D`) is shown as `rejects_recorded` and declares offsets landed; it
+  is not the term. A message the landing recorded as rejected that the DLQ does not hold is
+  `lost`, and the term that moved is `dead_lettered`.
 - clean, quarantined: rows of the day in the clean zone's two tables (Parquet footers).
 - duplicates: counted by the clean step from the landed rows it read: valid rows - distinct
   clean keys + rejected rows - distinct quarantine keys (its materialization of day D).
+
+Downstream of the clean zone the identity goes on in the serving stores and the marts, each a
+check on the asset that writes them, so it runs when their data exists (assets/serving_accounting.py).
 """
 
 import os
@@ -37,6 +44,7 @@ from assets.core.days import record_day
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import TopicLog
 from assets.held import held_table
+from assets.landed_files import in_dlq
 from assets.landing_io import whole_day_ranges
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
@@ -46,10 +54,10 @@ IDENTITY = (
     "Blocking: fails when topic messages != landed + dead-lettered + held or landed != clean + "
     "quarantined + duplicates, i.e. in != clean + quarantined + duplicates + dead-lettered, or when "
     "a message declared landed (below the committed offset, or in a range a landing read) is in "
-    "neither raw table (`lost`, by partition and offset range). Each "
-    "term is counted from its own store (topic log, raw Parquet, rejects Parquet, clean and "
+    "neither the raw zone nor the DLQ topic (`lost`, by partition and offset range). Each "
+    "term is counted from its own store (topic log, raw Parquet, DLQ topic, clean and "
     "quarantine Parquet; duplicates = rows - distinct keys, counted by the clean step); every "
-    "figure is in this check's metadata."
+    "figure, and the term that moved (`moved`), is in this check's metadata."
 )
 # Above this share of landed rows in quarantine a day warns; overridable per deployment.
 DEFAULT_QUARANTINE_WARN_SHARE = 0.05
@@ -101,6 +109,32 @@ def stored_messages(directory: Path) -> Stored:
         for p in pc.unique(table["kafka_partition"]).to_pylist()
     }
     return Stored(table.num_rows, distinct, offsets)
+
+
+def stored_pairs(pairs: set[tuple[int, int]]) -> Stored:
+    """Distinct (partition, offset) pairs held by a store that is not a Parquet directory (the DLQ)."""
+    import pyarrow as pa
+
+    offsets: dict[int, list[int]] = {}
+    for partition, offset in pairs:
+        offsets.setdefault(partition, []).append(offset)
+    return Stored(len(pairs), len(pairs), {p: pa.array(sorted(o), pa.int64()) for p, o in offsets.items()})
+
+
+def dead_lettered_of_day(kafka: TopicLog, topic: str, within: dict[int, list[int]]) -> Stored:
+    """The day's declared messages that the DLQ topic holds, read from the DLQ topic."""
+    day = {(p, o) for p, offsets in within.items() for o in offsets}
+    return stored_pairs(in_dlq(kafka, topic) & day)
+
+
+def recorded_of_day(rejected: Stored, within: dict[int, list[int]]) -> dict[int, list[int]]:
+    """Per partition, the day's declared offsets that the landing recorded as rejected."""
+    out = {}
+    for partition, offsets in within.items():
+        recorded = set(rejected.offsets[partition].to_pylist()) if partition in rejected.offsets else set()
+        if mine := [o for o in offsets if o in recorded]:
+            out[partition] = mine
+    return out
 
 
 def declared_ranges(instance: dg.DagsterInstance, flow: Flow, day: str) -> dict[int, list[tuple[int, int]]]:
@@ -214,7 +248,6 @@ def day_accounts(
     rejected = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
     # Messages of the day landed before it was a partition and not moved into it yet.
     waiting = stored_messages(lake.partition_dir("raw", held_table(flow.table), day))
-    landed, dead_lettered, held = raw.rows, rejected.distinct, waiting.distinct
     bound = landing_bound(
         kafka.committed(LANDING_GROUP, flow.topic),
         declared or {},
@@ -223,15 +256,28 @@ def day_accounts(
         waiting.frontier(),
     )
     within, not_yet_landed = topic_messages(kafka, flow.topic, day, bound)
+    dlq = dead_lettered_of_day(kafka, flow.topic, within)
+    landed, dead_lettered, held = raw.rows, dlq.distinct, waiting.distinct
     in_topic = sum(len(offsets) for offsets in within.values())
-    lost, lost_count = lost_messages(within, raw, rejected, waiting)
+    lost, lost_count = lost_messages(within, raw, dlq, waiting)
+    # A message the landing recorded as rejected that the DLQ does not hold is missing from the
+    # DLQ; any other loss, or a difference they do not explain, is missing from raw.
+    unpublished, unpublished_count = lost_messages(recorded_of_day(rejected, within), dlq)
     clean = parquet_rows(lake.partition_dir("clean", flow.table, day))
     quarantined = parquet_rows(lake.partition_dir("clean", f"{flow.table}_quarantine", day))
     out = None if duplicates is None else clean + quarantined + duplicates + dead_lettered
+    at_landing = in_topic - landed - dead_lettered - held
+    at_clean = None if duplicates is None else landed - clean - quarantined - duplicates
+    moved = ["dead_lettered"] if unpublished_count else []
+    if lost_count > unpublished_count or at_landing != unpublished_count:
+        moved.append("landed")
+    if at_clean:
+        moved.append("clean_rows + quarantined_rows + duplicates")
     return {
         "topic_messages": in_topic,
         "landed": landed,
         "dead_lettered": dead_lettered,
+        "rejects_recorded": rejected.distinct,  # the landing's own record; not a term
         "held": held,
         "clean_rows": clean,
         "quarantined_rows": quarantined,
@@ -239,10 +285,12 @@ def day_accounts(
         "accounted_for": out,
         "not_yet_landed": not_yet_landed,
         "lost_messages": lost_count,
-        "lost": lost,  # partition -> offset ranges declared landed that raw holds in neither table
+        "lost": lost,  # partition -> offset ranges declared landed that neither raw nor the DLQ holds
+        "not_in_dlq": unpublished,  # partition -> offset ranges recorded as rejected, absent from the DLQ
         # Where a difference is, for the reader: the identity compares the counts above.
-        "missing_at_landing": in_topic - landed - dead_lettered - held,
-        "missing_at_clean": None if duplicates is None else landed - clean - quarantined - duplicates,
+        "missing_at_landing": at_landing,
+        "missing_at_clean": at_clean,
+        "moved": moved,
         "balanced": out is not None
         and not lost
         and in_topic == landed + dead_lettered + held
@@ -256,8 +304,11 @@ def balance_result(per_day: dict[str, dict]) -> dg.AssetCheckResult:
     if len(per_day) == 1:  # one partition: every term as its own figure, plotted per run
         (accounts,) = per_day.values()
         metadata |= {k: v for k, v in accounts.items() if isinstance(v, int) and not isinstance(v, bool)}
-        metadata["lost"] = accounts["lost"]
+        metadata |= {k: accounts[k] for k in ("lost", "not_in_dlq", "moved")}
     description = "every message accounted for" if not bad else f"messages unaccounted for on {', '.join(bad)}"
+    moved = sorted({term for day in bad for term in per_day[day]["moved"]})
+    if moved:
+        description += f"; the term that moved: {', '.join(moved)}"
     lost = [f"{day} partition {p} offsets {r}" for day in bad for p, r in per_day[day]["lost"].items()]
     if lost:
         description += f"; lost from the raw zone: {'; '.join(lost)}"

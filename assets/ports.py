@@ -63,11 +63,19 @@ class MeasurementStore(Protocol):
 
     def count(self, filter: dict | None = None) -> int: ...
 
+    def count_ids(self, ids: Sequence[str]) -> int:
+        """How many of the document ids `ids` the store holds."""
+        ...
+
 
 class UserStore(Protocol):
     def upsert_users(self, rows: Sequence[dict]) -> int: ...
 
     def count(self) -> int: ...
+
+    def count_ids(self, ids: Sequence[str]) -> int:
+        """How many of the user ids `ids` the store holds."""
+        ...
 
 
 class Lake(Protocol):
@@ -94,6 +102,8 @@ class Warehouse(Protocol):
     ) -> int: ...
 
     def lake_versions(self, schema: str, table: str) -> dict[date, str]: ...
+
+    def query(self, sql: str) -> list[tuple]: ...
 
 
 class Spark(Protocol):

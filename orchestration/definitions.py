@@ -3,7 +3,7 @@
 import dagster as dg
 
 import assets as assets_package
-from assets import accounting, ads_events, landing, offsets
+from assets import accounting, ads_events, landing, offsets, serving_accounting
 from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import files as ecommerce_files
 from assets.lake_warehouse import agreement_checks
@@ -31,7 +31,12 @@ def all_assets() -> list:
     committed = committed_assets(assets)
     landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
     landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
-    checks = [*accounting.checks, *ecommerce_accounting.checks, *agreement_checks(assets)]
+    checks = [
+        *accounting.checks,
+        *serving_accounting.checks,
+        *ecommerce_accounting.checks,
+        *agreement_checks(assets),
+    ]
     return [*with_automation(assets, landings), *committed, *checks]
 
 

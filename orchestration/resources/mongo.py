@@ -131,6 +131,14 @@ class MongoMeasurementStore(dg.ConfigurableResource):
         with self._collection() as coll:
             return coll.count_documents(filter or {})
 
+    def count_ids(self, ids: Sequence[str]) -> int:
+        """How many of `ids` the collection holds (the loss accounting's sink term)."""
+        with self._collection() as coll:
+            return sum(
+                coll.count_documents({"_id": {"$in": list(ids[i : i + COUNT_IDS])}})
+                for i in range(0, len(ids), COUNT_IDS)
+            )
+
 
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
@@ -256,6 +264,14 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
             ) from error
         upserted = len(ids) - existing
         return UpsertResult(upserted, changes - upserted, len(rows) - upserted, rejected)
+
+    def count_ids(self, ids: Sequence[str]) -> int:
+        """How many of `ids` the store holds (the loss accounting's sink term)."""
+        with closing(self._connect()) as con:
+            return sum(
+                con.execute(_count_existing(len(chunk)), chunk).fetchone()[0]
+                for chunk in (list(ids[i : i + COUNT_IDS]) for i in range(0, len(ids), COUNT_IDS))
+            )
 
     def count(self, filter: dict | None = None) -> int:
         """Equality and $gt/$gte/$lt/$lte on `_id` and the helper fields; anything else raises."""

@@ -2,6 +2,8 @@
 log -> lake -> Spark -> DuckDB marts, MongoDB and Cassandra stand-ins."""
 
 import re
+import sqlite3
+from contextlib import closing
 from datetime import date, timedelta
 
 import dagster as dg
@@ -10,6 +12,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from assets.serving_accounting import (
+    CASSANDRA,
+    FCT_MEASUREMENTS,
+    MONGO,
+    cassandra_accounts,
+    document_id,
+    mart_accounts,
+    mongo_accounts,
+    store_result,
+)
 from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
 from orchestration.resources.openaq import OpenAQResource
@@ -227,6 +239,81 @@ def test_no_fact_or_aggregate_holds_an_implausible_value_or_a_sentinel(local_run
     assert 1 <= low <= high <= 24 and judged_uncovered == 0
     assert sensors == 2 and values > 24, "two PM2.5 sensors, and more than one value an hour"
     assert {timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1)} <= steps
+
+
+def store_accounting(result, asset: dg.AssetKey) -> dict:
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key == asset and e.check_name == "rows_accounted_for"
+    ]
+    return {"passed": evaluation.passed, **{k: v.value for k, v in evaluation.metadata.items()}}
+
+
+def test_the_sinks_and_the_marts_are_accounted_for(local_run):
+    _, result, after, _ = local_run
+    mongo = store_accounting(result, MONGO)
+    assert mongo["passed"] and mongo["moved"] == [], mongo
+    assert mongo["mongo_documents_of_clean_rows"] == mongo["clean_rows"] == after["clean.openaq_measurements"]
+    # MongoDB keeps every landed document, quarantined ones included: more than the clean rows.
+    assert (
+        mongo["mongo_documents_of_landed_ids"]
+        == mongo["landed_document_ids"]
+        == after["mongo"]
+        > after["clean.openaq_measurements"]
+    )
+    users = store_accounting(result, CASSANDRA)
+    assert users["passed"] and users["cassandra_rows"] == users["clean_users"] == after["clean.randomuser_users"]
+    mart = store_accounting(result, FCT_MEASUREMENTS)
+    assert mart["passed"] and mart["fct_measurements_rows"] == mart["clean_rows"] == after["marts.fct_measurements"]
+
+
+def run_store_check(local_run, asset: dg.AssetKey) -> tuple[dict, bool]:
+    """A store's accounting check as its asset check computes it, over the stores as they are
+    now (no asset is re-materialized, so nothing is rewritten). Dagster cannot run a check alone
+    with a partition key (no asset selected, no partitions to resolve), so it is called here."""
+    resources, day = local_run[0], date.fromisoformat(DAY)
+    count, store = {
+        MONGO: (mongo_accounts, "measurement_store"),
+        CASSANDRA: (cassandra_accounts, "user_store"),
+        FCT_MEASUREMENTS: (mart_accounts, "warehouse"),
+    }[asset]
+    result = store_result({DAY: count(resources["lake"], resources[store], day)}, asset.to_user_string())
+    return {"passed": result.passed, **{k: v.value for k, v in result.metadata.items()}}, result.passed
+
+
+def test_a_sink_document_lost_fails_the_mongo_check(local_run):
+    resources = local_run[0]
+    before, _ = run_store_check(local_run, MONGO)
+    assert before["passed"], before
+    clean = pq.read_table(resources["lake"].partition_dir("clean", "openaq_measurements", date.fromisoformat(DAY)))
+    victim = document_id(clean["sensor_id"][0].as_py(), clean["period_end_utc"][0].as_py())
+    with closing(sqlite3.connect(resources["measurement_store"].path)) as con, con:
+        assert con.execute("delete from measurements where _id = ?", [victim]).rowcount == 1
+    numbers, success = run_store_check(local_run, MONGO)
+    assert not success and not numbers["passed"], numbers
+    assert numbers["moved"] == ["mongo_documents_of_clean_rows", "mongo_documents_of_landed_ids"]
+    assert numbers["mongo_documents_of_clean_rows"] == numbers["clean_rows"] - 1
+    assert numbers["mongo_documents_of_landed_ids"] == numbers["landed_document_ids"] - 1
+
+
+def test_a_user_row_lost_fails_the_cassandra_check(local_run):
+    resources = local_run[0]
+    with closing(sqlite3.connect(resources["user_store"].path)) as con, con:
+        con.execute("delete from created_users where id = (select min(id) from created_users)")
+    numbers, success = run_store_check(local_run, CASSANDRA)
+    assert not success and not numbers["passed"] and numbers["moved"] == ["cassandra_rows"], numbers
+    assert numbers["cassandra_rows"] == numbers["clean_users"] - 1
+
+
+def test_a_mart_row_lost_fails_the_fct_measurements_check(local_run):
+    resources = local_run[0]
+    with duckdb.connect(resources["warehouse"].path) as con:
+        con.execute(
+            "delete from marts.fct_measurements where (sensor_id, period_end_utc) in"
+            " (select sensor_id, period_end_utc from marts.fct_measurements limit 1)"
+        )
+    numbers, success = run_store_check(local_run, FCT_MEASUREMENTS)
+    assert not success and not numbers["passed"] and numbers["moved"] == ["fct_measurements_rows"], numbers
+    assert numbers["fct_measurements_rows"] == numbers["clean_rows"] - 1
 
 
 def test_a_row_lost_by_the_clean_step_fails_the_accounting(local_run, instance):

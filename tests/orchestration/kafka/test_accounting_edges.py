@@ -1,6 +1,8 @@
 """The loss accounting at its edges: a partition's last messages, or a whole partition, missing
 from the raw zone is a loss named by partition and offsets, whether the landing's own record of
-what it read or the consumer group's committed offsets say the messages were landed."""
+what it read or the consumer group's committed offsets say the messages were landed; and a
+dead-lettered message is counted in the DLQ topic, so an entry missing there fails the check on
+`dead_lettered`."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.accounting import FLOWS, day_accounts, offset_ranges
+from assets.accounting import FLOWS, balance_result, day_accounts, offset_ranges
+from assets.core.stream import OffsetRange, dlq_topic
 from assets.landing import land_day
 from assets.landing_config import LandingConfig
 from assets.offsets import commit_landed
@@ -111,6 +114,53 @@ def test_messages_beyond_every_declaration_are_not_yet_landed(landed, make_measu
     accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=declared(counts))
     assert accounts["balanced"], accounts
     assert (accounts["topic_messages"], accounts["not_yet_landed"], accounts["lost"]) == (MESSAGES, 1, {})
+
+
+@pytest.fixture
+def with_rejects(tmp_path, make_measurement, write_raw):
+    """60 good messages of the day and 2 that are not JSON (one key, so one partition), landed:
+    the landing dead-letters the two to the DLQ topic."""
+    kafka, lake = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite")), LakeResource(root=str(tmp_path))
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    kafka.produce(
+        OPENAQ_TOPIC,
+        [make_measurement(sensor_id=i, at=start + timedelta(minutes=i)) for i in range(MESSAGES)],
+        "openaq",
+    )
+    for minute in (5, 6):
+        write_raw(kafka, OPENAQ_TOPIC, "bad", b"not json", int((start + timedelta(minutes=minute)).timestamp() * 1000))
+    counts = land_day(kafka, lake, FLOW.table, OPENAQ_TOPIC, DAY, LandingConfig())
+    assert (counts["landed"], counts["dead_lettered"]) == (MESSAGES, 2)
+    write_clean(lake, MESSAGES)
+    return kafka, lake, counts
+
+
+def test_dead_lettered_is_counted_in_the_dlq_topic(with_rejects):
+    kafka, lake, counts = with_rejects
+    accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=declared(counts))
+    assert accounts["balanced"], accounts
+    assert (accounts["topic_messages"], accounts["dead_lettered"], accounts["rejects_recorded"]) == (MESSAGES + 2, 2, 2)
+    assert accounts["moved"] == [] and accounts["not_in_dlq"] == {}
+
+
+def test_a_dlq_entry_lost_fails_the_check_on_dead_lettered(with_rejects):
+    """The landing's rejects file still records both messages; the DLQ topic holds one."""
+    kafka, lake, counts = with_rejects
+    dlq = dlq_topic(OPENAQ_TOPIC)
+    (partition,) = [p for p, end in kafka.end_offsets(dlq).items() if end]
+    (entry,) = kafka.read_range(OffsetRange(dlq, partition, 0, 1))
+    kafka.delete_records(dlq, before=1)  # the partition's first entry, as retention would drop it
+
+    accounts = day_accounts(kafka, lake, FLOW, DAY, duplicates=0, declared=declared(counts))
+
+    assert not accounts["balanced"], accounts
+    assert (accounts["dead_lettered"], accounts["rejects_recorded"], accounts["landed"]) == (1, 2, MESSAGES)
+    assert accounts["missing_at_landing"] == 1 and accounts["moved"] == ["dead_lettered"]
+    lost = {entry.headers["original_partition"]: entry.headers["original_offset"]}
+    assert accounts["lost"] == accounts["not_in_dlq"] == lost
+    result = balance_result({DAY.isoformat(): accounts})
+    assert not result.passed and "the term that moved: dead_lettered" in result.description
+    assert result.metadata["dead_lettered"].value == 1
 
 
 def test_offset_ranges_are_runs():
