@@ -120,6 +120,9 @@ _PG_TYPES = {
 def _pg_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_timestamp(arrow_type):
         return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_decimal(arrow_type):
+        # The clean zone's money (Spark DecimalType): kept fixed-point, never through a float.
+        return f"numeric({arrow_type.precision},{arrow_type.scale})"
     try:
         return _PG_TYPES[arrow_type]
     except KeyError:

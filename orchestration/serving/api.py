@@ -12,6 +12,7 @@ import inspect
 import json
 from contextlib import asynccontextmanager
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 import uvicorn
@@ -26,6 +27,7 @@ from orchestration.serving.api_keys import KeyStore
 from orchestration.serving.api_metrics import ApiMetrics
 from orchestration.serving.api_middleware import MetricsMiddleware
 from orchestration.serving.cache import PageCache, cache_key
+from orchestration.serving.money import decimal_text
 from orchestration.serving.readers import WarehouseUnavailable, reader_for
 from orchestration.serving.settings import ServingSettings, from_env
 
@@ -52,6 +54,8 @@ def page_model(listing: queries.Listing):
 def _json_default(value):
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):  # money: a string at the mart column's scale ("12.50")
+        return decimal_text(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal as D
 from pathlib import Path
 
 import duckdb
@@ -33,18 +34,19 @@ SELECT = [
     "cautious",
 ]
 EVENT_COLUMNS = """event_id varchar, campaign_id varchar, event_type varchar, event_ts timestamp,
-    event_date date, cost double precision, revenue double precision, order_id varchar,
+    event_date date, cost decimal(18,6), revenue decimal(18,6), order_id varchar,
     is_late boolean, ingested_on date, ingested_at timestamp"""
 ORDER_COLUMNS = """order_id varchar, order_line integer, ordered_at timestamp, ordered_on date,
     customer_key varchar, product_id varchar, product_name varchar, category varchar,
-    quantity integer, unit_price double precision, currency varchar, line_amount double precision,
+    quantity integer, unit_price decimal(18,2), currency varchar, line_amount decimal(18,2),
     status varchar, campaign_id varchar, source_file varchar, file_sha256 varchar"""
 
 
 def event(n, campaign, kind, at, cost=0.0, revenue=0.0, order=None, pulled=None):
     at = dt.datetime.fromisoformat(at)
     pulled = pulled or at.date()
-    return (f"E{n}", campaign, kind, at, at.date(), cost, revenue, order, at.date() < pulled, pulled, at)
+    money = D(str(cost)), D(str(revenue))
+    return (f"E{n}", campaign, kind, at, at.date(), *money, order, at.date() < pulled, pulled, at)
 
 
 PULLS = {
@@ -67,22 +69,23 @@ PULLS = {
     ],
 }
 ORDERS = [  # order_id, order_line, line_amount, campaign_id
-    ("O-20261119-00001", 1, 30.0, "C001"),
-    ("O-20261119-00001", 2, 50.0, "C001"),
-    ("O-20261120-00009", 1, 40.0, "C001"),
-    ("O-20261120-00002", 1, 20.0, "C005"),
+    ("O-20261119-00001", 1, D("30.00"), "C001"),
+    ("O-20261119-00001", 2, D("50.00"), "C001"),
+    ("O-20261120-00009", 1, D("40.00"), "C001"),
+    ("O-20261120-00002", 1, D("20.00"), "C005"),
 ]
 AGG = """select event_date, campaign_id, is_known_campaign, impressions, clicks, conversions,
     late_events, spend, revenue, ctr, cpc, conversion_rate, roas, attributed_orders,
     attributed_order_revenue from marts.agg_campaign_daily order by event_date, campaign_id"""
 # event_date, campaign, known, impressions, clicks, conversions, late, spend, revenue, ctr, cpc,
-# conversion rate, roas, attributed orders, attributed order revenue
+# conversion rate, roas, attributed orders, attributed order revenue. Money is exact decimals
+# (CPC and ROAS rounded half-up to 6 decimals); CTR and conversion rate are doubles.
 EXPECTED = [
-    (D1, "C001", True, 5, 2, 1, 1, 0.9, 80.0, 0.4, 0.45, 0.5, 80 / 0.9, 1, 80.0),
-    (D1, "C003", True, 3, 0, 0, 0, 0.0105, 0.0, 0.0, None, None, 0.0, 0, 0.0),
-    (D2, "C001", True, 2, 1, 1, 0, 0.45, 50.0, 0.5, 0.45, 1.0, 50 / 0.45, 1, 40.0),
-    (D2, "C002", True, 0, 0, 1, 0, 0.0, 25.0, None, None, None, None, 0, 0.0),
-    (D2, "C999", False, 0, 1, 0, 0, 0.30, 0.0, None, 0.30, 0.0, 0.0, 0, 0.0),
+    (D1, "C001", True, 5, 2, 1, 1, D("0.9"), D(80), 0.4, D("0.45"), 0.5, D("88.888889"), 1, D(80)),
+    (D1, "C003", True, 3, 0, 0, 0, D("0.0105"), D(0), 0.0, None, None, D(0), 0, D(0)),
+    (D2, "C001", True, 2, 1, 1, 0, D("0.45"), D(50), 0.5, D("0.45"), 1.0, D("111.111111"), 1, D(40)),
+    (D2, "C002", True, 0, 0, 1, 0, D(0), D(25), None, None, None, None, 0, D(0)),
+    (D2, "C999", False, 0, 1, 0, 0, D("0.30"), D(0), None, D("0.30"), 0.0, D(0), 0, D(0)),
 ]
 
 
@@ -132,10 +135,10 @@ class Postgres(DuckDB):
         return out
 
 
-def dbt_build(warehouse, day: dt.date) -> list[dict]:
+def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT) -> list[dict]:
     exe = Path(sys.executable).with_name("dbt")
     target = warehouse.data_dir / f"dbt_target_{warehouse.target}"
-    cmd = [str(exe) if exe.exists() else "dbt", "build", "--target", warehouse.target, *SELECT]
+    cmd = [str(exe) if exe.exists() else "dbt", "build", "--target", warehouse.target, *select]
     cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--target-path", str(target), "--log-path", str(warehouse.data_dir / "dbt_logs")]
     cmd += ["--vars", json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()})]
@@ -211,8 +214,8 @@ def test_day_one_before_its_late_event_arrives(built):
     assert_rows(
         rows,
         [
-            (D1, "C001", True, 4, 2, 1, 0, 0.9, 80.0, 0.5, 0.45, 0.5, 80 / 0.9, 1, 80.0),
-            (D1, "C003", True, 3, 0, 0, 0, 0.0105, 0.0, 0.0, None, None, 0.0, 0, 0.0),
+            (D1, "C001", True, 4, 2, 1, 0, D("0.9"), D(80), 0.5, D("0.45"), 0.5, D("88.888889"), 1, D(80)),
+            (D1, "C003", True, 3, 0, 0, 0, D("0.0105"), D(0), 0.0, None, None, D(0), 0, D(0)),
         ],
     )
 

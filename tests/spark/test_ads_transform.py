@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,6 +56,11 @@ CASES = [
     ("{not json", 16, "unparseable_payload"),
     (event(11, "conversion", cost=0, revenue=10.0), 17, "conversion_without_order"),
     (event(12, cost="n/a"), 18, "invalid_cost"),
+    # Money is read as the JSON number's exact text: more scale than micros is refused, not rounded.
+    (event(13, cost=0.0000005), 20, "invalid_cost"),
+    (event(14, cost=0.1 + 0.2), 21, "invalid_cost"),  # a float's 0.30000000000000004
+    (event(15, "conversion", revenue=1e20, order_id="O-1"), 22, "invalid_revenue"),  # beyond decimal(18,6)
+    (event(16, "click", cost=0.123456), 23, None),  # six decimals: exact
     (json.dumps({"campaign_id": "C001", "event_type": "click"}), 19, "missing_event_id"),
 ]
 
@@ -82,7 +88,8 @@ def test_clean_rows_are_typed_utc_and_deduplicated(spark, flagged):
     ingested = datetime(2026, 11, 20, 6, 0)  # naive UTC wall clock
 
     def row(n, kind, campaign, ts, cost, revenue=0.0, order=None, late=False):
-        return (f"E{n}", campaign, kind, ts, ts.date(), cost, revenue, order, late, DAY, ingested)
+        money = (Decimal(str(cost)).quantize(Decimal("0.000001")), Decimal(str(revenue)).quantize(Decimal("0.000001")))
+        return (f"E{n}", campaign, kind, ts, ts.date(), *money, order, late, DAY, ingested)
 
     expected = spark.createDataFrame(
         [
@@ -91,12 +98,14 @@ def test_clean_rows_are_typed_utc_and_deduplicated(spark, flagged):
             row(3, "impression", "C001", datetime(2026, 11, 19, 23, 53), 0.0035, late=True),
             row(9, "click", "C999", datetime(2026, 11, 20, 10), 0.3),
             row(10, "click", "C001", datetime(2026, 11, 20, 10), 0.45),
+            row(16, "click", "C001", datetime(2026, 11, 20, 10), 0.123456),
         ],
         clean_ad_events(flagged).schema,
     )
     actual = clean_ad_events(flagged)
     assert actual.columns == CLEAN_COLUMNS
     assert dict(actual.dtypes)["event_ts"] == "timestamp_ntz"
+    assert (dict(actual.dtypes)["cost"], dict(actual.dtypes)["revenue"]) == ("decimal(18,6)", "decimal(18,6)")
     assertDataFrameEqual(actual, expected)
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -246,6 +247,17 @@ EXPORTS = {
     ),
     "bigcommerce.csv": _export("bigcommerce_status", [("B-1", "1.00", "EUR", "shipped")]),  # no such vocabulary
     "canonical.csv": _export("status", [("C-1", "1.00", "eur", "delivered"), ("C-2", "1.00", "EUR", "completed")]),
+    # Money is exact text to decimal(18,2): a trailing zero is fine, a third decimal is no cent
+    # amount (refused, not rounded), and a line of 2 x the largest price does not fit.
+    "cents.csv": _export(
+        "status",
+        [
+            ("X-1", "12.340", "EUR", "paid"),
+            ("X-2", "12.345", "EUR", "paid"),
+            ("X-3", "9999999999999999.99", "EUR", "paid"),
+            ("X-4", "NaN", "EUR", "paid"),
+        ],
+    ),
 }
 
 
@@ -260,37 +272,39 @@ def test_each_platforms_order_export_is_cleaned_to_the_canonical_statuses(spark,
     flagged = orders.flag_orders(raw, DAY, key=KEY, statuses=statuses)
     clean = orders.clean_orders(flagged).orderBy("order_id").collect()
     assert [(r.order_id, r.status, r.unit_price, r.currency, r.line_amount) for r in clean] == [
-        ("C-1", "delivered", 1.0, "EUR", 2.0),
-        ("M-1", "placed", 12.5, "EUR", 25.0),
-        ("M-2", "paid", 12.5, "EUR", 25.0),
-        ("M-3", "shipped", 12.5, "EUR", 25.0),
-        ("M-4", "returned", 12.5, "EUR", 25.0),
-        ("M-5", "cancelled", 12.5, "EUR", 25.0),
-        ("M-6", "placed", 12.5, "EUR", 25.0),
-        ("P-1", "placed", 7.0, "EUR", 14.0),
-        ("P-2", "paid", 7.5, "EUR", 15.0),
-        ("P-3", "paid", 7.5, "EUR", 15.0),
-        ("P-4", "shipped", 7.5, "EUR", 15.0),
-        ("P-5", "delivered", 7.5, "EUR", 15.0),
-        ("P-6", "cancelled", 7.5, "EUR", 15.0),
-        ("P-7", "returned", 7.5, "EUR", 15.0),
-        ("P-8", "cancelled", 7.5, "EUR", 15.0),
-        ("S-1", "paid", 19.99, "USD", 39.98),
-        ("S-2", "placed", 19.99, "USD", 39.98),
-        ("S-3", "placed", 19.99, "USD", 39.98),
-        ("S-4", "paid", 19.99, "USD", 39.98),
-        ("S-5", "returned", 19.99, "USD", 39.98),
-        ("S-6", "cancelled", 19.99, "USD", 39.98),
-        ("S-7", "shipped", 19.99, "USD", 39.98),
-        ("S-8", "returned", 19.99, "USD", 39.98),
-        ("W-1", "placed", 10.0, "EUR", 20.0),
-        ("W-2", "paid", 10.0, "EUR", 20.0),
-        ("W-3", "placed", 10.0, "EUR", 20.0),
-        ("W-4", "shipped", 10.0, "EUR", 20.0),
-        ("W-5", "cancelled", 10.0, "EUR", 20.0),
-        ("W-6", "returned", 10.0, "EUR", 20.0),
-        ("W-7", "cancelled", 10.0, "EUR", 20.0),
+        ("C-1", "delivered", Decimal("1.00"), "EUR", Decimal("2.00")),
+        ("M-1", "placed", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("M-2", "paid", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("M-3", "shipped", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("M-4", "returned", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("M-5", "cancelled", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("M-6", "placed", Decimal("12.50"), "EUR", Decimal("25.00")),
+        ("P-1", "placed", Decimal("7.00"), "EUR", Decimal("14.00")),
+        ("P-2", "paid", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-3", "paid", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-4", "shipped", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-5", "delivered", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-6", "cancelled", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-7", "returned", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("P-8", "cancelled", Decimal("7.50"), "EUR", Decimal("15.00")),
+        ("S-1", "paid", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-2", "placed", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-3", "placed", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-4", "paid", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-5", "returned", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-6", "cancelled", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-7", "shipped", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("S-8", "returned", Decimal("19.99"), "USD", Decimal("39.98")),
+        ("W-1", "placed", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-2", "paid", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-3", "placed", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-4", "shipped", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-5", "cancelled", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-6", "returned", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("W-7", "cancelled", Decimal("10.00"), "EUR", Decimal("20.00")),
+        ("X-1", "paid", Decimal("12.34"), "EUR", Decimal("24.68")),
     ]
+    assert {str(r.unit_price) for r in clean} >= {"12.50", "7.00", "19.99"}  # the scale is kept
     quarantined = orders.quarantined_orders(flagged, DAY).collect()
     reasons = sorted((r.payload.split(",")[0].split(";")[0], r.reason) for r in quarantined)
     assert reasons == [
@@ -299,7 +313,12 @@ def test_each_platforms_order_export_is_cleaned_to_the_canonical_statuses(spark,
         ("M-7", "invalid_unit_price"),
         ("S-9", "unknown_status"),
         ("W-8", "unknown_status"),
+        ("X-2", "invalid_unit_price"),
+        ("X-3", "amount_out_of_range"),
+        ("X-4", "invalid_unit_price"),
     ]
+    types = dict(orders.clean_orders(flagged).dtypes)
+    assert (types["unit_price"], types["line_amount"]) == ("decimal(18,2)", "decimal(18,2)")
 
 
 def test_an_operator_extends_the_status_map_with_a_row(spark, tmp_path):

@@ -7,6 +7,11 @@ such events; the events themselves are sound.
 
 Every leaf is read as text (see spark/schemas/randomuser.py for why) and cast with try_
 functions, so one odd value quarantines its row instead of failing the run.
+
+`cost` and `revenue` are `decimal(18,6)` (MICROS): an impression bought per mille costs a
+fraction of a cent (0.0035 EUR), so ad money keeps six decimals, the micro-units ad servers
+report in. A value that needs a seventh decimal, or does not fit, is `invalid_cost` /
+`invalid_revenue`, never rounded: the JSON number's text is read exactly, not through a float.
 """
 
 from datetime import date
@@ -24,6 +29,9 @@ AD_EVENT = T.StructType(
     ]
 )
 EVENT_TYPES = ("impression", "click", "conversion")
+# Ad money: EUR with six decimals (micro-euros). Documented in the README (marts' money columns).
+MICROS = T.DecimalType(18, 6)
+_EXACT = T.DecimalType(38, 18)
 
 CLEAN_COLUMNS = [
     "event_id",
@@ -56,6 +64,13 @@ def _blank(column: str) -> Column:
     return F.col(column).isNull() | (F.trim(column) == "")
 
 
+def _micros(text: Column) -> Column:
+    """decimal(18,6), or null when the text is no number or not exactly one in micros."""
+    exact = text.try_cast(_EXACT)
+    micros = exact.try_cast(MICROS)
+    return F.when(micros == exact, micros)
+
+
 def parse_ad_events(raw: DataFrame) -> DataFrame:
     """Raw rows (payload + Kafka coordinates) -> typed columns, timestamps as UTC wall clock."""
     doc = F.from_json("payload", AD_EVENT, {"columnNameOfCorruptRecord": CORRUPT_RECORD})
@@ -66,8 +81,8 @@ def parse_ad_events(raw: DataFrame) -> DataFrame:
             {
                 "event_type": F.lower(F.trim("event_type")),
                 "event_ts": F.try_to_timestamp(F.col("doc.ts")).cast("timestamp_ntz"),
-                "cost": F.expr("try_cast(doc.cost AS DOUBLE)"),
-                "revenue": F.expr("try_cast(doc.revenue AS DOUBLE)"),
+                "cost": _micros(F.col("doc.cost")),
+                "revenue": _micros(F.col("doc.revenue")),
                 "ingested_at": F.col("ingested_at").cast("timestamp_ntz"),
             }
         )
@@ -86,9 +101,9 @@ def _reject_reason(day: date) -> Column:
         (F.col("event_ts").isNull(), "unparseable_ts"),
         # Late events are kept (is_late); one from after its pull day cannot have happened yet.
         (F.col("event_date") > F.lit(day), "ts_after_partition_day"),
-        (F.col("cost").isNull() | F.isnan("cost"), "invalid_cost"),
+        (F.col("cost").isNull(), "invalid_cost"),
         (F.col("cost") < 0, "negative_cost"),
-        (F.col("revenue").isNull() | F.isnan("revenue") | (F.col("revenue") < 0), "invalid_revenue"),
+        (F.col("revenue").isNull() | (F.col("revenue") < 0), "invalid_revenue"),
         ((F.col("event_type") == "conversion") & _blank("order_id"), "conversion_without_order"),
     ]
     reason = F.lit(None).cast("string")

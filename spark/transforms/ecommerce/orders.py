@@ -12,6 +12,11 @@ canonical statuses (its `canonical` rows). The header names the vocabulary of th
 status column: `status` (canonical) or `<platform>_status` (`woocommerce_status`, ...).
 Decimal comma: a file whose header is separated by `;` (a European-locale export) writes its
 amounts with a decimal comma (`12,50`); there, a `.` in an amount is refused, never guessed.
+
+Money is fixed-point, never a float: `unit_price` and `line_amount` are `decimal(18,2)`
+(AMOUNT), the cents of the currencies the shop sells in. An amount is read as exact text; one
+that needs a third decimal (`12.345`) or does not fit is `invalid_unit_price`, never rounded,
+and a line whose `quantity * unit_price` does not fit decimal(18,2) is `amount_out_of_range`.
 """
 
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from spark.transforms.ecommerce.pseudonym import email_key
 from spark.transforms.ecommerce.versions import (
@@ -41,6 +47,10 @@ CANONICAL = "canonical"
 # The status column's name says its vocabulary: `status`, or `<platform>_status`.
 STATUS_COLUMN = r",ordered_at,(?:([a-z0-9_]+)_)?status,campaign_id$"
 DECIMAL_COMMA_AMOUNT = r"^\d+(,\d+)?$"
+# Shop amounts in the currency's cents; documented in the README (marts' money columns).
+AMOUNT = T.DecimalType(18, 2)
+# Wide enough to hold any amount text a file plausibly carries, so "needs more scale" is seen.
+_EXACT = T.DecimalType(38, 18)
 # ISO 8601 with a zone: Spark would read a zone-less text as UTC, which the contract forbids.
 # Whatever an email field's position (a reordered or broken record), no address passes raw.
 EMAIL = r"[^\s,;\"'<>]+@[^\s,;\"'<>]+"
@@ -104,8 +114,12 @@ def read_status_map(session: SparkSession, seeds_dir: Path | str) -> StatusMap:
 
 
 def _amount(text: F.Column, decimal_comma: F.Column) -> F.Column:
+    """The amount as decimal(18,2), or null when the text is no number or is not exactly one
+    in cents: a cast to the target scale alone would round 12.345 to 12.35 silently."""
     comma = F.when(text.rlike(DECIMAL_COMMA_AMOUNT), F.replace(text, F.lit(","), F.lit(".")))
-    return F.when(decimal_comma, comma).otherwise(text).try_cast("double")
+    exact = F.when(decimal_comma, comma).otherwise(text).try_cast(_EXACT)
+    amount = exact.try_cast(AMOUNT)
+    return F.when(amount == exact, amount)
 
 
 def parse_orders(raw: DataFrame) -> DataFrame:
@@ -141,7 +155,12 @@ def flag_orders(raw: DataFrame, day: date, key: bytes, statuses: StatusMap) -> D
     replaced: `customer_key` for the email, and the same key in the payload's text; `status`
     is the canonical status the file's vocabulary maps its word to."""
     words = statuses.words.withColumnRenamed("platform", "_platform").withColumnRenamed("source_status", "_source")
-    rows = parse_orders(latest_versions(raw)).join(F.broadcast(words), ["_platform", "_source"], "left")
+    rows = (
+        parse_orders(latest_versions(raw))
+        .join(F.broadcast(words), ["_platform", "_source"], "left")
+        # int x decimal(18,2) is exact in decimal(29,2); try_cast nulls a line that does not fit.
+        .withColumn("line_amount", (F.col("quantity") * F.col("unit_price")).try_cast(AMOUNT))
+    )
     rules = [
         (
             ~F.coalesce(F.col("_header") == HEADER, F.lit(False)) | ~F.col("_platform").isin(*statuses.platforms),
@@ -158,7 +177,8 @@ def flag_orders(raw: DataFrame, day: date, key: bytes, statuses: StatusMap) -> D
         (F.col("product_id").isNull(), "missing_product_id"),
         (F.col("quantity").isNull(), "invalid_quantity"),
         (F.col("quantity") <= 0, "non_positive_quantity"),
-        (F.col("unit_price").isNull() | F.isnan("unit_price") | (F.col("unit_price") < 0), "invalid_unit_price"),
+        (F.col("unit_price").isNull() | (F.col("unit_price") < 0), "invalid_unit_price"),
+        (F.col("line_amount").isNull(), "amount_out_of_range"),
         (F.col("currency").isNull() | ~F.col("currency").rlike("^[A-Z]{3}$"), "invalid_currency"),
         (F.col("status").isNull(), "unknown_status"),
     ]
@@ -171,7 +191,6 @@ def flag_orders(raw: DataFrame, day: date, key: bytes, statuses: StatusMap) -> D
             "payload", F.when(email.isNull(), F.col("payload")).otherwise(F.replace("payload", email, pseudonym))
         )
         .withColumn("payload", F.regexp_replace("payload", EMAIL, "<email removed>"))
-        .withColumn("line_amount", F.col("quantity") * F.col("unit_price"))
         .drop("fields", "_fields", "_decimal_comma", "_vocabulary", "_platform", "_header", "_source")
         .drop(*(f"_{name}" for name in FIELDS))
     )

@@ -22,7 +22,7 @@ orders as (
     select
         order_id,
         campaign_id,
-        sum(line_amount) as order_amount
+        sum(line_amount) as order_amount  -- decimal: exact in any order
 
     from {{ ref('fct_orders') }}
     group by order_id, campaign_id
@@ -54,7 +54,7 @@ attribution as (
         event_date,
         campaign_id,
         count(*) as attributed_orders,
-        sum(order_amount) as attributed_order_revenue
+        cast(sum(order_amount) as {{ amount_type() }}) as attributed_order_revenue
 
     from attributed_orders
     group by event_date, campaign_id
@@ -71,8 +71,8 @@ daily as (
         count(*) filter (where event_type = 'click') as clicks,
         count(*) filter (where event_type = 'conversion') as conversions,
         count(*) filter (where is_late) as late_events,
-        sum(cost) as spend,
-        sum(revenue) as revenue
+        cast(sum(cost) as {{ micros_type() }}) as spend,
+        cast(sum(revenue) as {{ micros_type() }}) as revenue
 
     from events
     group by event_date, campaign_id
@@ -93,13 +93,15 @@ final as (
         daily.late_events,
         daily.spend,
         daily.revenue,
-        -- Ratios are null, not 0 and not an error, when their denominator is 0.
+        -- Ratios are null, not 0 and not an error, when their denominator is 0. The money
+        -- ratios (CPC, ROAS) are decimal(18,6), rounded half-up by an exact division; CTR and
+        -- conversion rate are shares of counts, not money: doubles (deterministic all the same).
         cast(daily.clicks as double precision) / nullif(daily.impressions, 0) as ctr,
-        daily.spend / nullif(daily.clicks, 0) as cpc,
+        {{ divide_rounded('daily.spend', 'daily.clicks', 6) }} as cpc,
         cast(daily.conversions as double precision) / nullif(daily.clicks, 0) as conversion_rate,
-        daily.revenue / nullif(daily.spend, 0) as roas,
+        {{ divide_rounded('daily.revenue', 'daily.spend', 6) }} as roas,
         coalesce(attribution.attributed_orders, 0) as attributed_orders,
-        coalesce(attribution.attributed_order_revenue, 0) as attributed_order_revenue
+        cast(coalesce(attribution.attributed_order_revenue, 0) as {{ amount_type() }}) as attributed_order_revenue
 
     from daily
     left join campaigns

@@ -27,7 +27,7 @@ final as (
         currency,
         count(distinct case when status not in ('cancelled', 'returned') then order_id end) as orders,
         cast(coalesce(sum(case when status not in ('cancelled', 'returned') then quantity end), 0) as integer) as items,
-        cast(coalesce(sum(case when status not in ('cancelled', 'returned') then line_amount end), 0) as double precision) as revenue,
+        cast(coalesce(sum(case when status not in ('cancelled', 'returned') then line_amount end), 0) as {{ amount_type() }}) as revenue,
         count(case when status in ('cancelled', 'returned') then 1 end) as cancelled_or_returned_lines
 
     from order_lines

@@ -12,7 +12,7 @@ final as (
         cast(campaign_id as varchar) as campaign_id,
         cast(campaign_name as varchar) as campaign_name,
         cast(channel as varchar) as channel,
-        cast(budget as double precision) as budget,
+        cast(budget as {{ amount_type() }}) as budget,
         cast(start_date as date) as start_date,
         cast(end_date as date) as end_date
 

@@ -31,7 +31,8 @@ final as (
         quantity,
         unit_price,
         currency,
-        quantity * unit_price as line_amount,
+        -- integer x decimal(18,2) is exact; the cast fails the build on overflow, never rounds.
+        cast(quantity * unit_price as {{ amount_type() }}) as line_amount,
         status,
         campaign_id,
         source_file,

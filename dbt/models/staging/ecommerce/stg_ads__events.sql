@@ -17,9 +17,9 @@ renamed as (
         ---------- strings
         cast(event_type as varchar) as event_type,
 
-        ---------- numerics (EUR)
-        cast(cost as double precision) as cost,
-        cast(revenue as double precision) as revenue,
+        ---------- money: EUR in micros, exact (macros/money.sql)
+        cast(cost as {{ micros_type() }}) as cost,
+        cast(revenue as {{ micros_type() }}) as revenue,
 
         ---------- booleans
         cast(is_late as boolean) as is_late,

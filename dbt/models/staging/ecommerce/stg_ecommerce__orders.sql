@@ -24,8 +24,9 @@ renamed as (
 
         ---------- numerics
         cast(quantity as integer) as quantity,
-        cast(unit_price as double precision) as unit_price,
-        cast(line_amount as double precision) as line_amount,
+        ---------- money: in currency, cents, exact (macros/money.sql)
+        cast(unit_price as {{ amount_type() }}) as unit_price,
+        cast(line_amount as {{ amount_type() }}) as line_amount,
 
         ---------- dates and naive UTC timestamps
         cast(ordered_on as date) as ordered_on,
