@@ -73,17 +73,29 @@ RAW_LOCATIONS = dg.AssetKey(["raw", "openaq_locations"])
 USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
 
 
-def published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict):
-    """The pull's and its topic's materializations: the topic gets the offsets written."""
+def published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict, skipped: str | None = None):
+    """The pull's and its topic's materializations: the topic gets the offsets written. A pull
+    that had no source to call says why in `skipped`, on both (the UI shows either)."""
     written = sum(d["messages_written"] for d in per_day.values())
     dead = sum(d["dead_lettered"] + d.get("rejected_pages", 0) for d in per_day.values())
+    skip = {"skipped": skipped} if skipped else {}
     yield dg.MaterializeResult(
         asset_key=pull,
-        metadata={"source_mode": source_mode, "messages_written": written, "dead_lettered": dead, "per_day": per_day},
+        metadata={
+            "source_mode": source_mode,
+            **skip,
+            "messages_written": written,
+            "dead_lettered": dead,
+            "per_day": per_day,
+        },
     )
     yield dg.MaterializeResult(
         asset_key=topic_key(topic),
-        metadata={"messages_written": written, "offsets_written": {day: d["offsets"] for day, d in per_day.items()}},
+        metadata={
+            **skip,
+            "messages_written": written,
+            "offsets_written": {day: d["offsets"] for day, d in per_day.items()},
+        },
     )
 
 

@@ -3,6 +3,9 @@
 `local` (default): everything embedded under DATA_DIR (lake + DuckDB warehouse), Spark
 `local[*]`, sample sources. `prod`: PostgreSQL warehouse, a Spark master URL, live sources.
 The asset graph is the same in both; only this mapping differs.
+
+Each source's mode (`sample` or `live`) is its own variable (OPENAQ_MODE, RANDOMUSER_MODE,
+ADS_EVENTS_MODE, LANDING_MODE), defaulting to SOURCES_MODE, which defaults to the profile's.
 """
 
 import os
@@ -27,6 +30,7 @@ from orchestration.resources.spark import SparkResource
 from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
 
 PROFILES = ("local", "prod")
+SOURCE_MODES = ("sample", "live")
 
 
 def deployment() -> str:
@@ -49,13 +53,26 @@ def _optional_secret(name: str):
     return dg.EnvVar(name) if os.getenv(name) else None
 
 
+def source_mode(variable: str, default: str) -> str:
+    """A source's mode: its own variable, else SOURCES_MODE, else the profile's default (empty
+    counts as unset: compose passes unset variables as ""). An unknown value fails here, at
+    load, naming the variable it came from, not at the first pull."""
+    own, shared = os.getenv(variable, "").strip(), os.getenv("SOURCES_MODE", "").strip()
+    name, value = (variable, own) if own else ("SOURCES_MODE", shared)
+    if not value:
+        return default
+    if value not in SOURCE_MODES:
+        raise ValueError(f"{name} must be one of {SOURCE_MODES}, got {value!r}")
+    return value
+
+
 def _csv(name: str) -> list[str]:
     return [part.strip() for part in os.getenv(name, "").split(",") if part.strip()]
 
 
 def openaq_resource(default_mode: str) -> OpenAQResource:
     return OpenAQResource(
-        mode=os.getenv("SOURCES_MODE", default_mode),
+        mode=source_mode("OPENAQ_MODE", default_mode),
         base_url=os.getenv("OPENAQ_BASE_URL", "https://api.openaq.org/v3"),
         api_key=_optional_secret("OPENAQ_API_KEY"),
         countries=_csv("OPENAQ_COUNTRIES"),
@@ -71,7 +88,7 @@ def openaq_resource(default_mode: str) -> OpenAQResource:
 
 def randomuser_resource(default_mode: str) -> RandomUserResource:
     return RandomUserResource(
-        mode=os.getenv("SOURCES_MODE", default_mode),
+        mode=source_mode("RANDOMUSER_MODE", default_mode),
         base_url=os.getenv("RANDOMUSER_BASE_URL", "https://randomuser.me/api/1.4/"),
         users_per_day=int(os.getenv("RANDOMUSER_USERS_PER_DAY", "1000")),
         nationalities=_csv("RANDOMUSER_NATIONALITIES"),
@@ -81,8 +98,17 @@ def randomuser_resource(default_mode: str) -> RandomUserResource:
 
 
 def ads_resource(default_mode: str) -> AdEventsResource:
-    # No public ad API: live mode fails the pull with a clear message unless ADS_EVENTS_URL is set.
-    return AdEventsResource(mode=os.getenv("SOURCES_MODE", default_mode), url=os.getenv("ADS_EVENTS_URL") or None)
+    # No public ad API: live mode without ADS_EVENTS_URL skips the pull (an empty ad day, the
+    # reason in the pull's metadata), so live air quality runs with no ad server configured.
+    return AdEventsResource(mode=source_mode("ADS_EVENTS_MODE", default_mode), url=os.getenv("ADS_EVENTS_URL") or None)
+
+
+def landing_resource(lake_root: Path, default_mode: str) -> LandingFolderResource:
+    # Live: the sample writer writes nothing; the folder holds only what the shop's exports drop.
+    return LandingFolderResource(
+        landing_dir=os.getenv("LANDING_DIR", str(lake_root / "landing")),
+        mode=source_mode("LANDING_MODE", default_mode),
+    )
 
 
 def kafka_resource() -> KafkaResource:
@@ -125,10 +151,7 @@ def _resources(profile: str) -> dict:
             project_dir=dbt_project, target=profile, parse_state_dir=str(lake_root / ".dbt-parse-state")
         ),
         "alerts": AlertWebhook(url=_optional_secret("ALERT_WEBHOOK_URL")),
-        "landing": LandingFolderResource(
-            landing_dir=os.getenv("LANDING_DIR", str(lake_root / "landing")),
-            mode=os.getenv("SOURCES_MODE", "sample" if profile == "local" else "files"),
-        ),
+        "landing": landing_resource(lake_root, default_mode="sample" if profile == "local" else "live"),
         "pseudonym_key": PseudonymKeyResource(
             key=local_key_variable(lake_root) if profile == "local" else dg.EnvVar("PII_HASH_KEY")
         ),

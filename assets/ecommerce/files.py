@@ -1,7 +1,7 @@
 """The landing folder's files, and the raw zone that keeps every version of each one.
 
 `landing/ecommerce_files` is the folder itself (in sample mode it writes the day's sample
-exports first). `raw/ecommerce_<source>` stores each file version present for the day as
+exports first; in live mode it writes nothing: the files come from the shop's exports). `raw/ecommerce_<source>` stores each file version present for the day as
 `raw/ecommerce_<source>/day=D/<name>@<sha256 prefix>.parquet`: one row per record, with the
 file's path, full hash, size, the time it was first received and the run that received it.
 A version already in the raw zone is not read again, so a file is ingested once however many
@@ -44,6 +44,10 @@ def raw_file_name(landed: LandedFileLike, sha256: str) -> str:
 )
 def ecommerce_files(context: dg.AssetExecutionContext, landing: dg.ResourceParam[LandingFolder]):
     files: dict[str, int] = dict.fromkeys((s.name for s in ALL_SOURCES), 0)
+    if landing.mode == "sample":
+        context.log.warning("landing folder in SAMPLE mode: the day's sample exports are written first")
+    else:
+        context.log.info(f"landing folder in {landing.mode.upper()} mode: no sample written, only the shop's exports")
     for day in partition_days(context):
         if landing.mode == "sample":
             landing.write_samples(day)

@@ -43,7 +43,7 @@ def flow(spark, tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATA_DIR", str(data_dir))
-        mp.setenv("SOURCES_MODE", "files")
+        mp.setenv("LANDING_MODE", "live")  # nothing written: only the hand-dropped export
         mp.delenv("PII_HASH_KEY", raising=False)
         resources = resources_for("local")
         selection = file_run_selection(dg.AssetKey(["raw", "ecommerce_transactions"]))

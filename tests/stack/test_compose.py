@@ -165,7 +165,7 @@ def test_dagster_and_spark_share_the_lake_and_the_instance():
 
 def _names_the_code_reads() -> set[str]:
     pattern = re.compile(
-        r"""(?:getenv|EnvVar|_optional_secret|_csv|environ\.get|environ\[|env_var)\(?\s*['"]([A-Z][A-Z0-9_]*)['"]"""
+        r"""(?:getenv|EnvVar|_optional_secret|_csv|source_mode|environ\.get|environ\[|env_var)\(?\s*['"]([A-Z][A-Z0-9_]*)['"]"""
     )
     files = [
         *REPO.glob("orchestration/**/*.py"),

@@ -7,7 +7,8 @@
 The platform only reads it: files are never moved or deleted, so the folder stays the
 sources' own record. Names starting with "." are ignored: a file being copied in under a
 hidden name and renamed when complete is never read half-written. In `sample` mode the
-resource also writes each day's sample exports into the folder (sample.py).
+resource also writes each day's sample exports into the folder (sample.py); in `live` mode it
+writes nothing.
 """
 
 import hashlib
@@ -47,7 +48,9 @@ class LandingFolderResource(dg.ConfigurableResource):
     """Lists the landing folder's files; `sample` mode writes the sample exports first."""
 
     landing_dir: str
-    mode: str = "sample"  # sample | files (exports dropped by the sources or by hand)
+    # sample | live (LANDING_MODE): live writes nothing, the folder holds only the exports the
+    # sources (or a hand) dropped. "files", the name live had before, still means the same.
+    mode: str = "sample"
 
     def day_dir(self, source: str, day: date) -> Path:
         return Path(self.landing_dir) / source / day.isoformat()
