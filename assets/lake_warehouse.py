@@ -21,32 +21,52 @@ def disagreeing_days(lake: Lake, warehouse: Warehouse, zone: str, table: str) ->
     return {day.isoformat(): {"warehouse": w, "lake": v} for day, (w, v) in found.items() if w != v}
 
 
-def agreement_check(key: Sequence[str]) -> dg.AssetChecksDefinition:
-    zone, table = key
+CHECK_NAME = "warehouse_matches_lake"
 
-    @dg.asset_check(
-        asset=dg.AssetKey(list(key)),
-        name="warehouse_matches_lake",
-        description="Fails naming every day whose warehouse copy was loaded from another lake version "
-        "than the one the lake holds (a write killed between the warehouse commit and the lake swap); "
-        "the next write of the table reloads those days from the lake.",
+
+def agreement_check(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
+    """The check of every table in `keys`, evaluated in one step for the tables a run selects:
+    as one check per table it was one step each (14 in a day's run, 0.2-0.4 s apiece in process)."""
+
+    @dg.multi_asset_check(
+        name=CHECK_NAME,
+        specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME,
+                asset=key,
+                description="Fails naming every day whose warehouse copy was loaded from another lake version "
+                "than the one the lake holds (a write killed between the warehouse commit and the lake swap); "
+                "the next write of the table reloads those days from the lake.",
+            )
+            for key in keys
+        ],
+        can_subset=True,
     )
-    def _agree(lake: dg.ResourceParam[Lake], warehouse: dg.ResourceParam[Warehouse]) -> dg.AssetCheckResult:
-        days = disagreeing_days(lake, warehouse, zone, table)
-        description = f"the warehouse differs from the lake on {', '.join(days)}" if days else "every day agrees"
-        return dg.AssetCheckResult(
-            passed=not days, metadata={"disagreeing_days": sorted(days), "versions": days}, description=description
-        )
+    def _agree(
+        context: dg.AssetCheckExecutionContext, lake: dg.ResourceParam[Lake], warehouse: dg.ResourceParam[Warehouse]
+    ):
+        for check in sorted(context.selected_asset_check_keys):
+            zone, table = check.asset_key.path
+            days = disagreeing_days(lake, warehouse, zone, table)
+            description = f"the warehouse differs from the lake on {', '.join(days)}" if days else "every day agrees"
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key,
+                check_name=check.name,
+                passed=not days,
+                metadata={"disagreeing_days": sorted(days), "versions": days},
+                description=description,
+            )
 
     return _agree
 
 
 def agreement_checks(assets: Sequence) -> list[dg.AssetChecksDefinition]:
-    """One check per table the lake IO manager copies into the warehouse (a `partition_column`)."""
-    return [
-        agreement_check(spec.key.path)
+    """The check over every table the lake IO manager copies into the warehouse (a `partition_column`)."""
+    keys = [
+        spec.key
         for asset in assets
         if isinstance(asset, dg.AssetsDefinition)
         for spec in asset.specs
         if "partition_column" in (spec.metadata or {})
     ]
+    return [agreement_check(keys)] if keys else []

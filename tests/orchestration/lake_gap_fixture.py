@@ -21,7 +21,7 @@ from orchestration.resources.warehouse import DuckDBWarehouse, PostgresWarehouse
 
 DAY, OTHER_DAY = date(2026, 11, 20), date(2026, 11, 19)
 KEY = ["clean", "gap"]
-CHECK = agreement_check(KEY)
+CHECK = agreement_check([dg.AssetKey(KEY)])
 
 
 def table(rows: int) -> dg.AssetsDefinition:
