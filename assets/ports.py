@@ -103,6 +103,9 @@ class Warehouse(Protocol):
 
     def lake_versions(self, schema: str, table: str) -> dict[date, str]: ...
 
+    def grant_read(self, schema: str, table: str) -> None:
+        """Let the consumers' read-only role read this one table (a no-op where there are no roles)."""
+
     def query(self, sql: str) -> list[tuple]: ...
 
 

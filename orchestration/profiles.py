@@ -194,5 +194,7 @@ def _resources(profile: str) -> dict:
             user=os.getenv("WAREHOUSE_USER", "postgres"),
             password=_optional_secret("WAREHOUSE_PASSWORD"),
             dbname=os.getenv("WAREHOUSE_DB", "warehouse"),
+            # The role dbt grants each mart to: the catalogue table the API serves gets the same.
+            reader_role=os.getenv("WAREHOUSE_READER_ROLE", "marts_reader"),
         ),
     }

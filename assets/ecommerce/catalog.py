@@ -99,4 +99,6 @@ def ingested_files(
         with lake.staged_partition("catalog", "ingested_files", day) as staged:
             pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), staged / "part-0.parquet")
             total += warehouse.replace_partition("catalog", "ingested_files", "landed_on", day, staged, staged.name)
+    # The API serves this table (/v1/catalog/files): its reader role may read it, and only it.
+    warehouse.grant_read("catalog", "ingested_files")
     return dg.MaterializeResult(metadata={"dagster/row_count": total})

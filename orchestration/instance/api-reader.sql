@@ -1,6 +1,7 @@
 -- The login the API and the exporter use: a member of the read-only role (warehouse-reader.sql)
--- and nothing else, so they read schema marts only. Run after warehouse-reader.sql, by the
--- compose init on the first start of an empty volume. Idempotent; the password is refreshed.
+-- and nothing else, so they read schema marts and the table catalog.ingested_files only. Run
+-- after warehouse-reader.sql, by the compose init on the first start of an empty volume.
+-- Idempotent; the password is refreshed.
 
 \getenv warehouse_db WAREHOUSE_DB
 \getenv login WAREHOUSE_READER_USER

@@ -82,6 +82,9 @@ class DuckDBWarehouse(dg.ConfigurableResource):
     def _lock(self) -> threading.Lock:
         return _DUCKDB_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
 
+    def grant_read(self, schema: str, table: str) -> None:
+        """DuckDB has no roles: the API reads a snapshot copy of the file."""
+
     def query(self, sql: str) -> list[tuple]:
         import duckdb
 
@@ -138,6 +141,8 @@ class PostgresWarehouse(dg.ConfigurableResource):
     password: str | None = None
     dbname: str = "warehouse"
     connect_timeout_seconds: int = 10
+    # The consumers' read-only role (orchestration/instance/warehouse-reader.sql); None: no grants.
+    reader_role: str | None = None
 
     def _connect(self):
         import psycopg2
@@ -190,6 +195,22 @@ class PostgresWarehouse(dg.ConfigurableResource):
                 return {}
             cur.execute(f"select day, version from {schema}.{VERSIONS} where table_name = %s", [table])
             return dict(cur.fetchall())
+
+    def grant_read(self, schema: str, table: str) -> None:
+        """Let the reader role read `schema.table`, and nothing else of the schema: what dbt's
+        `+grants` does for each mart, for a table written here that the API serves. Granted
+        again after every write, so a table created after the role (a new server) is covered."""
+        if not self.reader_role:
+            return
+        from psycopg2 import sql
+
+        role = sql.Identifier(self.reader_role)
+        with closing(self._connect()) as conn, conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s)", [f"{schema}.{table}"])
+            if cur.fetchone()[0] is None:  # a day without files creates no table
+                return
+            cur.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), role))
+            cur.execute(sql.SQL("grant select on table {} to {}").format(sql.Identifier(schema, table), role))
 
     def query(self, sql: str) -> list[tuple]:
         with closing(self._connect()) as conn, conn.cursor() as cur:

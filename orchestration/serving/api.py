@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import json
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -37,11 +37,15 @@ class Route(NamedTuple):
     listing: queries.Listing
 
 
-# The e-commerce lake marts (sales, campaigns) get their lines here once they exist.
 ROUTES = {
     "/v1/air-quality/daily": Route("air-quality", queries.AIR_QUALITY_DAILY),
     "/v1/locations": Route("air-quality", queries.LOCATIONS),
     "/v1/users/by-country/daily": Route("users", queries.USERS_BY_COUNTRY_DAILY),
+    "/v1/sales/daily": Route("sales", queries.SALES_DAILY),
+    "/v1/campaigns/daily": Route("campaigns", queries.CAMPAIGNS_DAILY),
+    "/v1/web-traffic/daily": Route("web-traffic", queries.WEB_TRAFFIC_DAILY),
+    "/v1/social-mentions/daily": Route("social", queries.SOCIAL_MENTIONS_DAILY),
+    "/v1/catalog/files": Route("catalog", queries.CATALOG_FILES),
 }
 PAGING_PARAMS = {"limit", "cursor"}
 
@@ -52,6 +56,10 @@ def page_model(listing: queries.Listing):
 
 
 def _json_default(value):
+    if isinstance(value, datetime):
+        # An instant in UTC: the drivers hand it over in their session's time zone, which
+        # differs between DuckDB and PostgreSQL and between servers.
+        return (value.astimezone(UTC) if value.tzinfo else value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):  # money: a string at the mart column's scale ("12.50")
@@ -73,6 +81,7 @@ def _endpoint(app: FastAPI, path: str, listing: queries.Listing):
         limit, cursor_text = params.pop("limit"), params.pop("cursor")
         reader, cache = app.state.reader, app.state.cache
         try:
+            queries.check_range(params)
             cursor = queries.decode_cursor(listing, cursor_text) if cursor_text else None
             version = await asyncio.to_thread(reader.version)
             key = cache_key(listing.name, version, {**params, "limit": limit, "cursor": cursor_text})

@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from orchestration.serving.money import Amount, Micros
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -38,6 +40,11 @@ class Listing:
     key: tuple[str, ...]  # output names, the page order; unique per row
     filters: tuple[Filter, ...] = field(default=())
     tables: tuple[str, ...] = field(default=())  # marts read: what the cache version covers
+
+
+def _days(column: str) -> tuple[Filter, Filter]:
+    """The day range every daily listing takes: `date_from` and `date_to`, both inclusive."""
+    return Filter("date_from", column, ">=", date), Filter("date_to", column, "<=", date)
 
 
 AIR_QUALITY_DAILY = Listing(
@@ -114,7 +121,134 @@ USERS_BY_COUNTRY_DAILY = Listing(
     tables=("users_by_country_daily",),
 )
 
-LISTINGS = {listing.name: listing for listing in (AIR_QUALITY_DAILY, LOCATIONS, USERS_BY_COUNTRY_DAILY)}
+
+# The e-commerce marts. Keys are the marts' own grain (their dbt unique tests), so a keyset page
+# never splits or repeats a row. Money is declared Amount (decimal(18,2)) or Micros
+# (decimal(18,6)) and served as a string at that scale.
+SALES_DAILY = Listing(
+    name="sales_daily",
+    source="marts.agg_sales_daily s",
+    columns={
+        "ordered_on": ("s.ordered_on", date),
+        "category": ("s.category", str),
+        "currency": ("s.currency", str),
+        "orders": ("s.orders", int),
+        "items": ("s.items", int),
+        "revenue": ("s.revenue", Amount),
+        "cancelled_or_returned_lines": ("s.cancelled_or_returned_lines", int),
+    },
+    key=("ordered_on", "category", "currency"),
+    filters=(
+        Filter("category", "s.category", "=", str),
+        Filter("currency", "s.currency", "=", str),
+        *_days("s.ordered_on"),
+    ),
+    tables=("agg_sales_daily",),
+)
+
+CAMPAIGNS_DAILY = Listing(
+    name="campaigns_daily",
+    source="marts.agg_campaign_daily c",
+    columns={
+        "event_date": ("c.event_date", date),
+        "campaign_id": ("c.campaign_id", str),
+        "campaign_name": ("c.campaign_name", str | None),
+        "channel": ("c.channel", str | None),
+        "is_known_campaign": ("c.is_known_campaign", bool),
+        "impressions": ("c.impressions", int),
+        "clicks": ("c.clicks", int),
+        "conversions": ("c.conversions", int),
+        "late_events": ("c.late_events", int),
+        "spend": ("c.spend", Micros),
+        "revenue": ("c.revenue", Micros),
+        "ctr": ("c.ctr", float | None),
+        "cpc": ("c.cpc", Micros | None),
+        "conversion_rate": ("c.conversion_rate", float | None),
+        "roas": ("c.roas", Micros | None),
+        "attributed_orders": ("c.attributed_orders", int),
+        "attributed_order_revenue": ("c.attributed_order_revenue", Amount),
+    },
+    key=("event_date", "campaign_id"),
+    filters=(
+        Filter("campaign_id", "c.campaign_id", "=", str),
+        Filter("channel", "c.channel", "=", str),
+        *_days("c.event_date"),
+    ),
+    tables=("agg_campaign_daily",),
+)
+
+WEB_TRAFFIC_DAILY = Listing(
+    name="web_traffic_daily",
+    source="marts.agg_web_traffic_daily w",
+    columns={
+        "requested_on": ("w.requested_on", date),
+        "requests": ("w.requests", int),
+        "unique_visitors": ("w.unique_visitors", int),
+        "client_error_rate": ("w.client_error_rate", float),
+        "server_error_rate": ("w.server_error_rate", float),
+        "top_paths": ("w.top_paths", str | None),
+    },
+    key=("requested_on",),
+    filters=_days("w.requested_on"),
+    tables=("agg_web_traffic_daily",),
+)
+
+SOCIAL_MENTIONS_DAILY = Listing(
+    name="social_mentions_daily",
+    source="marts.agg_social_mentions_daily m",
+    columns={
+        "created_on": ("m.created_on", date),
+        "platform": ("m.platform", str),
+        "posts": ("m.posts", int),
+        "posts_with_mentions": ("m.posts_with_mentions", int),
+        "engagement": ("m.engagement", int),
+        "top_hashtags": ("m.top_hashtags", str | None),
+    },
+    key=("created_on", "platform"),
+    filters=(Filter("platform", "m.platform", "=", str), *_days("m.created_on")),
+    tables=("agg_social_mentions_daily",),
+)
+
+# Not a mart: the table the catalogue asset writes (assets/ecommerce/catalog.py), one row per
+# file version; (source, source_file, file_sha256) is unique and the path holds the day.
+CATALOG_FILES = Listing(
+    name="catalog_files",
+    source="catalog.ingested_files f",
+    columns={
+        "landed_on": ("f.landed_on", date),
+        "source": ("f.source", str),
+        "source_file": ("f.source_file", str),
+        "file_sha256": ("f.file_sha256", str),
+        "file_bytes": ("f.file_bytes", int),
+        "first_seen_at": ("f.first_seen_at", datetime),
+        "ingest_run_id": ("f.ingest_run_id", str),
+        "rows_in": ("f.rows_in", int),
+        "rows_clean": ("f.rows_clean", int),
+        "rows_quarantined": ("f.rows_quarantined", int),
+        "is_current": ("f.is_current", bool),
+    },
+    key=("landed_on", "source", "source_file", "file_sha256"),
+    filters=(
+        Filter("source", "f.source", "=", str),
+        Filter("file_sha256", "f.file_sha256", "=", str),
+        *_days("f.landed_on"),
+    ),
+    tables=("catalog.ingested_files",),
+)
+
+LISTINGS = {
+    listing.name: listing
+    for listing in (
+        AIR_QUALITY_DAILY,
+        LOCATIONS,
+        USERS_BY_COUNTRY_DAILY,
+        SALES_DAILY,
+        CAMPAIGNS_DAILY,
+        WEB_TRAFFIC_DAILY,
+        SOCIAL_MENTIONS_DAILY,
+        CATALOG_FILES,
+    )
+}
 
 
 def encode_cursor(listing: Listing, row: dict) -> str:
@@ -142,6 +276,13 @@ def _typed(kind, value):
     if base is str and isinstance(value, str):
         return value
     raise ValueError(value)
+
+
+def check_range(filters: dict[str, Any]) -> None:
+    """An inverted day range is a client's mistake, not an empty answer."""
+    start, end = filters.get("date_from"), filters.get("date_to")
+    if start is not None and end is not None and start > end:
+        raise BadRequest(f"date_from ({start}) is after date_to ({end})")
 
 
 def check_limit(limit: int) -> int:

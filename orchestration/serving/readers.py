@@ -22,6 +22,8 @@ import duckdb
 import psycopg2
 import psycopg2.pool
 
+# Schemas whose tables the API serves: what the PostgreSQL version stamp covers.
+SERVED_SCHEMAS = ("marts", "catalog")
 # Longer than any page query takes: the API answers in milliseconds, a slow scan in seconds.
 RETIRE_SECONDS = 60.0
 
@@ -179,19 +181,21 @@ class PostgresReader:
                 self._pool.putconn(conn)
 
     def version(self) -> str:
-        """Each mart's identity and write counters: a rebuilt table has a new oid, an
-        incremental day replaced moves its insert/delete counters. The counters are PostgreSQL's
-        cumulative statistics, published when the writing session commits its stats (at the
-        latest when dbt's session ends), which is why the cache also has a TTL."""
+        """Each served table's identity and write counters (the marts, and the file catalogue
+        the catalogue asset writes): a rebuilt table has a new oid, an incremental day replaced
+        moves its insert/delete counters. The counters are PostgreSQL's cumulative statistics,
+        published when the writing session commits its stats (at the latest when dbt's session
+        ends), which is why the cache also has a TTL."""
         now = time.monotonic()
         if self._version is None or now - self._checked >= self.check_seconds:
             stats = self.rows(
-                "select relname, relid, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables"
-                " where schemaname = 'marts' order by relname",
+                "select schemaname, relname, relid, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables"
+                f" where schemaname in ({', '.join(repr(s) for s in SERVED_SCHEMAS)}) order by schemaname, relname",
                 [],
             )
             self._version = "pg:" + ";".join(
-                f"{s['relname']}={s['relid']}/{s['n_tup_ins']}/{s['n_tup_upd']}/{s['n_tup_del']}" for s in stats
+                f"{s['schemaname']}.{s['relname']}={s['relid']}/{s['n_tup_ins']}/{s['n_tup_upd']}/{s['n_tup_del']}"
+                for s in stats
             )
             self._checked = now
         return self._version

@@ -177,6 +177,11 @@ def test_every_route_declares_a_known_scope_and_openapi_shows_the_bearer(warehou
         "/v1/air-quality/daily": "air-quality",
         "/v1/locations": "air-quality",
         "/v1/users/by-country/daily": "users",
+        "/v1/sales/daily": "sales",
+        "/v1/campaigns/daily": "campaigns",
+        "/v1/web-traffic/daily": "web-traffic",
+        "/v1/social-mentions/daily": "social",
+        "/v1/catalog/files": "catalog",
     }
     with TestClient(create_app(settings_for(warehouse, tmp_path, keys[0]))) as client:
         spec = client.get("/openapi.json").json()
