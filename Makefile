@@ -87,7 +87,7 @@ api-keys: $(VENV)/.installed  ## list the API keys: names, scopes, dates (never 
 metrics: setup  ## the platform's Prometheus exporter on http://$${METRICS_HOST:-127.0.0.1}:$${METRICS_PORT:-9464}/metrics
 	$(BIN)/python -m orchestration.serving.exporter
 
-bench-api: setup  ## API load on loopback: requests/s, p50, p99, cached and uncached (BENCH_SECONDS, BENCH_CONNECTIONS)
+bench-api: setup  ## API load on loopback per dataset endpoint (wrk): requests/s, p50, p99, cached and uncached (BENCH_SECONDS, BENCH_CONNECTIONS)
 	$(BIN)/python tests/benchmarks/bench_api.py
 
 reader-role:  ## create or refresh the warehouse's read-only role (WAREHOUSE_READER_ROLE) on an existing server

@@ -6,8 +6,11 @@ need no pipeline run; the page cache test uses a real Redis server.
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from orchestration.serving.api import ROUTES, create_app
 from orchestration.serving.api_auth import NoApiKeys
 from orchestration.serving.api_keys import KEY_PREFIX, SCOPES, KeyStore, KeyStoreError, hash_key
 from orchestration.serving.settings import ServingSettings
+from tests.serving.services import free_port, process, python_module
 
 REPO = Path(__file__).resolve().parents[2]
 MARTS = [
@@ -353,3 +357,58 @@ def test_local_without_keys_serves_open_and_says_so(warehouse, tmp_path, caplog)
         assert client.get("/v1/users/by-country/daily", headers=bearer(key)).status_code == 200
         store.revoke("first")  # revoking the last key does not open the API again
         assert client.get("/v1/users/by-country/daily").status_code == 401
+
+
+def status_of(url: str, key: str) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=bearer(key)), timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        # As `make serve` starts it (uvicorn at log level warning: no access log).
+        ["orchestration.serving.api"],
+        # uvicorn's own command line at its most talkative: the access log on and the trace
+        # level, which logs every ASGI message of a request (uvicorn puts "<...>" for headers).
+        ["uvicorn", "orchestration.serving.api:create_app", "--factory", "--log-level", "trace", "--access-log"],
+    ],
+    ids=["make-serve", "uvicorn-trace-access-log"],
+)
+def test_no_key_reaches_the_servers_output_or_the_key_store(warehouse, tmp_path, keys, server):
+    store, made = keys
+    wrong = KEY_PREFIX + secrets.token_urlsafe(32)  # well-formed, never stored
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_DEPLOYMENT": "local",
+        "DATA_DIR": str(warehouse.parent),
+        "API_SNAPSHOT_DIR": str(tmp_path / "snapshots"),
+        "API_KEYS_PATH": str(store.path),
+        "API_PORT": str(port),
+    }
+    env.pop("REDIS_URL", None)
+    argv = python_module(server[0]) + server[1:] + (["--port", str(port)] if server[0] == "uvicorn" else [])
+    log = tmp_path / "server.log"  # stdout and stderr, everything the process wrote
+    base = f"http://127.0.0.1:{port}"
+    with process(argv, log, ready_url=f"{base}/ready", env=env):
+        statuses = {
+            name: status_of(f"{base}/v1/locations", key) for name, key in [("aq", made["aq"]), ("gone", made["gone"])]
+        }
+        statuses["wrong"] = status_of(f"{base}/v1/locations", wrong)
+    assert statuses == {"aq": 200, "gone": 401, "wrong": 401}
+
+    written = log.read_bytes()
+    if server[0] == "uvicorn":  # the access log lines are there to search
+        for status in (200, 401):
+            assert f'"GET /v1/locations HTTP/1.1" {status}'.encode() in written, written.decode()[-3000:]
+    stored = [p for p in store.path.parent.iterdir() if p.is_file()]  # the store and any journal
+    assert store.path in stored
+    for key in [*made.values(), wrong]:
+        for secret in (key, key[len(KEY_PREFIX) :]):
+            assert secret.encode() not in written, "a key in the server's output"
+            for path in stored:
+                assert secret.encode() not in path.read_bytes(), f"a key in {path}"
