@@ -52,7 +52,7 @@ test: setup  ## the whole test suite
 test-under-load: setup  ## the whole test suite while a second process keeps one core busy (a busy CI machine)
 	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest
 
-bench: setup  ## one whole day at SIZE=S|M|L (default S), DAYS=N days in one run, WARM=1 on a running Spark server; JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES, BENCH_USERS)
+bench: setup  ## one whole day at SIZE=S|M|L (default S), DAYS=N days in one run, WARM=1 the day as the schedule launches it under make dev; JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES, BENCH_USERS)
 	SIZE=$(or $(SIZE),S) DAYS=$(or $(DAYS),1) WARM=$(WARM) $(BIN)/python tests/benchmarks/bench_openaq_day.py
 
 bench-committer: setup  ## offset-committer latency under a real daemon (BENCH_RANGES, default 500)

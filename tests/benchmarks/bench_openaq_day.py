@@ -10,17 +10,28 @@ tests) in a fresh DATA_DIR and DAGSTER_HOME, samples the peak RSS of its Python 
 Spark's JVM while it runs, reads per-step seconds and row counts from the run's event log, then
 times the floor: DuckDB parsing, cleaning, deduplicating and aggregating the same landed raw
 files by day. Prints one JSON document. Figures, not a test: nothing is asserted.
+
+    make bench DAYS=30   # 30 days as one run (--partition-range), as a backfill of them runs
+    make bench WARM=1    # what `make dev` starts, then the day as the daily schedule launches it
+
+WARM=1 starts the Spark Connect server and `dagster dev` (webserver, daemon, code server) and
+waits until both answer; it then submits the schedule's own run request for the day (queued,
+dequeued by the daemon, launched in a run process) and reports that run alone, from its start
+to its end in the instance.
 """
 
 import json
 import os
 import resource
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,13 +107,76 @@ def run_day(env: dict, days: int) -> tuple[float, float, dict, int]:
     return wall, usage.ru_utime + usage.ru_stime, {k: round(v / 1024, 1) for k, v in peaks.items()}, code
 
 
-def steps_from_event_log(dagster_home: str) -> tuple[dict, dict, float | None]:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def schedule_request(day: str):
+    """The daily schedule's run request for `day`, from its own evaluation at the tick that
+    covers it (02:00 UTC the next day): the job, the partition and the schedule's tags."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("daily_schedule")
+    tick = datetime.combine(date.fromisoformat(day) + timedelta(days=1), dt_time(2), tzinfo=UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+    [request] = schedule.evaluate_tick(context).run_requests
+    return request
+
+
+def scheduled_run(env: dict, day: str) -> tuple[dict, int]:
+    """WARM=1: what `make dev` starts (`dagster dev`: webserver, daemon, code server; the Spark
+    server is already up), then one day submitted with the schedule's own run request, queued,
+    dequeued by the daemon and launched in a run process, as the schedule's tick does. Times
+    from the instance: the run's start to its end, and the queue before it."""
+    import dagster as dg
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    request = schedule_request(day)
+    port = _free_port()
+    cmd = [str(ROOT / ".venv/bin/dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with open(Path(env["DATA_DIR"]) / "dev.log", "w") as log:
+        dev = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        client, ready_by = DagsterGraphQLClient("127.0.0.1", port_number=port), time.monotonic() + 600
+        while True:  # the webserver answers, then the code location loads
+            try:
+                run_id = client.submit_job_execution(request.job_name, tags=dict(request.tags))
+                break
+            except (DagsterGraphQLClientError, OSError) as error:  # not up yet, or the location still loading
+                if dev.poll() is not None or time.monotonic() > ready_by:
+                    raise SystemExit(f"dagster dev did not take the run: {error}") from error
+                time.sleep(1)
+        instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+        while not (run := instance.get_run_by_id(run_id)).is_finished:
+            time.sleep(0.5)
+        stats = instance.get_run_stats(run_id)
+        record = instance.get_run_records(dg.RunsFilter(run_ids=[run_id]))[0]
+        timings = {
+            "run_id": run_id,
+            "status": run.status.value,
+            "run_seconds": round(stats.end_time - stats.start_time, 1),
+            "queued_seconds": round(stats.start_time - record.create_timestamp.timestamp(), 1),
+        }
+        return timings, 0 if run.status == dg.DagsterRunStatus.SUCCESS else 1
+    finally:
+        os.killpg(dev.pid, signal.SIGTERM)
+        try:
+            dev.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+
+
+def steps_from_event_log(dagster_home: str, run_id: str | None = None) -> tuple[dict, dict, float | None]:
     """Per-step seconds, materialization row counts, and the seconds from the process start
     to the run's first step (code location load + run start) of the run in `dagster_home`."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(dagster_home)
-    run = instance.get_runs(limit=1)[0]
+    run = instance.get_run_by_id(run_id) if run_id else instance.get_runs(limit=1)[0]
     steps, rows, first_step = {}, {}, None
     for record in instance.all_logs(run.run_id):
         event = record.dagster_event
@@ -205,13 +279,18 @@ def main() -> None:
     ours = spark_server.start(server)
     if warm:
         spark_server.wait_ready(server, 600)
+    scheduled = None
     try:
         yardstick = import_dagster_seconds()
-        wall, cpu, peaks, code = run_day(env, days)
+        if warm:
+            scheduled, code = scheduled_run(env, DAY)
+            wall, cpu, peaks = scheduled["run_seconds"], None, {}
+        else:
+            wall, cpu, peaks, code = run_day(env, days)
     finally:
         if ours:
             spark_server.stop(server)
-    steps, rows, _ = steps_from_event_log(str(home))
+    steps, rows, _ = steps_from_event_log(str(home), scheduled["run_id"] if scheduled else None)
     floor, groups = floor_seconds(data_dir)
     reference = reference_floor_seconds(data_dir)
     messages = rows.get("openaq_measurements_pull", {}).get("api/openaq_measurements")
@@ -236,7 +315,10 @@ def main() -> None:
                 "wall_seconds_per_day": round(wall / days, 1),
                 "import_dagster_seconds": yardstick,
                 "wall_over_import_dagster": round(wall / yardstick, 1),
-                "cpu_seconds": round(cpu, 1),
+                "cpu_seconds": round(cpu, 1) if cpu is not None else None,
+                # WARM=1: the run the schedule's request launched under `dagster dev`; wall_seconds
+                # is that run alone (its start to its end, from the instance)
+                "scheduled_run": scheduled,
                 "outside_steps_seconds": round(wall - sum(steps.values()), 1),
                 "floor_seconds": floor,
                 "floor_groups": groups,
