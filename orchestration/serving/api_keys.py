@@ -119,8 +119,10 @@ class KeyStore:
         # Read-only: the API never writes the store, nor creates it.
         with closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as con:
             try:
+                # By name: `created_at` has whole seconds, so keys made within a second would
+                # otherwise list in an order that depends on where the second ticked.
                 rows = con.execute(
-                    "select name, key_sha256, scopes, created_at, revoked_at from api_keys order by created_at, name"
+                    "select name, key_sha256, scopes, created_at, revoked_at from api_keys order by name, created_at"
                 ).fetchall()
             except sqlite3.OperationalError as error:
                 if "no such table" in str(error):

@@ -412,3 +412,17 @@ def test_no_key_reaches_the_servers_output_or_the_key_store(warehouse, tmp_path,
             assert secret.encode() not in written, "a key in the server's output"
             for path in stored:
                 assert secret.encode() not in path.read_bytes(), f"a key in {path}"
+
+
+def test_keys_list_by_name_whatever_second_they_were_made_in(tmp_path, monkeypatch):
+    """`created_at` has whole seconds: keys made across a second's tick list in name order
+    (then by age for one name), not in the order the clock happened to give them."""
+    from orchestration.serving import api_keys
+
+    stamps = iter(["2026-12-07T10:00:01+00:00", "2026-12-07T10:00:02+00:00", "2026-12-07T10:00:03+00:00"])
+    monkeypatch.setattr(api_keys, "_now", lambda: next(stamps))
+    store = KeyStore(tmp_path / "api_keys.sqlite")
+    store.create("zeta", ("users",))
+    store.create("alpha", ("users",))
+    store.revoke("alpha")
+    assert [(k.name, k.revoked_at is None) for k in store.keys()] == [("alpha", False), ("zeta", True)]
