@@ -4,7 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DATE ?= $(shell date -u -d yesterday +%F)
+# Yesterday on the platform's clock (assets/core/clock.py: PLATFORM_NOW, else the system clock).
+# Recursive (?=): expanded in `run`'s recipe, after `setup` has made the environment.
+DATE ?= $(shell $(BIN)/python -m assets.core.clock)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DO_NOT_TRACK := 1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python

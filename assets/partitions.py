@@ -5,9 +5,14 @@ from datetime import date
 
 import dagster as dg
 
+from assets.core import clock
 from assets.core.days import FIRST_DAY, days_between
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat(), timezone="UTC")
+# The last partition is the last day that has ended on the platform's clock: Dagster counts from
+# the system clock, so a fixed clock (PLATFORM_NOW) shifts its end by the days between the two.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=FIRST_DAY.isoformat(), timezone="UTC", end_offset=clock.days_ahead_of_system()
+)
 
 # Every partitioned asset can do a range in one run, so the CLI's --partition-range and UI
 # backfills start one process (and one JVM) instead of one per day.

@@ -13,11 +13,12 @@ How far ahead a message is dated is not an alert: it is held, committed past and
 """
 
 import os
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import dagster as dg
 
 from assets.accounting import FLOWS
+from assets.core import clock
 from assets.held import held_days, overdue
 from assets.ports import Lake
 from assets.topics import topic_key
@@ -51,7 +52,7 @@ def overdue_evaluation(topic: str, late: dict[date, int], days: float) -> dg.Ass
 
 def held_overdue(lake: Lake, table: str, now: datetime | None = None, days: float | None = None) -> dict[date, int]:
     """The held days of `table` overdue at `now` (default: the clock) by `days` (default: env)."""
-    return overdue(held_days(lake, table), now or datetime.now(UTC), alert_days() if days is None else days)
+    return overdue(held_days(lake, table), now or clock.now(), alert_days() if days is None else days)
 
 
 def held_message_check(topic: str, table: str) -> dg.AssetChecksDefinition:

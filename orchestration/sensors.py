@@ -15,11 +15,11 @@ until its retry lands it, and Kafka's lag tools tell the truth.
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import dagster as dg
 
-from assets.core.days import record_day
+from assets.core.days import last_complete_day, record_day
 from assets.core.stream import OffsetRange
 from assets.topics import LANDING_GROUP, topic_key
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION  # noqa: F401 - re-exported
@@ -32,11 +32,6 @@ def record_days(records, last_day: date) -> tuple[list[str], dict[str, int]]:
     return sorted(d.isoformat() for d in days if d <= last_day), {
         d.isoformat(): n for d, n in sorted(days.items()) if d > last_day
     }
-
-
-def last_complete_day(now: datetime | None) -> date:
-    """The newest daily partition: the last UTC day that has ended."""
-    return (now or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=1)
 
 
 def run_requests_for_range(

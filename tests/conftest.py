@@ -19,6 +19,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+# The suite's clock (assets/core/clock.py), set for every process the tests start: its days
+# (2026-11-19 to 2026-11-21) are partitions and its future stays future, whatever the
+# machine's clock says. Tests about "now" pass their own instant or set their own clock.
+TEST_NOW = "2026-11-22T06:00:00Z"
+os.environ["PLATFORM_NOW"] = TEST_NOW
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@ to the day of its event time."""
 
 from datetime import UTC, date, datetime, timedelta
 
+from assets.core import clock
 from assets.core.stream import Record
 
 FIRST_DAY = date(2024, 1, 1)
@@ -22,8 +23,9 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 
 
 def last_complete_day(now: datetime | None = None) -> date:
-    """The latest day that has ended (UTC): the last daily partition."""
-    return (now or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=1)
+    """The latest day that has ended (UTC) at `now` (default: the platform's clock,
+    assets/core/clock.py): the last daily partition."""
+    return (now or clock.now()).astimezone(UTC).date() - timedelta(days=1)
 
 
 def record_day(record: Record) -> date:

@@ -14,7 +14,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
@@ -22,6 +22,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
 from assets.accounting import FLOWS
+from assets.core import clock as platform_clock
 from assets.held import held_days, released_rows
 from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
@@ -52,17 +53,26 @@ def topic_log(settings: ServingSettings):
 
 
 class PlatformCollector:
-    def __init__(self, settings: ServingSettings, instance: dg.DagsterInstance | None = None, clock=time.time):
+    def __init__(
+        self,
+        settings: ServingSettings,
+        instance: dg.DagsterInstance | None = None,
+        clock=time.time,
+        now=platform_clock.now,
+    ):
         self.settings = settings
         self.instance = instance or dg.DagsterInstance.get()
         self.reader = reader_for(settings)
         self.topics = topic_log(settings)
         self.lake = LakeResource(root=str(settings.data_dir))  # the lake root is DATA_DIR in both profiles
-        self.clock = clock
+        # Two clocks: `clock` (system seconds) measures ages against the event log's real
+        # stamps; `now` (the platform's clock, assets/core/clock.py) decides days: the window
+        # of days reported and when a held message is overdue.
+        self.clock, self.now = clock, now
 
     # -- the instance ---------------------------------------------------------------------
     def asset_rows(self) -> dict:
-        first_day = (date.today() - timedelta(days=self.settings.metrics_days)).isoformat()
+        first_day = (self.now().date() - timedelta(days=self.settings.metrics_days)).isoformat()
         rows = {}
         # Only assets that report rows per day: the others would cost a query each per scrape.
         latest = self.instance.get_latest_materialization_events(self.instance.get_asset_keys())
@@ -130,7 +140,7 @@ class PlatformCollector:
 
     def held_samples(self) -> list:
         """The holding area of each flow, and its messages moved into the raw days of the window."""
-        first_day = datetime.fromtimestamp(self.clock(), UTC).date() - timedelta(days=self.settings.metrics_days)
+        first_day = self.now().date() - timedelta(days=self.settings.metrics_days)
         samples = []
         for flow in FLOWS:
             raw = self.lake.partition_dir("raw", flow.table, first_day).parent
@@ -163,9 +173,7 @@ class PlatformCollector:
             "dagster_checks": lambda: pm.check_families(self.latest_checks()),
             "dagster_runs": lambda: pm.run_families(*self.runs()),
             "topics": lambda: pm.topic_families(self.topic_samples(), LANDING_GROUP),
-            "lake": lambda: pm.held_families(
-                self.held_samples(), datetime.fromtimestamp(self.clock(), UTC), self.settings.held_alert_days
-            ),
+            "lake": lambda: pm.held_families(self.held_samples(), self.now(), self.settings.held_alert_days),
             "warehouse": lambda: pm.warehouse_families(self.mart_rows()),
         }
         for name, read in sources.items():

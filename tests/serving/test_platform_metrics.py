@@ -121,8 +121,8 @@ def test_held_messages_overdue_and_released_from_a_small_lake(tmp_path):
     later_start = datetime(2099, 11, 25, tzinfo=UTC).timestamp()
     at_threshold = later_start + 3 * 86400  # LATER ended on the 26th: exactly 2 days later
     with dg.DagsterInstance.ephemeral() as instance:
-        below = scrape(PlatformCollector(settings, instance, clock=lambda: at_threshold))
-        above = scrape(PlatformCollector(settings, instance, clock=lambda: at_threshold + 1))
+        below = scrape(PlatformCollector(settings, instance, now=lambda: datetime.fromtimestamp(at_threshold, UTC)))
+        above = scrape(PlatformCollector(settings, instance, now=lambda: datetime.fromtimestamp(at_threshold + 1, UTC)))
     openaq, users, ads = "openaq.measurements", "randomuser.users", "ads.events"
     assert held_metrics(above) == {
         ("messages", openaq, None): 2,

@@ -11,6 +11,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from assets.core import clock
 from assets.landing import openaq_measurements_landing
 from assets.offsets import commit_landed
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
@@ -163,8 +164,9 @@ def held_rows(root: Path) -> list[tuple]:
 def test_events_before_the_first_partition_land_in_it_and_future_ones_are_held(topic_log, make_measurement, tmp_path):
     kafka, lake = topic_log, LakeResource(root=str(tmp_path))
     old = datetime(2019, 5, 1, 12, tzinfo=UTC)
-    future = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    newest = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # the newest partition
+    future = (clock.now() + timedelta(days=3)).replace(microsecond=0)
+    newest = (clock.now() - timedelta(days=1)).date().isoformat()  # the newest partition
+    assert newest == "2026-11-21"  # the suite's clock (tests/conftest.py), not the machine's
     # One sensor, so all three share a partition, in this order: old, recent, future.
     for at in (old, MIDNIGHT + timedelta(hours=1), future):
         kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=100, at=at)], "openaq")
