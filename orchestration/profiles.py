@@ -185,8 +185,8 @@ def _resources(profile: str) -> dict:
             collection=os.getenv("MONGO_COLLECTION", "openaq_measurements"),
         ),
         "user_store": cassandra_resource(),
-        # A classic driver in the step process: Spark Connect in front of a standalone cluster
-        # fails on the executors (orchestration/spark_server.py).
+        # sc://: a client of the Spark Connect server in front of the cluster (the compose stack's
+        # spark-connect); spark://: a classic driver in the step process, on the cluster directly.
         "spark": SparkResource(master=dg.EnvVar("SPARK_MASTER_URL"), driver_memory="4g"),
         "warehouse": PostgresWarehouse(
             host=os.getenv("WAREHOUSE_HOST", "127.0.0.1"),

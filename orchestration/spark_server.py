@@ -7,11 +7,9 @@ and stays warm for every later step and run. The server ships in the pyspark whe
 
 - `make dev` starts one and keeps it for the session; `make run` uses one that answers, or
   starts one for the run and stops it at the end.
-- Not in front of a standalone cluster (yet): there every task of a Connect session fails on
-  the executors with "cannot assign instance of java.lang.invoke.SerializedLambda to field
-  MapPartitionsRDD.f" (the executor's per-session class loader; tried with the Connect jar on
-  the executors' class path and artifact isolation off). The prod profile's steps drive the
-  cluster from a classic session (`SparkResource(master=...)`) until that is solved.
+- In front of a cluster (the compose stack): `serve --master spark://...` runs the server in the
+  foreground as a container's process; its driver plans, the standalone cluster's executors
+  do the work, and every run of the code location connects to it (`SPARK_MASTER_URL=sc://...`).
 - A local-profile run that finds no server starts one itself (`SparkResource(start_server=True)`)
   and leaves it running for the next run: `python -m orchestration.spark_server stop` ends it.
 
@@ -21,6 +19,7 @@ nothing beside the run itself.
     python -m orchestration.spark_server start    # in the background; prints "started" or "running"
     python -m orchestration.spark_server stop     # the server this checkout started (pid file)
     python -m orchestration.spark_server status
+    python -m orchestration.spark_server serve --master spark://HOST:7077   # foreground (containers)
 """
 
 from __future__ import annotations
@@ -276,11 +275,19 @@ def log_tail(settings: ServerSettings, chars: int = 3000) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.spark_server", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("action", choices=["start", "stop", "status", "serve"])
     parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--wait", action="store_true", help="start: return once the server answers")
+    parser.add_argument(
+        "--master", default="local[*]", help="serve: where the work runs (spark://HOST:PORT for a cluster)"
+    )
     args = parser.parse_args(argv)
-    settings = ServerSettings(remote=url(), driver_memory=args.driver_memory)
+    settings = ServerSettings(remote=url(), driver_memory=args.driver_memory, master=args.master)
+    if args.action == "serve":
+        # The container's own process: the JVM replaces this one, so signals and the exit code
+        # are the server's. It listens on SPARK_REMOTE's host and port (sc://0.0.0.0:15002).
+        command = settings.command()
+        os.execve(command[0], command, settings.environment())
     if args.action == "start":
         pid = start(settings)
         if args.wait:

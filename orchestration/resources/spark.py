@@ -1,7 +1,7 @@
 """Spark for the clean steps, through dagster-pyspark's lazy resource: a Spark Connect session
-on the one long-lived server (orchestration/spark_server.py), or, with `master` set, a classic
-session in the step process driving a cluster (the prod profile: Connect in front of a
-standalone cluster fails there, see orchestration/spark_server.py).
+on the one long-lived server (orchestration/spark_server.py; in the compose stack, the server
+in front of the cluster), or, with a spark:// `master`, a classic session in the step process
+driving a cluster directly.
 
 Over Connect a step process holds no JVM: its session is a gRPC client, so the JVM start and
 the cold first queries are paid once by the server, not once per run. What this adds to

@@ -289,15 +289,17 @@ session.stop()
 """
 
 
-def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
     """The compose commands of spark-master and spark-worker (hosts and ports moved to loopback),
-    their healthchecks, and a driver built by SparkResource with a spark:// URL, as in prod."""
+    run here until their healthchecks pass: (master URL, master UI port, environment, work dir)."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
     port, ui, worker_ui = _free_port(), _free_port(), _free_port()
     url = f"spark://127.0.0.1:{port}"
     master = _spark_command("spark-master", {"--host": "127.0.0.1", "--port": str(port), "--webui-port": str(ui)})
     worker = _spark_command(
         "spark-worker",
-        {"--cores": "1", "--memory": "1g", "--work-dir": str(tmp_path / "work"), "--webui-port": str(worker_ui)},
+        {"--cores": "1", "--memory": "2g", "--work-dir": str(tmp_path / "work"), "--webui-port": str(worker_ui)},
         {"spark://spark-master:7077": url},
     )
     env = {
@@ -311,10 +313,7 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
     procs = []
     try:
         for argv, log in ((master, "master.log"), (worker, "worker.log")):
-            with open(tmp_path / log, "wb") as out:
-                procs.append(
-                    subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-                )
+            procs.append(_spawn(argv, env, tmp_path / log))
         logs = lambda: "\n".join((tmp_path / n).read_text()[-2000:] for n in ("master.log", "worker.log"))  # noqa: E731
 
         def healthy_cluster() -> bool:
@@ -326,26 +325,102 @@ def test_spark_master_and_worker_commands_run_a_cluster(tmp_path):
             )
 
         wait_until("healthy Spark cluster", healthy_cluster, logs, interval=0.5)
+        yield url, ui, env, tmp_path
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
 
-        lake = tmp_path / "lake" / "probe"
+
+def _spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        proc.wait()
+
+
+def test_spark_master_and_worker_commands_run_a_cluster(cluster):
+    """A classic driver built by SparkResource with a spark:// URL runs on the compose cluster."""
+    url, _ui, env, tmp_path = cluster
+    lake = tmp_path / "lake" / "probe"
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, url, str(lake)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"EXECUTORS {[sys.executable]!r}" in done.stdout
+    assert "ROWS 1000" in done.stdout
+
+
+CONNECT_CLIENT = """
+import sys
+from pyspark.sql import functions as F
+from orchestration.resources.spark import SparkResource
+
+session = SparkResource(remote=sys.argv[1], prestart=False).get_session()
+frame = session.range(100_000).withColumn("k", F.col("id") % 7)
+frame.write.mode("overwrite").partitionBy("k").parquet(sys.argv[2])  # written by the executors
+back = session.read.parquet(sys.argv[2])
+print("ROWS", back.count(), "KEYS", back.select("k").distinct().count())
+print("PER_KEY", sorted(tuple(r) for r in back.groupBy("k").count().collect())[:2])
+session.stop()
+"""
+
+
+def _connect_apps(ui_port: int) -> list[dict]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as response:
+        return [a for a in json.load(response).get("activeapps", []) if a["name"] == "airstream Spark Connect"]
+
+
+def test_spark_connect_command_serves_runs_on_the_cluster(cluster):
+    """The compose spark-connect service's command (`spark_server serve`), pointed at the cluster:
+    its healthcheck passes, a client session as the code location builds it (sc://, from
+    SPARK_MASTER_URL) runs a job whose tasks the cluster's executor runs (a write, a shuffle and
+    reads), and the cluster lists the server as its application."""
+    url, ui, env, tmp_path = cluster
+    port = _free_port()
+    command = [str(part) for part in SERVICES["spark-connect"]["command"]]
+    command[command.index("--master") + 1] = url
+    command[command.index("--driver-memory") + 1] = "1g"
+    argv = [str(BIN / "python"), *command[1:]]
+    assert _env(SERVICES["spark-connect"])["SPARK_REMOTE"] == "sc://0.0.0.0:15002"
+    server_env = env | {"SPARK_REMOTE": f"sc://127.0.0.1:{port}", "SPARK_CONNECT_HOME": str(tmp_path / "connect")}
+    server = _spawn(argv, server_env, tmp_path / "connect.log")
+    try:
+        log = lambda: (tmp_path / "connect.log").read_text()[-3000:]  # noqa: E731
+
+        def healthy() -> bool:
+            assert server.poll() is None, f"the Connect server exited\n{log()}"
+            return _healthy("spark-connect", {"15002": str(port)})
+
+        wait_until("healthy Spark Connect server", healthy, log, interval=0.5)
+        assert _env(SERVICES["dagster-code"])["SPARK_MASTER_URL"] == "sc://spark-connect:15002"
+        client_env = env | {"SPARK_REMOTE": f"sc://127.0.0.1:{port}"}
         done = subprocess.run(
-            [sys.executable, "-c", DRIVER, url, str(lake)],
-            cwd=tmp_path,
-            env=env,
+            [sys.executable, "-c", CONNECT_CLIENT, f"sc://127.0.0.1:{port}", str(tmp_path / "lake" / "connect")],
+            cwd=REPO,
+            env=client_env,
             capture_output=True,
             text=True,
             timeout=WAIT_SECONDS,
         )
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert f"EXECUTORS {[sys.executable]!r}" in done.stdout
-        assert "ROWS 1000" in done.stdout
+        assert done.returncode == 0, done.stderr[-3000:] + log()
+        assert "ROWS 100000 KEYS 7" in done.stdout
+        assert "PER_KEY [(0, 14286), (1, 14286)]" in done.stdout
+        (app,) = _connect_apps(ui)
+        assert app["cores"] >= 1, app
+        assert "SerializedLambda" not in log()
     finally:
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            except ProcessLookupError:
-                proc.wait()
+        _stop(server)
