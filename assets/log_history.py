@@ -26,7 +26,7 @@ from assets.ports import Lake
 
 TOPIC_ID_KEY = b"kafka_topic_id"
 RECOVERY = (
-    "Recovery (README, Operating: 'A topic log that lost its history'): put the log back (the"
+    "Recovery (docs/operating.md, 'A topic log that lost its history'): put the log back (the"
     " moved DATA_DIR/topics.sqlite with its -wal file; on Kafka, the topic's data) and re-run;"
     " if it is gone for good, move the refused raw days aside (raw/<table>/day=D and"
     " raw/<table>_rejected/day=D), reset the group to the earliest offset and re-run the days."

@@ -10,7 +10,7 @@ So the local profile checks for itself, on this machine: each run still marked a
 names the process that runs it (its start event carries that process's id). A run whose process
 no longer exists, or whose process id now belongs to a process started after the run did, is
 dead. `make run` checks before it starts a day; `python -m orchestration.dead_runs` is the same
-check by hand (the README's one command for a stuck slot); `make dev`'s daemon runs it as the
+check by hand (docs/operating.md's one command for a stuck slot); `make dev`'s daemon runs it as the
 `dead_runs_sensor`. Runs of other machines (the prod stack's containers) are not judged here:
 the prod instance's run monitoring is theirs.
 """

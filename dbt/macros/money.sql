@@ -1,4 +1,4 @@
-{#- Money is fixed-point in every model, never a float (README "Money"):
+{#- Money is fixed-point in every model, never a float (docs/data-flow.md, "Money"):
       amount_type()  decimal(18,2)  shop amounts: unit price, line amount, revenue, budget (cents)
       micros_type()  decimal(18,6)  ad money and rates: cost, spend, ad revenue, CPC, ROAS
     Sums of decimals are exact on both engines, so two builds of a day give the same digits

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-# The datasets a key can be granted: user-facing names, documented in the README.
+# The datasets a key can be granted: user-facing names, documented in docs/api.md.
 SCOPES = ("air-quality", "users", "sales", "campaigns", "web-traffic", "social", "catalog")
 KEY_PREFIX = "as_"  # recognisable in a leaked config or log, for people and secret scanners
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")  # a Prometheus label value and a CLI argument
