@@ -37,9 +37,9 @@ COPY --chown=airstream:airstream pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 # The project itself, installed editable: assets/dbt_project.py finds the dbt project next to
-# the code (a wheel in site-packages would not carry dbt/). The install also places
-# airstream_cli_target.pth, so `dagster asset materialize` needs no -m. hatchling needs the
-# README to build the project.
+# the code (a wheel in site-packages would not carry dbt/). It adds no start-up hook: the
+# code location is named by each command (compose: `-m`, `-w`, DAGSTER_MODULE_NAME in
+# dagster-code alone). hatchling needs the README to build the project.
 COPY --chown=airstream:airstream README.md ./
 COPY --chown=airstream:airstream orchestration orchestration
 COPY --chown=airstream:airstream assets assets

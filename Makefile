@@ -44,7 +44,7 @@ run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on t
 	$(BIN)/python -m orchestration.dead_runs || exit $$?; \
 	spark=$$($(BIN)/python -m orchestration.spark_server start) || exit $$?; \
 	if [ "$$spark" = started ]; then trap '$(BIN)/python -m orchestration.spark_server stop > /dev/null' EXIT; fi; \
-	DAGSTER_DEPLOYMENT=local $(BIN)/dagster asset materialize --select '*' --partition $(DATE) || exit $$?; \
+	DAGSTER_DEPLOYMENT=local $(BIN)/dagster asset materialize -m orchestration.definitions --select '*' --partition $(DATE) || exit $$?; \
 	echo "Day $(DATE) materialized in $$(( $$(date +%s) - start )) s."; \
 	echo "Marts: schema 'marts' in $${DATA_DIR:-$(CURDIR)/data}/warehouse.duckdb"
 

@@ -8,12 +8,13 @@ hold the consumer group's offsets back for good.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import dagster as dg
 
 from assets.core.days import day_window
+from assets.core.event_time import parse_utc
 from assets.core.stream import TopicLog, TopicMessage
 from assets.landing import landing_asset
 from assets.partitions import daily_partitions, partition_days, single_run
@@ -34,18 +35,11 @@ class AdEventSource(Protocol):
     def fetch_events(self, day: date) -> Iterator[dict]: ...
 
 
-def _parse_utc(text) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else None
-
-
 def message_time(event: dict, day_start: datetime) -> datetime:
     """The event's own time when it falls in the pulled day, else the day's start (a late or
-    unparseable `ts`: the clean step decides what it is)."""
-    moment = _parse_utc(event.get("ts")) if isinstance(event, dict) else None
+    unparseable `ts`: the clean step decides what it is). Read by the one rule the clean step
+    applies too: a `ts` without an offset is UTC."""
+    moment = parse_utc(event.get("ts")) if isinstance(event, dict) else None
     if moment is None or not day_start <= moment < day_start + timedelta(days=1):
         return day_start
     return moment

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.event_api import RunStatusChangeRecordsFilter
 
 from assets.ads_events import ads_events_landing
 from assets.landing import openaq_measurements_landing, randomuser_users_landing
@@ -57,7 +56,7 @@ class CommitterCursor:
 def successes_after(instance: dg.DagsterInstance, after: int, limit: int | None = None) -> list[int]:
     """Storage ids of the next run successes after `after`, oldest first."""
     records = instance.fetch_run_status_changes(
-        RunStatusChangeRecordsFilter(event_type=dg.DagsterEventType.RUN_SUCCESS, after_storage_id=after),
+        dg.RunStatusChangeRecordsFilter(event_type=dg.DagsterEventType.RUN_SUCCESS, after_storage_id=after),
         limit=limit or COMMIT_BATCH,
         ascending=True,
     ).records

@@ -27,6 +27,8 @@ def _warm_up(session, scratch: Path) -> None:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    from spark.transforms.event_time import utc_ntz
+
     doc = T.StructType([T.StructField(n, T.StringType()) for n in ("id", "ts", "value", "_corrupt_record")])
     rows = session.range(2000).select(
         F.col("id"),
@@ -40,7 +42,7 @@ def _warm_up(session, scratch: Path) -> None:
     )
     parsed = (
         rows.withColumn("doc", F.from_json("payload", doc, {"columnNameOfCorruptRecord": "_corrupt_record"}))
-        .withColumn("ts", F.try_to_timestamp(F.col("doc.ts")).cast("timestamp_ntz"))
+        .withColumn("ts", utc_ntz(F.col("doc.ts")))
         .withColumn("value", F.expr("try_cast(doc.value AS DOUBLE)"))
         .withColumn("name", F.get_json_object("payload", "$.id"))
         .withColumn("reason", F.when(F.col("value") > 200, F.lit("implausible_value")))

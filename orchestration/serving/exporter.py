@@ -17,7 +17,6 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
@@ -102,7 +101,7 @@ class PlatformCollector:
         with warnings.catch_warnings():  # no replacement that needs no check keys yet
             warnings.simplefilter("ignore", DeprecationWarning)
             records = self.instance.get_event_records(
-                dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
+                dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
                 limit=CHECK_EVENTS,
                 ascending=False,
             )

@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, LOCATION
+from spark.transforms.event_time import utc_ntz
 
 
 def parse_locations(raw: DataFrame) -> DataFrame:
@@ -23,10 +24,6 @@ def parse_locations(raw: DataFrame) -> DataFrame:
             F.lit("unparseable_payload"),
         ).when(F.col("doc.id").isNull(), F.lit("missing_location_id")),
     )
-
-
-def _utc_ntz(path: str):
-    return F.try_to_timestamp(F.col(path)).cast("timestamp_ntz")
 
 
 def clean_locations(parsed: DataFrame, day: date) -> DataFrame:
@@ -46,8 +43,8 @@ def clean_locations(parsed: DataFrame, day: date) -> DataFrame:
             F.col("doc.isMonitor").alias("is_monitor"),
             F.col("doc.coordinates.latitude").alias("latitude"),
             F.col("doc.coordinates.longitude").alias("longitude"),
-            _utc_ntz("doc.datetimeFirst.utc").alias("first_seen_utc"),
-            _utc_ntz("doc.datetimeLast.utc").alias("last_seen_utc"),
+            utc_ntz(F.col("doc.datetimeFirst.utc")).alias("first_seen_utc"),
+            utc_ntz(F.col("doc.datetimeLast.utc")).alias("last_seen_utc"),
             F.lit(day).alias("snapshot_on"),
         )
         .dropDuplicates(["location_id"])

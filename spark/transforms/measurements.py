@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
+from spark.transforms.event_time import utc_ntz
 from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
 
 CLEAN_COLUMNS = [
@@ -51,12 +52,6 @@ QUARANTINE_COLUMNS = [
 ]
 
 
-def _utc_ntz(text: Column) -> Column:
-    # Casting handles both "Z" and "+00:00"; the session runs in UTC, so the naive result is
-    # UTC wall-clock time, which both DuckDB and PostgreSQL store without reinterpretation.
-    return F.try_to_timestamp(text).cast("timestamp_ntz")
-
-
 def parse_measurements(raw: DataFrame) -> DataFrame:
     """Landed messages (ids carried from the request + the measurement as received) -> typed columns."""
     message = F.from_json("payload", MEASUREMENT_MESSAGE, {"columnNameOfCorruptRecord": CORRUPT_RECORD})
@@ -70,14 +65,14 @@ def parse_measurements(raw: DataFrame) -> DataFrame:
         .withColumn("parameter_id", F.col("doc.parameter.id"))
         .withColumn("parameter_name", F.col("doc.parameter.name"))
         .withColumn("units", F.col("doc.parameter.units"))
-        .withColumn("period_start_utc", _utc_ntz(F.col("doc.period.datetimeFrom.utc")))
-        .withColumn("period_end_utc", _utc_ntz(F.col("doc.period.datetimeTo.utc")))
+        .withColumn("period_start_utc", utc_ntz(F.col("doc.period.datetimeFrom.utc")))
+        .withColumn("period_end_utc", utc_ntz(F.col("doc.period.datetimeTo.utc")))
         .withColumn("measured_on", F.to_date("period_start_utc"))
         .withColumn("has_flags", F.coalesce(F.col("doc.flagInfo.hasFlags"), F.lit(False)))
         .withColumn("coverage_percent", F.col("doc.coverage.percentCoverage"))
         .withColumn("latitude", F.col("doc.coordinates.latitude"))
         .withColumn("longitude", F.col("doc.coordinates.longitude"))
-        .withColumn("ingested_at", _utc_ntz(F.col("message.fetched_at")))
+        .withColumn("ingested_at", utc_ntz(F.col("message.fetched_at")))
     )
 
 

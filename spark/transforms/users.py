@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
+from spark.transforms.event_time import utc_ntz
 
 # The clean users contract, shared with the Cassandra sink.
 CLEAN_COLUMNS = list(CLEAN_USER_COLUMNS)
@@ -46,11 +47,6 @@ REDACTED = '"[redacted]"'
 def redact_credentials(payload: Column) -> Column:
     """The payload with every credential value replaced by "[redacted]"."""
     return F.regexp_replace(payload, _CREDENTIAL, "$1" + REDACTED)
-
-
-def _utc_ntz(text: Column) -> Column:
-    # "1993-07-20T09:44:18.674Z" -> 1993-07-20 09:44:18.674 (UTC wall clock, session in UTC).
-    return F.try_to_timestamp(text).cast("timestamp_ntz")
 
 
 def _number(text: str, to: str) -> Column:
@@ -96,8 +92,8 @@ def parse_users(raw: DataFrame) -> DataFrame:
         .withColumns(
             {
                 "user_id": F.lower("uuid_text"),
-                "dob_utc": _utc_ntz(F.col("dob_text")),
-                "registered_utc": _utc_ntz(F.col("registered_text")),
+                "dob_utc": utc_ntz(F.col("dob_text")),
+                "registered_utc": utc_ntz(F.col("registered_text")),
                 "street_number": _number("street_number_text", "BIGINT"),
                 "latitude": _number("latitude_text", "DOUBLE"),
                 "longitude": _number("longitude_text", "DOUBLE"),

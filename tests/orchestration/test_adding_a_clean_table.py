@@ -164,7 +164,8 @@ def materialized(project_copy: Path) -> Path:
     run([str(BIN / "dbt"), "parse", "--quiet", "--target", "local"], project_copy, cwd=project_copy / "dbt")
     selection = "raw/openaq_locations,clean/openaq_location_names,clean/openaq_location_names_quarantine"
     selection += ",staging/stg_openaq__location_names"
-    run([str(BIN / "dagster"), "asset", "materialize", "--select", selection, "--partition", DAY], project_copy)
+    cli = [str(BIN / "dagster"), "asset", "materialize", "-m", "orchestration.definitions", "--select", selection]
+    run([*cli, "--partition", DAY], project_copy)
     return project_copy
 
 

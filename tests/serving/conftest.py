@@ -37,7 +37,8 @@ def pipeline_day(tmp_path_factory):
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "--select", "*", "--partition", DAY],
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "orchestration.definitions"]
+        + ["--select", "*", "--partition", DAY],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -36,14 +36,56 @@ def raw_frame(spark, tmp_path, file_format: str, versions: list[tuple[str, bytes
     return spark.read.parquet(str(tmp_path))
 
 
-def test_the_spark_hmac_is_rfc_2104_hmac_sha256(spark):
-    values = ["ann@example.com", "", "é@ü.de", "x" * 200]
+# RFC 4231, the test cases whose data is text: 1, 2, 6 and 7 (6 and 7: a key longer than the block).
+RFC_4231 = [
+    (b"\x0b" * 20, "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (b"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (
+        b"\xaa" * 131,
+        "Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    ),
+    (
+        b"\xaa" * 131,
+        "This is a test using a larger than block-size key and a larger than block-size data. The key needs to"
+        " be hashed before being used by the HMAC algorithm.",
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+    ),
+]
+
+
+def two_sha2_hmac(value, key: bytes):
+    """The pseudonym as the platform computed it before Spark's `hmac` (RFC 2104 from two sha2
+    calls): what the lake holds, which the native function must reproduce byte for byte."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner_pad, outer_pad = bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), F.encode(value, "UTF-8")), 256))
+    return F.when(value.isNotNull(), F.sha2(F.concat(F.lit(outer_pad), inner), 256))
+
+
+def test_the_spark_hmac_gives_the_rfc_4231_vectors(spark):
+    for key, data, expected in RFC_4231:
+        assert hmac.new(key, data.encode(), hashlib.sha256).hexdigest() == expected  # the vectors as typed
+        (row,) = spark.createDataFrame([(data,)], "v string").select(hmac_sha256(F.col("v"), key)).collect()
+        assert row[0] == expected
+
+
+def test_the_spark_hmac_is_todays_pseudonym_byte_for_byte(spark):
+    values = ["ann@example.com", "", "é@ü.de", "x" * 200, "203.0.113.7", "2001:db8::1", None]
     frame = spark.createDataFrame([(v,) for v in values], "v string")
-    got = [r[0] for r in frame.select(hmac_sha256(F.col("v"), KEY)).collect()]
-    assert got == [hmac.new(KEY, v.encode(), hashlib.sha256).hexdigest() for v in values]
-    long_key = b"k" * 100  # longer than the block: hashed first, as RFC 2104 says
-    (row,) = frame.limit(1).select(hmac_sha256(F.col("v"), long_key)).collect()
-    assert row[0] == hmac.new(long_key, values[0].encode(), hashlib.sha256).hexdigest()
+    # Short, exactly one block, one byte over (hashed first), long.
+    for key in (KEY, b"b" * 64, b"c" * 65, b"k" * 100):
+        rows = frame.select(hmac_sha256(F.col("v"), key).alias("new"), two_sha2_hmac(F.col("v"), key).alias("old"))
+        got = [(r.new, r.old) for r in rows.collect()]
+        expected = [hmac.new(key, v.encode(), hashlib.sha256).hexdigest() if v is not None else None for v in values]
+        assert got == list(zip(expected, expected, strict=True))
+
+
+def test_an_empty_key_is_refused():
+    with pytest.raises(ValueError, match="key is empty"):
+        hmac_sha256(F.col("v"), b"")
 
 
 def test_log_lines_are_typed_pseudonymised_and_bad_ones_quarantined(spark, tmp_path):

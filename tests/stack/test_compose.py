@@ -183,7 +183,7 @@ def test_code_server_environment_matches_what_the_code_reads():
     required = set(re.findall(r'dg\.EnvVar\("([A-Z0-9_]+)"\)', profiles))  # fail at run start if unset
     assert required and required <= set(env), f"dagster-code lacks {required - set(env)}"
     instance_vars = set(re.findall(r"env:\s*([A-Z0-9_]+)", (REPO / "orchestration/instance/prod.yaml").read_text()))
-    read_by_dagster = {"DAGSTER_HOME", "DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT"}
+    read_by_dagster = {"DAGSTER_HOME", "DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT", "DAGSTER_MODULE_NAME"}
     unread = set(env) - _names_the_code_reads() - instance_vars - read_by_dagster
     assert not unread, f"variables no code reads (a typo?): {sorted(unread)}"
 

@@ -20,6 +20,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.transforms.event_time import utc_ntz
+
 CORRUPT_RECORD = "_corrupt_record"
 AD_EVENT = T.StructType(
     [
@@ -80,7 +82,7 @@ def parse_ad_events(raw: DataFrame) -> DataFrame:
         .withColumns(
             {
                 "event_type": F.lower(F.trim("event_type")),
-                "event_ts": F.try_to_timestamp(F.col("doc.ts")).cast("timestamp_ntz"),
+                "event_ts": utc_ntz(F.col("doc.ts")),
                 "cost": _micros(F.col("doc.cost")),
                 "revenue": _micros(F.col("doc.revenue")),
                 "ingested_at": F.col("ingested_at").cast("timestamp_ntz"),

@@ -35,6 +35,7 @@ from spark.transforms.ecommerce.versions import (
     latest_versions,
     rejected_once,
 )
+from spark.transforms.event_time import utc_ntz
 
 HEADER = (
     "order_id,order_line,customer_id,customer_email,product_id,product_name,category,quantity,"
@@ -145,7 +146,7 @@ def parse_orders(raw: DataFrame) -> DataFrame:
         .withColumn("currency", F.upper(F.col("_currency")))
         .withColumn("_source", F.lower(F.col("_status")))
         .withColumn("campaign_id", F.col("_campaign_id"))
-        .withColumn("ordered_at", F.try_to_timestamp(F.col("_ordered_at")).cast("timestamp_ntz"))
+        .withColumn("ordered_at", utc_ntz(F.col("_ordered_at")))
         .withColumn("ordered_on", F.to_date("ordered_at"))
     )
 

@@ -19,6 +19,7 @@ from spark.transforms.ecommerce.versions import (
     latest_versions,
     rejected_once,
 )
+from spark.transforms.event_time import utc_ntz
 
 POST = StructType(
     [
@@ -74,7 +75,7 @@ def flag_posts(raw: DataFrame, day: date, key: bytes) -> DataFrame:  # noqa: ARG
         .withColumn("post_id", blank_to_null(F.col("doc.id")))
         .withColumn("platform", F.lower(blank_to_null(F.col("doc.platform"))))
         .withColumn("author", F.col("doc.author"))
-        .withColumn("created_at", F.try_to_timestamp(F.col("doc.created_at")).cast("timestamp_ntz"))
+        .withColumn("created_at", utc_ntz(F.col("doc.created_at")))
         .withColumn("created_on", F.to_date("created_at"))
         .withColumn("text", F.col("doc.text"))
         .withColumn("lang", F.col("doc.lang"))

@@ -86,7 +86,7 @@ def test_ndjson_lines_that_are_not_objects_are_passed_on_to_be_dead_lettered():
         ("2026-11-19T23:53:00.000Z", START),  # late: published with, and landed in, its pull day
         ("2026-11-21T00:00:00Z", START),
         ("2026-11-20 25:61", START),
-        ("2026-11-20T10:00:00", START),  # no offset: not a UTC time
+        ("2026-11-20T10:00:00", datetime(2026, 11, 20, 10, tzinfo=UTC)),  # no offset: UTC, as the clean step reads it
     ],
 )
 def test_a_message_belongs_to_its_pull_day(ts, expected):
