@@ -1,7 +1,12 @@
 """No served credential is stored: a randomuser look-alike serves known passwords, salts and
-hashes; after the whole day graph ran (local profile, DATA_DIR in tmp, a Dagster instance of
-the local profile's kind in its own DAGSTER_HOME) every store under DATA_DIR and every store of
-the instance (run storage, event log, schedules, compute logs) is searched, decoded, for each."""
+hashes; after the users' flow of the day ran (local profile, DATA_DIR in tmp, a Dagster instance
+of the local profile's kind in its own DAGSTER_HOME) every store under DATA_DIR and every store
+of the instance (run storage, event log, schedules, compute logs) is searched, decoded, for each.
+
+The users' flow is every asset downstream of the randomuser pull, and what those read besides
+(the date dimension): no other asset reads anything the pull wrote, so no other asset can store
+a served credential. The other flows would cost this module most of a whole-graph run and could
+only add stores that never see a user."""
 
 import hashlib
 import json
@@ -28,6 +33,7 @@ DAY = "2026-11-20"
 PATH = "/api/1.4/"
 USERS = 40
 SECRETS: set[str] = set()
+USERS_FLOW = dg.AssetSelection.assets(["api", "randomuser_users"]).downstream().upstream()
 
 
 def served_page(query: dict) -> dict:
@@ -92,8 +98,14 @@ def data_dir(spark, tmp_path_factory, randomuser_api, dagster_home) -> Path:
         resources["randomuser"] = RandomUserResource(
             mode="live", base_url=randomuser_api, users_per_day=USERS, max_retries=0, request_timeout_seconds=5.0
         )
-        result = dg.materialize(all_assets(), resources=resources, partition_key=DAY, instance=instance)
+        result = dg.materialize(
+            all_assets(), resources=resources, partition_key=DAY, instance=instance, selection=USERS_FLOW
+        )
     assert result.success
+    # The selection is what the docstring says: the pull, everything below it, the date dimension.
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"api/randomuser_users", "raw/randomuser_users", "clean/randomuser_users"} <= materialized
+    assert {"cassandra/created_users", "marts/dim_users", "marts/users_by_country_daily"} <= materialized
     return data_dir
 
 
