@@ -6,14 +6,16 @@ from dataclasses import replace
 from functools import partial
 
 import dagster as dg
+from pyspark.sql import functions as F
 
-from assets.clean_zone import CleanStep, clean_asset, output_name, table_spec
+from assets.clean_zone import CleanStep, clean_asset, output_name, read_range, table_spec
 from assets.core.lake_days import LakeDays
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
+from spark.transforms.days import DAY
 from spark.transforms.measurements import (
     CLEAN_KEY,
     QUARANTINE_KEY,
@@ -94,22 +96,20 @@ CLEAN_SENSORS = ["clean", "openaq_sensors"]
     pool="spark",
 )
 def clean_openaq_catalogue(context: dg.AssetExecutionContext, spark: dg.ResourceParam[Spark], catalogue: LakeDays):
+    # The run's snapshot days parsed at once (assets/clean_zone.py `read_range`): one query of
+    # the rejected documents, a count and one write per table, whatever the number of days.
     session = spark.get_session()
-    locations, sensors, cached = {}, {}, []
-    rejected_documents = 0
+    parsed = parse_locations(read_range(session, catalogue, partition_days(context))).persist()
     try:
-        for day in partition_days(context):
-            parsed = parse_locations(session.read.parquet(catalogue.path(day))).persist()
-            cached.append(parsed)
-            rejected = parsed.where("reason is not null")
-            for row in rejected.select("location_id", "reason").collect():
-                context.log.warning(f"location document rejected on {day}: {row.asDict()}")
-            rejected_documents += rejected.count()
-            locations[day], sensors[day] = clean_locations(parsed, day), clean_sensors(parsed, day)
+        locations, sensors = clean_locations(parsed, F.col(DAY)), clean_sensors(parsed, F.col(DAY))
+        rejected = parsed.where("reason is not null").select(DAY, "location_id", "reason").collect()
+        for row in rejected:
+            document = {"location_id": row.location_id, "reason": row.reason}
+            context.log.warning(f"location document rejected on {row[DAY]}: {document}")
         counts = {
-            "locations": sum(frame.count() for frame in locations.values()),
-            "sensors": sum(frame.count() for frame in sensors.values()),
-            "rejected_documents": rejected_documents,
+            "locations": locations.count(),
+            "sensors": sensors.count(),
+            "rejected_documents": len(rejected),
         }
         yield dg.Output(
             locations,
@@ -120,5 +120,4 @@ def clean_openaq_catalogue(context: dg.AssetExecutionContext, spark: dg.Resource
             sensors, output_name=output_name(CLEAN_SENSORS), metadata={"dagster/row_count": counts["sensors"]}
         )
     finally:
-        for frame in cached:
-            frame.unpersist()
+        parsed.unpersist()

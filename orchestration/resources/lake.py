@@ -10,8 +10,9 @@ The replaced version stays where it is, marked retired by an empty file beside i
 ``RETIRED_VERSION_GRACE_SECONDS``. Readers pin the version the link points at when they list a day
 (assets/core/lake_days.py lists the version's own path), so a reader that planned its files just
 before a swap reads them whole, from the version it planned, for the grace period.
-Spark and pyarrow skip names starting with ``.`` when they discover partitions, so the versions
-and the per-day lock file are invisible to them.
+Spark and pyarrow skip names starting with ``.`` when they discover partitions, so the versions,
+the per-day lock file and the staging of a range write (``.staging-<hex>``, see `staged_days`)
+are invisible to them.
 """
 
 import fcntl
@@ -35,6 +36,8 @@ from assets.core.lake_days import LakeDays
 ROW_GROUP_ROWS = 20_000
 # How long a replaced version stays on disk after the swap (see `_retire`).
 RETIRED_VERSION_GRACE_SECONDS = 600
+# Names of the hidden directories a write of several days at once stages into (`staged_days`).
+STAGING_PREFIX = ".staging-"
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -81,6 +84,35 @@ class LakeResource(dg.ConfigurableResource):
                 shutil.rmtree(version, ignore_errors=True)
                 raise
             _swap_in(version, final)
+
+    @contextmanager
+    def staged_days(self, zone: str, table: str) -> Iterator[Path]:
+        """A hidden directory beside the table's days for one write of a whole range (Spark's
+        `partitionBy`), deleted when the block exits. It is not a version: the caller moves each
+        day's files into that day's `staged_partition`, so every day is still swapped alone
+        and a kill mid-range leaves each day old or new.
+
+        A writer killed inside the block leaves its directory; the next `staged_days` of the
+        table deletes it. The writer's lock tells a live directory from an abandoned one (the
+        kernel drops a dead holder's flock), and it is taken before its name is visible, so no
+        sweep ever sees a live writer's lock free.
+        """
+        table_dir = Path(self.root) / zone / table
+        table_dir.mkdir(parents=True, exist_ok=True)
+        _sweep_abandoned_staging(table_dir)
+        name = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        pending = table_dir / f".{name}.lock-pending"
+        with open(pending, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            lock = table_dir / f"{name}.lock"
+            os.replace(pending, lock)
+            staging = table_dir / name
+            try:
+                staging.mkdir()
+                yield staging
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                lock.unlink(missing_ok=True)
 
     def write_partition(
         self,
@@ -184,6 +216,26 @@ def _swap_in(version: Path, final: Path) -> None:
             else:
                 sibling.unlink(missing_ok=True)
     _sweep_retired(final.parent)
+
+
+def _sweep_abandoned_staging(table_dir: Path) -> None:
+    """Delete the range staging directories of writers that died (see `staged_days`)."""
+    for staging in table_dir.glob(f"{STAGING_PREFIX}*"):
+        if not staging.is_dir():
+            continue
+        lock = staging.with_name(f"{staging.name}.lock")
+        try:
+            handle = open(lock)  # noqa: SIM115 - held across the deletion below
+        except FileNotFoundError:  # a directory whose writer's lock is gone: nobody writes it
+            shutil.rmtree(staging, ignore_errors=True)
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a live writer
+                continue
+            shutil.rmtree(staging, ignore_errors=True)
+            lock.unlink(missing_ok=True)
 
 
 def retired_versions(table_dir: Path) -> set[str]:

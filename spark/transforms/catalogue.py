@@ -4,12 +4,11 @@ A location document carries its sensors and each sensor its parameter, so one ra
 feeds the location, sensor and parameter dimensions.
 """
 
-from datetime import date
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, LOCATION
+from spark.transforms.days import Day
 from spark.transforms.event_time import utc_ntz
 
 
@@ -26,8 +25,8 @@ def parse_locations(raw: DataFrame) -> DataFrame:
     )
 
 
-def clean_locations(parsed: DataFrame, day: date) -> DataFrame:
-    """One row per location for the snapshot day."""
+def clean_locations(parsed: DataFrame, day: Day) -> DataFrame:
+    """One row per location for each snapshot day (`day`: a date, or the range's day column)."""
     return (
         parsed.where(F.col("reason").isNull())
         .select(
@@ -47,15 +46,16 @@ def clean_locations(parsed: DataFrame, day: date) -> DataFrame:
             utc_ntz(F.col("doc.datetimeLast.utc")).alias("last_seen_utc"),
             F.lit(day).alias("snapshot_on"),
         )
-        .dropDuplicates(["location_id"])
+        .dropDuplicates(["snapshot_on", "location_id"])
     )
 
 
-def clean_sensors(parsed: DataFrame, day: date) -> DataFrame:
-    """One row per sensor for the snapshot day, with its location and parameter."""
+def clean_sensors(parsed: DataFrame, day: Day) -> DataFrame:
+    """One row per sensor for each snapshot day, with its location and parameter."""
     sensors = parsed.where(F.col("reason").isNull()).select(
         F.col("doc.id").alias("location_id"),
         F.explode_outer("doc.sensors").alias("sensor"),
+        F.lit(day).alias("snapshot_on"),
     )
     return (
         sensors.where(F.col("sensor.id").isNotNull())
@@ -67,7 +67,7 @@ def clean_sensors(parsed: DataFrame, day: date) -> DataFrame:
             F.col("sensor.parameter.name").alias("parameter_name"),
             F.col("sensor.parameter.units").alias("units"),
             F.col("sensor.parameter.displayName").alias("parameter_display_name"),
-            F.lit(day).alias("snapshot_on"),
+            "snapshot_on",
         )
-        .dropDuplicates(["sensor_id"])
+        .dropDuplicates(["snapshot_on", "sensor_id"])
     )

@@ -8,12 +8,11 @@ with a reason. `flag_measurements` decides; the two selectors below only split i
 so the counts always add up to the raw row count.
 """
 
-from datetime import date
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
+from spark.transforms.days import DAY, Day, with_day
 from spark.transforms.event_time import utc_ntz
 from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
 
@@ -76,7 +75,7 @@ def parse_measurements(raw: DataFrame) -> DataFrame:
     )
 
 
-def _reject_reason(day: date, rules: Plausibility) -> Column:
+def _reject_reason(day: Day, rules: Plausibility) -> Column:
     """The first rule a row breaks, or null for a valid row."""
     message = F.col("message")
     rules = [
@@ -109,7 +108,7 @@ def _reject_reason(day: date, rules: Plausibility) -> Column:
     return reason
 
 
-def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFrame:
+def flag_measurements(raw: DataFrame, day: Day, rules: Plausibility) -> DataFrame:
     """Typed rows of one partition day with `reason` set on every row that must not pass;
     `rules` are the physical bounds and sentinels (spark.transforms.plausibility).
 
@@ -121,7 +120,7 @@ def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFra
     """
     rejected = F.col("reason").isNotNull()
     return (
-        with_bounds(parse_measurements(raw), rules)
+        with_bounds(parse_measurements(with_day(raw, day)), rules)
         .withColumn("reason", _reject_reason(day, rules))
         .withColumn("_measurement", F.when(rejected, F.coalesce(F.to_json("doc"), F.col("payload"))))
         .withColumn("payload", F.when(rejected, F.col("payload")))
@@ -131,7 +130,7 @@ def flag_measurements(raw: DataFrame, day: date, rules: Plausibility) -> DataFra
 
 def clean_measurements(flagged: DataFrame) -> DataFrame:
     """Valid rows, one per sensor x period end; the latest fetch wins a duplicate."""
-    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
+    latest_first = Window.partitionBy(DAY, *CLEAN_KEY).orderBy(
         F.col("ingested_at").desc(), F.col("kafka_partition").desc(), F.col("kafka_offset").desc()
     )
     return (
@@ -142,7 +141,7 @@ def clean_measurements(flagged: DataFrame) -> DataFrame:
     )
 
 
-def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_measurements(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected rows exactly as received, with the reason they were rejected.
 
     A measurement pulled twice (a re-run of the day) is quarantined once: its Kafka
@@ -151,6 +150,6 @@ def quarantined_measurements(flagged: DataFrame, day: date) -> DataFrame:
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
+        .dropDuplicates([DAY, *QUARANTINE_KEY])
         .select(*QUARANTINE_COLUMNS)
     )

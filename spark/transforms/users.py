@@ -9,13 +9,12 @@ offset, then kept as UTC wall-clock time in TIMESTAMP_NTZ columns. try_ casts th
 ANSI mode never fails a run on one bad value: the value's row is quarantined instead.
 """
 
-from datetime import date
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
+from spark.transforms.days import DAY, Day, with_day
 from spark.transforms.event_time import utc_ntz
 
 # The clean users contract, shared with the Cassandra sink.
@@ -136,7 +135,7 @@ def _reject_reason() -> Column:
     return reason
 
 
-def flag_users(raw: DataFrame, day: date) -> DataFrame:
+def flag_users(raw: DataFrame, day: Day) -> DataFrame:
     """Typed users of one partition day with `reason` set on every row that must not pass.
 
     A rejected row keeps its user object as text (`_user`): the key that folds a re-pulled
@@ -144,7 +143,7 @@ def flag_users(raw: DataFrame, day: date) -> DataFrame:
     """
     same_user = F.when(F.col("reason").isNotNull(), F.coalesce(F.to_json("doc.user"), F.col("payload")))
     return (
-        parse_users(raw)
+        parse_users(with_day(raw, day))
         .withColumn("ingested_on", F.lit(day))
         .withColumn("reason", _reject_reason())
         .withColumn("_user", same_user)
@@ -153,7 +152,7 @@ def flag_users(raw: DataFrame, day: date) -> DataFrame:
 
 def clean_users(flagged: DataFrame) -> DataFrame:
     """Valid users, one per user_id: the latest message wins a duplicate (a re-sent day)."""
-    latest_first = Window.partitionBy(*CLEAN_KEY).orderBy(
+    latest_first = Window.partitionBy(DAY, *CLEAN_KEY).orderBy(
         F.col("ingested_at").desc(), F.col("kafka_offset").desc(), F.col("kafka_partition").desc()
     )
     return (
@@ -164,12 +163,12 @@ def clean_users(flagged: DataFrame) -> DataFrame:
     )
 
 
-def quarantined_users(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_users(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates;
     a user pulled twice (a re-run of the day) is quarantined once."""
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
+        .dropDuplicates([DAY, *QUARANTINE_KEY])
         .select(*QUARANTINE_COLUMNS)
     )

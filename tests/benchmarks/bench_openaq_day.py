@@ -11,7 +11,8 @@ Spark's JVM while it runs, reads per-step seconds and row counts from the run's 
 times the floor: DuckDB parsing, cleaning, deduplicating and aggregating the same landed raw
 files by day. Prints one JSON document. Figures, not a test: nothing is asserted.
 
-    make bench DAYS=30   # 30 days as one run (--partition-range), as a backfill of them runs
+    make bench DAYS=30   # 30 days as one run (--partition-range), as a backfill of them runs,
+                         # then one day in a fresh DATA_DIR: the ratio of the two (target <= 5x)
     make bench WARM=1    # what `make dev` starts, then the day as the daily schedule launches it
 
 WARM=1 starts the Spark Connect server and `dagster dev` (webserver, daemon, code server) and
@@ -105,6 +106,23 @@ def run_day(env: dict, days: int) -> tuple[float, float, dict, int]:
     # wall time says how busy the neighbours were, this says what the run cost.
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, usage.ru_utime + usage.ru_stime, {k: round(v / 1024, 1) for k, v in peaks.items()}, code
+
+
+def _dagster_home(data_dir: Path) -> Path:
+    home = data_dir / ".dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "orchestration/instance/local.yaml").read_text())
+    return home
+
+
+def one_day_beside(env: dict, data_dir: Path) -> dict:
+    """The default day alone, as `make bench` runs it, in a DATA_DIR of its own under the range's."""
+    one_dir = data_dir / "one_day"
+    one_dir.mkdir(exist_ok=True)
+    home = _dagster_home(one_dir)
+    wall, _, _, code = run_day(env | {"DATA_DIR": str(one_dir), "DAGSTER_HOME": str(home)}, 1)
+    steps, _, _ = steps_from_event_log(str(home))
+    return {"wall_seconds": round(wall, 1), "exit_code": code, "step_seconds": steps, "data_dir": str(one_dir)}
 
 
 def _free_port() -> int:
@@ -258,9 +276,7 @@ def main() -> None:
     users = int(os.getenv("BENCH_USERS", users))
     data_dir = Path(os.getenv("BENCH_DATA_DIR") or tempfile.mkdtemp(prefix=f"airstream-bench-{size}-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    home = data_dir / ".dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text((ROOT / "orchestration/instance/local.yaml").read_text())
+    home = _dagster_home(data_dir)
     env = os.environ | {
         "DATA_DIR": str(data_dir),
         "DAGSTER_HOME": str(home),
@@ -277,9 +293,11 @@ def main() -> None:
     # waits until it answers (as `make dev` keeps one), so the run meets a server that is up.
     server = spark_server.ServerSettings(remote=spark_server.url())
     ours = spark_server.start(server)
-    if warm:
+    # A range is compared with one day run under the same conditions: both meet a server that
+    # answers, the range first, so the one day (in a fresh DATA_DIR) gets the warmer server.
+    if warm or days > 1:
         spark_server.wait_ready(server, 600)
-    scheduled = None
+    scheduled, one_day = None, None
     try:
         yardstick = import_dagster_seconds()
         if warm:
@@ -287,6 +305,8 @@ def main() -> None:
             wall, cpu, peaks = scheduled["run_seconds"], None, {}
         else:
             wall, cpu, peaks, code = run_day(env, days)
+        if days > 1 and not warm:
+            one_day = one_day_beside(env, data_dir)
     finally:
         if ours:
             spark_server.stop(server)
@@ -313,6 +333,10 @@ def main() -> None:
                 "spark_server_started_by_bench": bool(ours),
                 "wall_seconds": round(wall, 1),
                 "wall_seconds_per_day": round(wall / days, 1),
+                # DAYS > 1: one sample day measured in the same call, and the range's wall over it
+                "one_day_wall_seconds": one_day["wall_seconds"] if one_day else None,
+                "days_over_one_day": round(wall / one_day["wall_seconds"], 2) if one_day else None,
+                "one_day": one_day,
                 "import_dagster_seconds": yardstick,
                 "wall_over_import_dagster": round(wall / yardstick, 1),
                 "cpu_seconds": round(cpu, 1) if cpu is not None else None,
@@ -339,7 +363,7 @@ def main() -> None:
             indent=2,
         )
     )
-    sys.exit(code)
+    sys.exit(code or (one_day["exit_code"] if one_day else 0))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ BIN = Path(sys.executable).parent
 DAY = "2026-11-20"
 
 TRANSFORM = '''
-"""Location names of one catalogue snapshot day; a location without a name is quarantined."""
+"""Location names per catalogue snapshot day; a location without a name is quarantined.
+`day` is the run's days as a column (spark/transforms/days.py): the flag keeps `partition_day`."""
 
 from datetime import date
 
@@ -34,6 +35,7 @@ from pyspark.sql import functions as F
 def flag_names(raw: DataFrame, day: date) -> DataFrame:
     name = F.get_json_object("payload", "$.name")
     return raw.select(
+        "partition_day",
         "location_id",
         "payload",
         name.alias("location_name"),
@@ -43,7 +45,7 @@ def flag_names(raw: DataFrame, day: date) -> DataFrame:
 
 
 def keep_names(flagged: DataFrame) -> DataFrame:
-    return flagged.where("reason is null").dropDuplicates(["location_id"]).select("location_id", "location_name", "snapshot_on")
+    return flagged.where("reason is null").dropDuplicates(["partition_day", "location_id"]).select("location_id", "location_name", "snapshot_on")
 
 
 def reject_names(flagged: DataFrame, day: date) -> DataFrame:

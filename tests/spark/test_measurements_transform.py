@@ -1,16 +1,18 @@
 """The measurement transforms on their real output, one raw row per quirk."""
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from assets.openaq_clean import SEEDS_DIR
 from assets.raw_records import LANDED
+from spark.transforms.days import DAY as DAY_COLUMN
 from spark.transforms.measurements import (
     CLEAN_COLUMNS,
     clean_measurements,
@@ -183,3 +185,24 @@ def test_rules_without_bounds_are_refused(spark, tmp_path):
     (tmp_path / "measurement_sentinels.csv").write_text("sentinel_value\n-999\n")
     with pytest.raises(ValueError, match="no bounds"):
         read_plausibility(spark, tmp_path)
+
+
+def test_a_range_of_days_is_cleaned_as_each_day_alone(raw, rules):
+    """The same raw rows landed on two days, flagged as one frame (the day a column, as a
+    backfill's range is): each output equals the union of the days cleaned alone, so nothing
+    folds across days (the re-pulled "n/a" row is quarantined once on EACH day)."""
+    days = [DAY - timedelta(days=1), DAY]
+    ranged = raw.withColumn(DAY_COLUMN, F.lit(days[0])).unionByName(raw.withColumn(DAY_COLUMN, F.lit(days[1])))
+    flagged = flag_measurements(ranged, F.col(DAY_COLUMN), rules)
+    alone = [flag_measurements(raw, day, rules) for day in days]
+
+    clean = clean_measurements(flagged)
+    assertDataFrameEqual(clean, clean_measurements(alone[0]).unionByName(clean_measurements(alone[1])))
+    # The day before keeps the one period that starts on it; the day keeps its own.
+    assert {r.measured_on for r in clean.select("measured_on").collect()} == set(days)
+
+    quarantined = quarantined_measurements(flagged, F.col(DAY_COLUMN))
+    each = [quarantined_measurements(frame, day) for frame, day in zip(alone, days, strict=True)]
+    assertDataFrameEqual(quarantined, each[0].unionByName(each[1]))
+    not_numeric = quarantined.where("reason = 'non_numeric_value'").groupBy("partition_day").count().collect()
+    assert sorted((r.partition_day, r["count"]) for r in not_numeric) == [(days[0], 1), (days[1], 1)]

@@ -14,12 +14,11 @@ report in. A value that needs a seventh decimal, or does not fit, is `invalid_co
 `invalid_revenue`, never rounded: the JSON number's text is read exactly, not through a float.
 """
 
-from datetime import date
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.transforms.days import DAY, Day, with_day
 from spark.transforms.event_time import utc_ntz
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -92,7 +91,7 @@ def parse_ad_events(raw: DataFrame) -> DataFrame:
     )
 
 
-def _reject_reason(day: date) -> Column:
+def _reject_reason(day: Day) -> Column:
     """The first rule a row breaks, or null for a valid row."""
     doc = F.col("doc")
     rules = [
@@ -114,10 +113,10 @@ def _reject_reason(day: date) -> Column:
     return reason
 
 
-def flag_ad_events(raw: DataFrame, day: date) -> DataFrame:
+def flag_ad_events(raw: DataFrame, day: Day) -> DataFrame:
     """Typed events of one partition (pull) day with `reason` set on every row that must not pass."""
     return (
-        parse_ad_events(raw)
+        parse_ad_events(with_day(raw, day))
         .withColumn("ingested_on", F.lit(day))
         .withColumn("is_late", F.col("event_date") < F.lit(day))
         .withColumn("reason", _reject_reason(day))
@@ -126,7 +125,7 @@ def flag_ad_events(raw: DataFrame, day: date) -> DataFrame:
 
 def clean_ad_events(flagged: DataFrame) -> DataFrame:
     """Valid events, one per event_id: the first delivery wins a re-sent event."""
-    first_delivered = Window.partitionBy(*CLEAN_KEY).orderBy("ingested_at", "kafka_partition", "kafka_offset")
+    first_delivered = Window.partitionBy(DAY, *CLEAN_KEY).orderBy("ingested_at", "kafka_partition", "kafka_offset")
     return (
         flagged.where(F.col("reason").isNull())
         .withColumn("_rank", F.row_number().over(first_delivered))
@@ -135,11 +134,11 @@ def clean_ad_events(flagged: DataFrame) -> DataFrame:
     )
 
 
-def quarantined_ad_events(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_ad_events(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected rows as received, with the reason and Kafka coordinates, once per payload."""
     return (
         flagged.where(F.col("reason").isNotNull())
         .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(QUARANTINE_KEY))
+        .dropDuplicates([DAY, *QUARANTINE_KEY])
         .select(*QUARANTINE_COLUMNS)
     )

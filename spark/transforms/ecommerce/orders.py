@@ -20,13 +20,13 @@ and a line whose `quantity * unit_price` does not fit decimal(18,2) is `amount_o
 """
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.transforms.days import Day
 from spark.transforms.ecommerce.pseudonym import email_key
 from spark.transforms.ecommerce.versions import (
     blank_to_null,
@@ -151,13 +151,13 @@ def parse_orders(raw: DataFrame) -> DataFrame:
     )
 
 
-def flag_orders(raw: DataFrame, day: date, key: bytes, statuses: StatusMap) -> DataFrame:
+def flag_orders(raw: DataFrame, day: Day, key: bytes, statuses: StatusMap) -> DataFrame:
     """Typed rows of the latest file versions, `reason` set on each that must not pass, PII
     replaced: `customer_key` for the email, and the same key in the payload's text; `status`
     is the canonical status the file's vocabulary maps its word to."""
     words = statuses.words.withColumnRenamed("platform", "_platform").withColumnRenamed("source_status", "_source")
     rows = (
-        parse_orders(latest_versions(raw))
+        parse_orders(latest_versions(raw, day))
         .join(F.broadcast(words), ["_platform", "_source"], "left")
         # int x decimal(18,2) is exact in decimal(29,2); try_cast nulls a line that does not fit.
         .withColumn("line_amount", (F.col("quantity") * F.col("unit_price")).try_cast(AMOUNT))
@@ -202,6 +202,6 @@ def clean_orders(flagged: DataFrame) -> DataFrame:
     return latest_received(flagged, CLEAN_KEY, CLEAN_COLUMNS)
 
 
-def quarantined_orders(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_orders(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected records as received (email pseudonymised), one per file and text."""
     return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)

@@ -6,12 +6,11 @@ columns: the warehouse loader and both dbt targets read plain text, and `string_
 splits it in DuckDB and PostgreSQL alike).
 """
 
-from datetime import date
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
+from spark.transforms.days import Day
 from spark.transforms.ecommerce.versions import (
     blank_to_null,
     first_reason,
@@ -67,10 +66,10 @@ def _tags(column: str, prefix: str) -> F.Column:
     return F.array_join(F.array_distinct(F.filter(cleaned, lambda t: t != "")), " ")
 
 
-def flag_posts(raw: DataFrame, day: date, key: bytes) -> DataFrame:  # noqa: ARG001 - no PII to key
+def flag_posts(raw: DataFrame, day: Day, key: bytes) -> DataFrame:  # noqa: ARG001 - no PII to key
     doc = F.from_json("payload", POST, {"columnNameOfCorruptRecord": "_corrupt", "mode": "PERMISSIVE"})
     rows = (
-        latest_versions(raw)
+        latest_versions(raw, day)
         .withColumn("doc", doc)
         .withColumn("post_id", blank_to_null(F.col("doc.id")))
         .withColumn("platform", F.lower(blank_to_null(F.col("doc.platform"))))
@@ -103,5 +102,5 @@ def clean_posts(flagged: DataFrame) -> DataFrame:
     return latest_received(flagged, CLEAN_KEY, CLEAN_COLUMNS)
 
 
-def quarantined_posts(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_posts(flagged: DataFrame, day: Day) -> DataFrame:
     return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)

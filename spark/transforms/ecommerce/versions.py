@@ -6,26 +6,31 @@ rows of each file's latest version reach the clean step.
 """
 
 from collections.abc import Sequence
-from datetime import date
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from spark.transforms.days import DAY, Day, with_day
 
 # Columns of every raw ecommerce table (assets/ecommerce/records.py writes them).
 FILE_COLUMNS = ["source_file", "file_sha256", "received_at", "record_number"]
 
 
-def latest_versions(raw: DataFrame) -> DataFrame:
-    """The rows of each source file's latest version (received last; the hash breaks a tie)."""
-    newest_first = Window.partitionBy("source_file").orderBy(F.col("received_at").desc(), F.col("file_sha256").desc())
+def latest_versions(raw: DataFrame, day: Day) -> DataFrame:
+    """The rows of each source file's latest version (received last; the hash breaks a tie) of
+    each partition day, stamped with that day (spark/transforms/days.py)."""
+    raw = with_day(raw, day)
+    newest_first = Window.partitionBy(DAY, "source_file").orderBy(
+        F.col("received_at").desc(), F.col("file_sha256").desc()
+    )
     versions = (
-        raw.select("source_file", "file_sha256", "received_at")
+        raw.select(DAY, "source_file", "file_sha256", "received_at")
         .distinct()
         .withColumn("_rank", F.row_number().over(newest_first))
         .where("_rank = 1")
-        .select("source_file", "file_sha256")
+        .select(DAY, "source_file", "file_sha256")
     )
-    return raw.join(F.broadcast(versions), ["source_file", "file_sha256"], "left_semi")
+    return raw.join(F.broadcast(versions), [DAY, "source_file", "file_sha256"], "left_semi")
 
 
 def first_reason(rules: list) -> F.Column:
@@ -43,7 +48,7 @@ def blank_to_null(text: F.Column) -> F.Column:
 
 def latest_received(flagged: DataFrame, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
     """The valid rows, one per `key`: the latest received file (then the later record) wins."""
-    latest_first = Window.partitionBy(*key).orderBy(
+    latest_first = Window.partitionBy(DAY, *key).orderBy(
         F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
     )
     return (
@@ -54,11 +59,11 @@ def latest_received(flagged: DataFrame, key: Sequence[str], columns: Sequence[st
     )
 
 
-def rejected_once(flagged: DataFrame, day: date, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
+def rejected_once(flagged: DataFrame, day: Day, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
     """The rejected rows as received, one per `key`, stamped with the partition day."""
     return (
         flagged.where("reason is not null")
         .withColumn("partition_day", F.lit(day))
-        .dropDuplicates(list(key))
+        .dropDuplicates([DAY, *key])
         .select(*columns)
     )

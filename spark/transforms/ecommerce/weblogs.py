@@ -13,11 +13,10 @@ text, never dropped. The client address is replaced by `client_key` (HMAC-SHA256
 in the clean rows and in the quarantine's copy of the line alike.
 """
 
-from datetime import date
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from spark.transforms.days import Day
 from spark.transforms.ecommerce.pseudonym import hmac_sha256
 from spark.transforms.ecommerce.versions import first_reason, latest_versions, rejected_once
 
@@ -70,11 +69,11 @@ def _unless_dash(field: F.Column) -> F.Column:
     return F.when(field != "-", field)
 
 
-def flag_requests(raw: DataFrame, day: date, key: bytes) -> DataFrame:
+def flag_requests(raw: DataFrame, day: Day, key: bytes) -> DataFrame:
     request = unescape(_group(5))
     no_request = request == "-"
     rows = (
-        latest_versions(raw)
+        latest_versions(raw, day)
         .withColumn("_matches", F.col("payload").rlike(COMBINED))
         .withColumn("_client", F.regexp_extract("payload", r"^(\S+)", 1))
         .withColumn("client_key", F.when(F.col("_client") != "", hmac_sha256(F.col("_client"), key)))
@@ -111,5 +110,5 @@ def clean_requests(flagged: DataFrame) -> DataFrame:
     return flagged.where("reason is null").select(*CLEAN_COLUMNS)
 
 
-def quarantined_requests(flagged: DataFrame, day: date) -> DataFrame:
+def quarantined_requests(flagged: DataFrame, day: Day) -> DataFrame:
     return rejected_once(flagged, day, QUARANTINE_KEY, QUARANTINE_COLUMNS)
