@@ -8,11 +8,12 @@ with a reason. `flag_measurements` decides; the two selectors below only split i
 so the counts always add up to the raw row count.
 """
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
 from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
 
@@ -130,15 +131,8 @@ def flag_measurements(raw: DataFrame, day: Day, rules: Plausibility) -> DataFram
 
 def clean_measurements(flagged: DataFrame) -> DataFrame:
     """Valid rows, one per sensor x period end; the latest fetch wins a duplicate."""
-    latest_first = Window.partitionBy(DAY, *CLEAN_KEY).orderBy(
-        F.col("ingested_at").desc(), F.col("kafka_partition").desc(), F.col("kafka_offset").desc()
-    )
-    return (
-        flagged.where(F.col("reason").isNull())
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where(F.col("_rank") == 1)
-        .select(*CLEAN_COLUMNS)
-    )
+    valid = flagged.where(F.col("reason").isNull())
+    return keep_one(valid, CLEAN_KEY, KAFKA_ORDER, keep="last").select(*CLEAN_COLUMNS)
 
 
 def quarantined_measurements(flagged: DataFrame, day: Day) -> DataFrame:

@@ -9,12 +9,13 @@ offset, then kept as UTC wall-clock time in TIMESTAMP_NTZ columns. try_ casts th
 ANSI mode never fails a run on one bad value: the value's row is quarantined instead.
 """
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
 from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 
 # The clean users contract, shared with the Cassandra sink.
@@ -152,15 +153,8 @@ def flag_users(raw: DataFrame, day: Day) -> DataFrame:
 
 def clean_users(flagged: DataFrame) -> DataFrame:
     """Valid users, one per user_id: the latest message wins a duplicate (a re-sent day)."""
-    latest_first = Window.partitionBy(DAY, *CLEAN_KEY).orderBy(
-        F.col("ingested_at").desc(), F.col("kafka_offset").desc(), F.col("kafka_partition").desc()
-    )
-    return (
-        flagged.where(F.col("reason").isNull())
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where(F.col("_rank") == 1)
-        .select(*CLEAN_COLUMNS)
-    )
+    valid = flagged.where(F.col("reason").isNull())
+    return keep_one(valid, CLEAN_KEY, KAFKA_ORDER, keep="last").select(*CLEAN_COLUMNS)
 
 
 def quarantined_users(flagged: DataFrame, day: Day) -> DataFrame:

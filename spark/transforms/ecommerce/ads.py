@@ -14,11 +14,12 @@ report in. A value that needs a seventh decimal, or does not fit, is `invalid_co
 `invalid_revenue`, never rounded: the JSON number's text is read exactly, not through a float.
 """
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -125,13 +126,8 @@ def flag_ad_events(raw: DataFrame, day: Day) -> DataFrame:
 
 def clean_ad_events(flagged: DataFrame) -> DataFrame:
     """Valid events, one per event_id: the first delivery wins a re-sent event."""
-    first_delivered = Window.partitionBy(DAY, *CLEAN_KEY).orderBy("ingested_at", "kafka_partition", "kafka_offset")
-    return (
-        flagged.where(F.col("reason").isNull())
-        .withColumn("_rank", F.row_number().over(first_delivered))
-        .where(F.col("_rank") == 1)
-        .select(*CLEAN_COLUMNS)
-    )
+    valid = flagged.where(F.col("reason").isNull())
+    return keep_one(valid, CLEAN_KEY, KAFKA_ORDER, keep="first").select(*CLEAN_COLUMNS)
 
 
 def quarantined_ad_events(flagged: DataFrame, day: Day) -> DataFrame:

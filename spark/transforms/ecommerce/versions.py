@@ -7,29 +7,29 @@ rows of each file's latest version reach the clean step.
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.dedupe import keep_one
 
 # Columns of every raw ecommerce table (assets/ecommerce/records.py writes them).
 FILE_COLUMNS = ["source_file", "file_sha256", "received_at", "record_number"]
+# The files' order, as KAFKA_ORDER is the topics': the time the file was received, then its
+# place (the file's name, then the record's number in it), so a tie resolves the same every run.
+FILE_ORDER = ("received_at", "source_file", "record_number")
 
 
 def latest_versions(raw: DataFrame, day: Day) -> DataFrame:
     """The rows of each source file's latest version (received last; the hash breaks a tie) of
     each partition day, stamped with that day (spark/transforms/days.py)."""
     raw = with_day(raw, day)
-    newest_first = Window.partitionBy(DAY, "source_file").orderBy(
-        F.col("received_at").desc(), F.col("file_sha256").desc()
-    )
-    versions = (
-        raw.select(DAY, "source_file", "file_sha256", "received_at")
-        .distinct()
-        .withColumn("_rank", F.row_number().over(newest_first))
-        .where("_rank = 1")
-        .select(DAY, "source_file", "file_sha256")
-    )
+    versions = keep_one(
+        raw.select(DAY, "source_file", "file_sha256", "received_at").distinct(),
+        ["source_file"],
+        ["received_at", "file_sha256"],
+        keep="last",
+    ).select(DAY, "source_file", "file_sha256")
     return raw.join(F.broadcast(versions), [DAY, "source_file", "file_sha256"], "left_semi")
 
 
@@ -48,15 +48,7 @@ def blank_to_null(text: F.Column) -> F.Column:
 
 def latest_received(flagged: DataFrame, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
     """The valid rows, one per `key`: the latest received file (then the later record) wins."""
-    latest_first = Window.partitionBy(DAY, *key).orderBy(
-        F.col("received_at").desc(), F.col("source_file").desc(), F.col("record_number").desc()
-    )
-    return (
-        flagged.where("reason is null")
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where("_rank = 1")
-        .select(*columns)
-    )
+    return keep_one(flagged.where("reason is null"), key, FILE_ORDER, keep="last").select(*columns)
 
 
 def rejected_once(flagged: DataFrame, day: Day, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
