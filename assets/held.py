@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from assets.core.days import FIRST_DAY, day_window
+from assets.core.days import day_window
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import OffsetRange
 from assets.landed_files import locked, merge_new, read_block
@@ -78,9 +78,9 @@ def held_rows(lake: Lake, table: str, day: date) -> int:
 
 def held_days(lake: Lake, table: str) -> dict[date, int]:
     """Messages in the holding area per event day, from the Parquet footers (no data read)."""
-    directory = lake.partition_dir("raw", held_table(table), FIRST_DAY).parent
-    days = sorted(directory.glob("day=*")) if directory.is_dir() else []
-    counts = {date.fromisoformat(d.name.removeprefix("day=")): parquet_rows(d) for d in days}
+    held = held_table(table)
+    stored = lake.read_days("raw", held, lake.table_days("raw", held))
+    counts = {day: stored.rows(day) for day in stored.days}
     return {day: n for day, n in counts.items() if n}  # a released day keeps its empty directory
 
 

@@ -85,6 +85,8 @@ class Lake(Protocol):
 
     def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays: ...
 
+    def table_days(self, zone: str, table: str) -> list[date]: ...
+
     def write_file(
         self,
         zone: str,

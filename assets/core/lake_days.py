@@ -1,8 +1,9 @@
 """A lake table's days as a run reads them: what the lake IO manager hands an asset's input.
 
-Lazy (paths only) and the one place that lists a day's files, so no asset globs the lake. A
-day is a directory of Parquet files (`<root>/<zone>/<table>/day=YYYY-MM-DD`, a link to its
-current version: see orchestration/resources/lake.py).
+Lazy (paths only) and the one place that lists the lake, a table's days or a day's files, so
+no asset globs it (tests/assets/test_core_is_pure.py holds them to that). A day is a directory
+of Parquet files (`<root>/<zone>/<table>/day=YYYY-MM-DD`, a link to its current version: see
+orchestration/resources/lake.py).
 """
 
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,21 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+DAY_PREFIX = "day="
+
+
+def day_name(day: date) -> str:
+    """A day's directory name in its table."""
+    return f"{DAY_PREFIX}{day.isoformat()}"
+
+
+def listed_days(table_dir: Path) -> list[date]:
+    """The days a table holds: its `day=` links. A version directory is not one: its name starts
+    with a dot, which the pattern does not match."""
+    if not table_dir.is_dir():
+        return []
+    return sorted(date.fromisoformat(p.name.removeprefix(DAY_PREFIX)) for p in table_dir.glob(f"{DAY_PREFIX}*"))
 
 
 def parquet_files(directory: Path) -> list[str]:

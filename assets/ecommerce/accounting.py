@@ -16,6 +16,7 @@ Each term is counted from its own store, never derived from the others:
 
 import hashlib
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
@@ -35,12 +36,10 @@ MIN_HISTORY_DAYS = 3
 
 def latest_version_rows(lake: Lake, source: Source, day: date) -> tuple[int, int]:
     """(rows of each file's latest version, rows of superseded versions) of the raw day."""
-    files = sorted(str(p) for p in lake.partition_dir("raw", source.raw_table, day).glob("*.parquet"))
-    if not files:
+    raw = lake.read_days("raw", source.raw_table, [day])
+    if not raw.files(day):
         return 0, 0
-    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas
-
-    table = pa_ds.dataset(files, format="parquet").to_table(columns=["source_file", "file_sha256", "received_at"])
+    table = raw.read(day, ["source_file", "file_sha256", "received_at"])
     versions = table.group_by(["source_file", "file_sha256", "received_at"]).aggregate([([], "count_all")])
     latest: dict[str, tuple] = {}
     for row in versions.to_pylist():
@@ -52,13 +51,13 @@ def latest_version_rows(lake: Lake, source: Source, day: date) -> tuple[int, int
 
 def landing_terms(landing: LandingFolder, lake: Lake, source: Source, day: date) -> dict:
     records = raw_rows = missing = 0
-    raw_dir = lake.partition_dir("raw", source.raw_table, day)
+    stored = {Path(f).name: f for f in lake.read_days("raw", source.raw_table, [day]).files(day)}
     for landed in landing.files(source.name, day):
         data = landed.path.read_bytes()
         records += len(split_file(landed.file_format, data)[1])
-        stored = raw_dir / f"{raw_file_name(landed, hashlib.sha256(data).hexdigest())}.parquet"
-        if stored.exists():
-            raw_rows += pq.ParquetFile(stored).metadata.num_rows
+        version = stored.get(f"{raw_file_name(landed, hashlib.sha256(data).hexdigest())}.parquet")
+        if version:
+            raw_rows += pq.ParquetFile(version).metadata.num_rows
         else:
             missing += 1
     return {"landing_records": records, "raw_rows_of_landing_files": raw_rows, "files_not_in_raw": missing}

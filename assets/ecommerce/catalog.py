@@ -38,10 +38,8 @@ SCHEMA = pa.schema(
 
 
 def _table(lake: Lake, zone: str, table: str, day: date, columns: list[str]) -> pa.Table | None:
-    files = sorted(str(p) for p in lake.partition_dir(zone, table, day).glob("*.parquet"))
-    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas
-
-    return pa_ds.dataset(files, format="parquet").to_table(columns=columns) if files else None
+    stored = lake.read_days(zone, table, [day])
+    return stored.read(day, columns) if stored.files(day) else None
 
 
 def _rows_per_version(table: pa.Table | None) -> dict[tuple, int]:

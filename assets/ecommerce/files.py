@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pyarrow as pa
 
-from assets.core.lake_days import parquet_rows
 from assets.ecommerce.records import RAW_SCHEMA, raw_batch, split_file
 from assets.ecommerce.sources import ALL_SOURCES, GROUP, LANDING_FILES, OWNER, LandedFileLike, LandingFolder, Source
 from assets.partitions import daily_partitions, partition_days, single_run
@@ -97,9 +96,10 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                 new_versions, known_versions, records = new_versions + new, known_versions + (not new), records + count
                 if new:
                     context.log.info(f"ingested {landed.relative_path}: {count} records")
-            if not any(lake.partition_dir("raw", source.raw_table, day).glob("*.parquet")):
+            raw = lake.read_days("raw", source.raw_table, [day])
+            if not raw.files(day):
                 lake.write_file("raw", source.raw_table, day, EMPTY_FILE, RAW_SCHEMA, [])
-            rows += parquet_rows(lake.partition_dir("raw", source.raw_table, day))
+            rows += raw.rows(day)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,

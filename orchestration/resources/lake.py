@@ -29,7 +29,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.core.lake_days import LakeDays
+from assets.core.lake_days import LakeDays, day_name, listed_days
 
 # Rows per Parquet row group: a reader holds a whole row group's column in memory, and raw
 # payload columns are wide.
@@ -46,11 +46,16 @@ class LakeResource(dg.ConfigurableResource):
     root: str
 
     def partition_dir(self, zone: str, table: str, day: date) -> Path:
-        return Path(self.root) / zone / table / f"day={day.isoformat()}"
+        return Path(self.root) / zone / table / day_name(day)
 
     def read_days(self, zone: str, table: str, days: Iterable[date]) -> LakeDays:
         """The given days of a table, to read (lazily, through the day's current version)."""
         return LakeDays(zone, table, {day: self.partition_dir(zone, table, day) for day in days})
+
+    def table_days(self, zone: str, table: str) -> list[date]:
+        """The days the lake holds of a table, oldest first (a day emptied by a move keeps its
+        directory, so it is listed)."""
+        return listed_days(Path(self.root) / zone / table)
 
     def current_version(self, zone: str, table: str, day: date) -> str | None:
         """The name of the version the day points at (the day's own name for a day written before

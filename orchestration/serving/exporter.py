@@ -14,7 +14,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 from prometheus_client import start_http_server
@@ -142,8 +142,7 @@ class PlatformCollector:
         first_day = self.now().date() - timedelta(days=self.settings.metrics_days)
         samples = []
         for flow in FLOWS:
-            raw = self.lake.partition_dir("raw", flow.table, first_day).parent
-            days = [date.fromisoformat(d.name.removeprefix("day=")) for d in raw.glob("day=*")] if raw.is_dir() else []
+            days = self.lake.table_days("raw", flow.table)
             days = [d for d in days if d >= first_day or self.settings.metrics_days <= 0]
             released = {d: released_rows(self.lake, flow.table, d) for d in sorted(days)}
             samples.append(

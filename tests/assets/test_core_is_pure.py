@@ -1,6 +1,7 @@
 """assets/core is the platform's pure core: it imports without Dagster, and its mappings and
 rules are the ones every layer uses."""
 
+import ast
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -73,3 +74,29 @@ def test_landed_rows_become_their_mongo_documents_in_order():
 def test_the_cassandra_columns_map_the_whole_clean_users_contract_once():
     fields = [field for _, _, field in COLUMNS if field]
     assert sorted(fields) == sorted(CLEAN_USER_COLUMNS)
+
+
+# Calls that list a directory. The lake is listed in one place (assets/core/lake_days.py: a
+# table's days, a day's files, pinned to the day's current version); an asset that lists a day
+# itself reads whatever is there, a swap's half included, and knows the lake's layout.
+LISTING = {"glob", "rglob", "iterdir", "listdir", "scandir", "walk"}
+# Modules that list something else: the data contracts ship with the code, they are no lake.
+LISTS_NO_LAKE = {"assets/core/lake_days.py", "assets/core/contracts.py"}
+
+
+def listing_calls(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    calls = [node.func for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    named = [f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None) for f in calls]
+    imports = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names]
+    return sorted({name for name in named if name in LISTING} | {m for m in imports if m in {"glob", "fnmatch"}})
+
+
+def test_only_lake_days_lists_the_lake():
+    found = {
+        str(path.relative_to(REPO)): calls
+        for path in sorted((REPO / "assets").rglob("*.py"))
+        if str(path.relative_to(REPO)) not in LISTS_NO_LAKE and (calls := listing_calls(path))
+    }
+    assert found == {}
+    assert listing_calls(REPO / "assets" / "core" / "lake_days.py") == ["glob"]  # the scan sees the one place

@@ -50,6 +50,9 @@ def test_a_day_is_read_through_its_link_by_every_reader(tmp_path):
     assert day_dir.is_symlink() and len(versions(tmp_path / "raw" / "t")) == 2  # one per day
     assert read_day(lake) == {"b": 4, "c": 1}
     assert sorted(p.name for p in day_dir.glob("*.parquet")) == ["part-0.parquet", "slice.parquet"]
+    # The table's days are its links: not the hidden versions or lock files beside them.
+    assert lake.table_days("raw", "t") == [DAY, date(2026, 11, 21)]
+    assert lake.table_days("raw", "never_written") == []
     # Partition discovery over the table root skips the hidden versions and the lock files.
     table = pa_ds.dataset(tmp_path / "raw" / "t", partitioning="hive").to_table()
     assert table.group_by("day").aggregate([("n", "count")]).sort_by("day").to_pylist() == [

@@ -76,7 +76,14 @@ def _user(tag):
 
 
 def _ad(tag):
-    return {"event_id": "E1", "campaign_id": "C001", "event_type": "click", "ts": "2026-11-20T05:00:00Z", "cost": tag, "revenue": 0}
+    return {
+        "event_id": "E1",
+        "campaign_id": "C001",
+        "event_type": "click",
+        "ts": "2026-11-20T05:00:00Z",
+        "cost": tag,
+        "revenue": 0,
+    }
 
 
 def _measurements(raw, rules):
