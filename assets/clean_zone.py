@@ -78,7 +78,7 @@ def day_counts(flagged: DataFrame, clean: DataFrame, quarantined: DataFrame, ste
     Every figure is counted from the frames themselves; duplicates from the flagged rows (rows -
     distinct keys), never derived from what was written, so the loss accounting
     (assets/accounting.py) can find a row gone missing. A key is counted as a struct, so null
-    parts compare equal, as the dedupe (`dropDuplicates`) treats them; a bare countDistinct
+    parts compare equal, as the dedupe (`keep_one`'s window) treats them; a bare countDistinct
     would skip a key with a null part.
     """
     valid = F.col("reason").isNull()

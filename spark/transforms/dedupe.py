@@ -4,7 +4,9 @@ A row is kept once per key within its partition day (`DAY` is always part of the
 range cleaned in one pass keeps per day what each day alone keeps: spark/transforms/days.py).
 Which copy wins is an explicit, total order and a direction: the first or the last copy in that
 order. A transform chooses the direction (its stream's rule: the latest fetch, the first
-delivery); the Kafka streams share one order, `KAFKA_ORDER`.
+delivery); the Kafka streams share one order, `KAFKA_ORDER`. A quarantine keeps the first copy
+of a rejected message: `dropDuplicates` would keep whichever copy Spark met first, so a re-run
+could show other Kafka coordinates for the same rows.
 """
 
 from collections.abc import Sequence

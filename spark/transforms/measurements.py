@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
-from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.days import Day, with_day
 from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
@@ -138,12 +138,8 @@ def clean_measurements(flagged: DataFrame) -> DataFrame:
 def quarantined_measurements(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected rows exactly as received, with the reason they were rejected.
 
-    A measurement pulled twice (a re-run of the day) is quarantined once: its Kafka
-    coordinates and fetch time differ, the measurement as the API sent it does not.
+    A measurement pulled twice (a re-run of the day) is quarantined once, as first delivered:
+    its Kafka coordinates and fetch time differ, the measurement as the API sent it does not.
     """
-    return (
-        flagged.where(F.col("reason").isNotNull())
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates([DAY, *QUARANTINE_KEY])
-        .select(*QUARANTINE_COLUMNS)
-    )
+    rejected = flagged.where(F.col("reason").isNotNull()).withColumn("partition_day", F.lit(day))
+    return keep_one(rejected, QUARANTINE_KEY, KAFKA_ORDER, keep="first").select(*QUARANTINE_COLUMNS)

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from spark.schemas.clean_users import CLEAN_USER_COLUMNS
 from spark.schemas.randomuser import CORRUPT_RECORD, USER_MESSAGE
-from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.days import Day, with_day
 from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 
@@ -159,10 +159,6 @@ def clean_users(flagged: DataFrame) -> DataFrame:
 
 def quarantined_users(flagged: DataFrame, day: Day) -> DataFrame:
     """Rejected rows as received, credentials redacted, with the reason and Kafka coordinates;
-    a user pulled twice (a re-run of the day) is quarantined once."""
-    return (
-        flagged.where(F.col("reason").isNotNull())
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates([DAY, *QUARANTINE_KEY])
-        .select(*QUARANTINE_COLUMNS)
-    )
+    a user pulled twice (a re-run of the day) is quarantined once, as first delivered."""
+    rejected = flagged.where(F.col("reason").isNotNull()).withColumn("partition_day", F.lit(day))
+    return keep_one(rejected, QUARANTINE_KEY, KAFKA_ORDER, keep="first").select(*QUARANTINE_COLUMNS)

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark.transforms.days import DAY, Day, with_day
+from spark.transforms.days import Day, with_day
 from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 
@@ -131,10 +131,7 @@ def clean_ad_events(flagged: DataFrame) -> DataFrame:
 
 
 def quarantined_ad_events(flagged: DataFrame, day: Day) -> DataFrame:
-    """Rejected rows as received, with the reason and Kafka coordinates, once per payload."""
-    return (
-        flagged.where(F.col("reason").isNotNull())
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates([DAY, *QUARANTINE_KEY])
-        .select(*QUARANTINE_COLUMNS)
-    )
+    """Rejected rows as received, with the reason and Kafka coordinates, once per payload (its
+    first delivery)."""
+    rejected = flagged.where(F.col("reason").isNotNull()).withColumn("partition_day", F.lit(day))
+    return keep_one(rejected, QUARANTINE_KEY, KAFKA_ORDER, keep="first").select(*QUARANTINE_COLUMNS)

@@ -52,10 +52,7 @@ def latest_received(flagged: DataFrame, key: Sequence[str], columns: Sequence[st
 
 
 def rejected_once(flagged: DataFrame, day: Day, key: Sequence[str], columns: Sequence[str]) -> DataFrame:
-    """The rejected rows as received, one per `key`, stamped with the partition day."""
-    return (
-        flagged.where("reason is not null")
-        .withColumn("partition_day", F.lit(day))
-        .dropDuplicates([DAY, *key])
-        .select(*columns)
-    )
+    """The rejected rows as received, one per `key` (the first received), stamped with the
+    partition day."""
+    rejected = flagged.where("reason is not null").withColumn("partition_day", F.lit(day))
+    return keep_one(rejected, key, FILE_ORDER, keep="first").select(*columns)
