@@ -1,6 +1,8 @@
 """assets/core is the platform's pure core: it imports without Dagster, and its mappings and
-rules are the ones every layer uses."""
+rules are the ones every layer uses. The landing (assets/landing/) is a row of steps a day
+passes once each, in order."""
 
+import ast
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -73,3 +75,41 @@ def test_landed_rows_become_their_mongo_documents_in_order():
 def test_the_cassandra_columns_map_the_whole_clean_users_contract_once():
     fields = [field for _, _, field in COLUMNS if field]
     assert sorted(fields) == sorted(CLEAN_USER_COLUMNS)
+
+
+# The landing's modules in the order a day passes them (assets/landing/__init__.py).
+LANDING_STEPS = ["config", "ranges", "legacy", "decode", "write", "held", "day", "asset"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_a_day_passes_each_landing_module_once_in_order():
+    package = REPO / "assets" / "landing"
+    assert sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__") == sorted(LANDING_STEPS)
+    for i, step in enumerate(LANDING_STEPS):
+        imported = imported_modules(package / f"{step}.py")
+        steps = {m.removeprefix("assets.landing.") for m in imported if m.startswith("assets.landing.")}
+        assert steps <= set(LANDING_STEPS[:i]), f"{step} goes back to a later step: {steps - set(LANDING_STEPS[:i])}"
+        if step not in ("config", "asset"):  # the run config and the asset are Dagster's; the rest is not
+            assert not {m for m in imported if m.split(".")[0].startswith("dagster")}, step
+        # What the steps use outside the package never leads back into it.
+        for module in {m for m in imported if m.startswith("assets.") and not m.startswith("assets.landing")}:
+            source = REPO / (module.replace(".", "/") + ".py")
+            if source.exists():
+                assert not {m for m in imported_modules(source) if m.startswith("assets.landing")}, module
+
+
+def test_the_raw_zone_has_no_lock_of_its_own():
+    """The landing writes through the lake's versioned swap, under the lake's lock for the day."""
+    landing = sorted((REPO / "assets" / "landing").glob("*.py"))
+    assert len(landing) == len(LANDING_STEPS) + 1
+    assert [p.stem for p in landing if "fcntl" in imported_modules(p)] == []
+    assert "fcntl" in imported_modules(REPO / "orchestration" / "resources" / "lake.py")
