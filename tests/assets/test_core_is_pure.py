@@ -29,6 +29,13 @@ print(sorted(m for m in sys.modules if m.startswith("assets.core.")))
 """
 
 
+def test_the_landing_steps_import_with_dagster_blocked():
+    steps = "import assets.landing.ranges, assets.landing.legacy, assets.landing.decode, assets.landing.write, "
+    script = BLOCK_DAGSTER.split("import assets.core")[0] + steps + "assets.landing.held, assets.landing.day"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_the_core_imports_with_dagster_blocked():
     done = subprocess.run([sys.executable, "-c", BLOCK_DAGSTER], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
