@@ -16,7 +16,7 @@ fail (a row lost anywhere breaks it):
   as landed nor as rejected is `lost`, named by partition and offset range: a partition's last
   message, or a whole partition, missing from raw fails the check like any other.
 - held: distinct messages of `raw/<table>_held/day=D`, landed before D was a partition and
-  not moved into it yet (assets/held.py): neither lost nor landed in the day.
+  not moved into it yet (assets/landing/held.py): neither lost nor landed in the day.
 - landed: rows of `raw/<table>/day=D`.
 - dead-lettered: distinct messages (original partition, offset) of the day's declared messages
   that the DLQ topic (`<topic>.dlq`) holds, read from the topic itself. The landing's own record
@@ -43,9 +43,9 @@ import dagster as dg
 from assets.core.days import record_day
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import TopicLog
-from assets.held import held_table
-from assets.landed_files import in_dlq
-from assets.landing_io import whole_day_ranges
+from assets.landing.held import held_table
+from assets.landing.ranges import whole_day_ranges
+from assets.landing.write import in_dlq
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
 from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC

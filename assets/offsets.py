@@ -4,7 +4,7 @@ The raw zone is the ledger: a message is consumed once its offset is a row of it
 file, or of its rejects file with its DLQ publish done. The group's offset of a partition moves
 from where it is, message by message, and stops at the first one the raw zone does not hold (a
 failed landing, a day not landed yet), so it never passes a gap. A message of a day that is not
-a partition yet is held by the raw zone's holding area (assets/held.py), so it is committed past.
+a partition yet is held by the raw zone's holding area (assets/landing/held.py), so it is committed past.
 
 Who advances it, and when: the last step of every run that lands (`kafka/<topic>_committed`,
 after every asset fed by the landing succeeded: CLI, schedule, backfill and sensor runs), and
@@ -17,12 +17,13 @@ import pyarrow as pa
 
 from assets.core.days import record_day
 from assets.core.stream import OffsetRange, TopicLog
-from assets.held import held_table
-from assets.landed_files import BLOCK, block_name, read_block
+from assets.landing.decode import LANDED, REJECTED
+from assets.landing.held import held_table
+from assets.landing.ranges import BLOCK, block_name
+from assets.landing.write import read_block
 from assets.log_history import refuse_committed_beyond_end, refuse_other_block
 from assets.partitions import daily_partitions, single_run
 from assets.ports import Lake
-from assets.raw_records import LANDED, REJECTED
 from assets.topics import LANDING_GROUP, topic_key
 
 # Messages read by the scan's first step: a gap near the committed offset costs one small read.
@@ -43,7 +44,7 @@ def held_offsets(
     refuse_other_block(lake, held_table(table), day, name, here, topic_id)
     offset_only = pa.schema([LANDED.field("kafka_offset")])
     landed = read_block(lake, table, day, name, offset_only)
-    # A message of a day that is not a partition yet is held by the raw zone too (assets/held.py).
+    # A message of a day that is not a partition yet is held by the raw zone too (assets/landing/held.py).
     held = read_block(lake, held_table(table), day, name, offset_only)
     rejects = read_block(
         lake,

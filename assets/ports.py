@@ -7,6 +7,7 @@ these ports to real resources per profile, and tests bind them to anything that 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -78,6 +79,16 @@ class UserStore(Protocol):
         ...
 
 
+class PartitionEdit(Protocol):
+    """One day of a table under the lake's lock for the day; each change is swapped in whole."""
+
+    directory: Path  # the day, to read: under the lock it is the current version
+
+    def write_file(self, name: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int: ...
+
+    def remove_file(self, name: str) -> None: ...
+
+
 class Lake(Protocol):
     def partition_dir(self, zone: str, table: str, day: date) -> Path: ...
 
@@ -96,6 +107,10 @@ class Lake(Protocol):
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
     ) -> int: ...
+
+    def edit_partition(self, zone: str, table: str, day: date) -> AbstractContextManager[PartitionEdit]:
+        """The day under its lock, changed file by file (LakeResource.edit_partition)."""
+        ...
 
 
 class Warehouse(Protocol):

@@ -1,6 +1,6 @@
 """Messages held too long: the warn check `no_message_held_overdue` on each topic.
 
-A future-dated message waits in the raw zone's holding area (assets/held.py) until its day is
+A future-dated message waits in the raw zone's holding area (assets/landing/held.py) until its day is
 a partition and the day's landing moves it in. One still held HELD_MESSAGE_ALERT_DAYS days
 (default 2) after its day ended was not moved in: the day was never landed, or its landings
 fail, so the message is in neither the day's tables nor the marts. The check warns, naming the
@@ -19,7 +19,7 @@ import dagster as dg
 
 from assets.accounting import FLOWS
 from assets.core import clock
-from assets.held import held_days, overdue
+from assets.landing.held import held_days, overdue
 from assets.ports import Lake
 from assets.topics import topic_key
 

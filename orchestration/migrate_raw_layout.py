@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 from assets.core.lake_days import parquet_files
-from assets.landed_files import folded_blocks, legacy_files
-from assets.raw_records import LANDED, REJECTED
+from assets.landing.decode import LANDED, REJECTED
+from assets.landing.legacy import folded_blocks, legacy_files
 from orchestration.profiles import data_dir
 from orchestration.resources.lake import LakeResource, write_parquet
 

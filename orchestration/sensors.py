@@ -113,7 +113,7 @@ def evaluate_topic(
             days, future = record_days(kafka.read_range(r), last_day)
             every_day = sorted([*days, *future])
             # A range whose messages are all of future days is landed on the newest partition:
-            # the landing holds them (assets/held.py), so the committer commits past them now.
+            # the landing holds them (assets/landing/held.py), so the committer commits past them now.
             requested = days or ([last_day.isoformat()] if future else [])
             requests.extend(run_requests_for_range(r, every_day, op_name, requested))
             waiting.extend([r.partition, r.start, r.end, day, n, every_day] for day, n in future.items())

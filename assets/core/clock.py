@@ -2,7 +2,7 @@
 
 Everything that asks "which days exist, which are over, how late is it" reads `now()`: the
 newest daily partition (assets/partitions.py, the sensors), what the landing holds back as
-future-dated (assets/held.py), when a held message is overdue, the exporter's window of days.
+future-dated (assets/landing/held.py), when a held message is overdue, the exporter's window of days.
 
 `PLATFORM_NOW` fixes it at one instant (ISO 8601; a stamp without an offset is UTC, as every
 stamp the platform reads): the test suite sets it, so its days are partitions and its future

@@ -5,6 +5,10 @@ prod. Layout: ``<root>/<zone>/<table>/day=YYYY-MM-DD/*.parquet``, where ``day=YY
 relative symbolic link to a version directory ``.day=YYYY-MM-DD.v-<hex>`` beside it. A writer
 builds a new version and points the link at it with one rename(2), which is atomic: a reader,
 or a writer killed at any point, finds the previous day or the new one, never a mix or nothing.
+Every write goes this way: a whole day (`staged_partition`), a range (`staged_days`), or one
+file of a day (`edit_partition`: the raw zone's offset blocks, merged by offset), whose new
+version hard-links the day's other files. One lock per day (an flock beside the link) orders a
+day's writers, whoever they are; the raw zone has no lock of its own.
 The replaced version stays where it is, marked retired by an empty file beside it
 (``.day=YYYY-MM-DD.v-<hex>.retired-<ns>``), and is deleted once it has been retired for
 ``RETIRED_VERSION_GRACE_SECONDS``. Readers pin the version the link points at when they list a day
@@ -140,22 +144,57 @@ class LakeResource(dg.ConfigurableResource):
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
     ) -> int:
-        """Write (or overwrite) one named file of a day partition, atomically; returns rows.
+        """Write (or overwrite) one named file of a day partition, as a new version; returns rows.
 
         Consumers that land a slice of a stream name the file after the slice, so a retry
-        replaces its own file and never adds a second copy. The file appears in the current
-        version by one rename, under the day's lock, so a concurrent swap cannot drop it.
+        replaces its own file and never adds a second copy.
         """
+        with self.edit_partition(zone, table, day) as edit:
+            return edit.write_file(name, schema, batches)
+
+    @contextmanager
+    def edit_partition(self, zone: str, table: str, day: date) -> Iterator["PartitionEdit"]:
+        """The day under its lock, to read and change file by file (a read-merge-write of one file,
+        or a file moved between two tables, each under both days' locks): no other writer swaps
+        the day until the block exits. Each change is a new version of the day, the current one's
+        other files hard-linked into it (nothing copied), swapped in like any other write."""
         final = self.partition_dir(zone, table, day)
         with _day_lock(final):
-            directory = _current_version(final)
-            temporary = directory / f".{name}.{uuid.uuid4().hex}.tmp"
-            try:
-                rows = write_parquet(temporary, schema, batches)
-                os.replace(temporary, directory / f"{name}.parquet")
-            finally:
-                temporary.unlink(missing_ok=True)
+            yield PartitionEdit(final)
+
+
+class PartitionEdit:
+    """One day of a table under its lock (`LakeResource.edit_partition`)."""
+
+    def __init__(self, final: Path):
+        # The day's link: under the lock it leads to the current version, whatever was swapped in.
+        self.directory = final
+
+    def write_file(self, name: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+        """Write (or overwrite) `<name>.parquet`, swapped in with the day's other files; returns rows."""
+        version = self._next_version(without=f"{name}.parquet")
+        try:
+            rows = write_parquet(version / f"{name}.parquet", schema, batches)
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        _swap_in(version, self.directory)
         return rows
+
+    def remove_file(self, name: str) -> None:
+        """Swap in the day without `<name>.parquet`."""
+        _swap_in(self._next_version(without=f"{name}.parquet"), self.directory)
+
+    def _next_version(self, without: str) -> Path:
+        # Hard links: the new version shares every unchanged file with the current one, which a
+        # reader that pinned it still reads whole; a changed file is a new file, never written
+        # in place. Hidden files (the lock of the earlier raw layout, temporary files) stay behind.
+        version = _new_version(self.directory)
+        if self.directory.is_dir():
+            for path in self.directory.iterdir():
+                if path.is_file() and not path.name.startswith(".") and path.name != without:
+                    os.link(path, version / path.name)
+        return version
 
 
 def write_parquet(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
@@ -181,19 +220,6 @@ def _day_lock(final: Path) -> Iterator[None]:
 def _new_version(final: Path) -> Path:
     version = final.with_name(f".{final.name}.v-{uuid.uuid4().hex}")
     version.mkdir()
-    return version
-
-
-def _current_version(final: Path) -> Path:
-    """The version the day points at; a new empty one (or one adopting a plain directory)."""
-    if final.is_symlink() and final.is_dir():  # a dangling link (version removed by hand) is replaced
-        return final.parent / os.readlink(final)
-    version = _new_version(final)
-    if final.is_dir():  # a day written before versions: its files are hard-linked, not copied
-        for path in final.iterdir():
-            if path.is_file():
-                os.link(path, version / path.name)
-    _swap_in(version, final)
     return version
 
 

@@ -22,7 +22,7 @@ from prometheus_client.core import CollectorRegistry
 
 from assets.accounting import FLOWS
 from assets.core import clock as platform_clock
-from assets.held import held_days, released_rows
+from assets.landing.held import held_days, released_rows
 from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
 from orchestration.resources.lake import LakeResource

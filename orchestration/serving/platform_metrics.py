@@ -13,7 +13,7 @@ from datetime import date, datetime
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from assets.core.days import day_window
-from assets.held import overdue
+from assets.landing.held import overdue
 
 # The row counts per asset and day that the landing and clean steps put in their
 # materialization metadata (`per_day[<day>][<measure>]`); exported under these names.
@@ -179,7 +179,7 @@ def topic_families(samples: Iterable[TopicSample], group: str) -> list:
 
 
 def held_families(samples: Iterable[HeldSample], now: datetime, alert_days: float) -> list:
-    """The raw zone's holding area per topic (assets/held.py), with the check's overdue rule."""
+    """The raw zone's holding area per topic (assets/landing/held.py), with the check's overdue rule."""
     held = GaugeMetricFamily(
         "airstream_held_messages",
         "Future-dated messages waiting in the raw zone's holding area for their day to be a partition.",

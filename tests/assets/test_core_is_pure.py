@@ -1,5 +1,6 @@
 """assets/core is the platform's pure core: it imports without Dagster, and its mappings and
-rules are the ones every layer uses."""
+rules are the ones every layer uses. The landing (assets/landing/) is a row of steps a day
+passes once each, in order."""
 
 import ast
 import subprocess
@@ -26,6 +27,13 @@ for module in pkgutil.iter_modules(assets.core.__path__):
     importlib.import_module("assets.core." + module.name)
 print(sorted(m for m in sys.modules if m.startswith("assets.core.")))
 """
+
+
+def test_the_landing_steps_import_with_dagster_blocked():
+    steps = "import assets.landing.ranges, assets.landing.legacy, assets.landing.decode, assets.landing.write, "
+    script = BLOCK_DAGSTER.split("import assets.core")[0] + steps + "assets.landing.held, assets.landing.day"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_the_core_imports_with_dagster_blocked():
@@ -100,3 +108,41 @@ def test_only_lake_days_lists_the_lake():
     }
     assert found == {}
     assert listing_calls(REPO / "assets" / "core" / "lake_days.py") == ["glob"]  # the scan sees the one place
+
+
+# The landing's modules in the order a day passes them (assets/landing/__init__.py).
+LANDING_STEPS = ["config", "ranges", "legacy", "decode", "write", "held", "day", "asset"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_a_day_passes_each_landing_module_once_in_order():
+    package = REPO / "assets" / "landing"
+    assert sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__") == sorted(LANDING_STEPS)
+    for i, step in enumerate(LANDING_STEPS):
+        imported = imported_modules(package / f"{step}.py")
+        steps = {m.removeprefix("assets.landing.") for m in imported if m.startswith("assets.landing.")}
+        assert steps <= set(LANDING_STEPS[:i]), f"{step} goes back to a later step: {steps - set(LANDING_STEPS[:i])}"
+        if step not in ("config", "asset"):  # the run config and the asset are Dagster's; the rest is not
+            assert not {m for m in imported if m.split(".")[0].startswith("dagster")}, step
+        # What the steps use outside the package never leads back into it.
+        for module in {m for m in imported if m.startswith("assets.") and not m.startswith("assets.landing")}:
+            source = REPO / (module.replace(".", "/") + ".py")
+            if source.exists():
+                assert not {m for m in imported_modules(source) if m.startswith("assets.landing")}, module
+
+
+def test_the_raw_zone_has_no_lock_of_its_own():
+    """The landing writes through the lake's versioned swap, under the lake's lock for the day."""
+    landing = sorted((REPO / "assets" / "landing").glob("*.py"))
+    assert len(landing) == len(LANDING_STEPS) + 1
+    assert [p.stem for p in landing if "fcntl" in imported_modules(p)] == []
+    assert "fcntl" in imported_modules(REPO / "orchestration" / "resources" / "lake.py")

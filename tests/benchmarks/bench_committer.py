@@ -48,7 +48,7 @@ def main() -> None:
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
     from assets.core.stream import OffsetRange
-    from assets.landing_io import land_ranges
+    from assets.landing.day import land_ranges
     from assets.topics import LANDING_GROUP
     from orchestration.resources.kafka import EmbeddedTopicLogResource
     from orchestration.resources.lake import LakeResource

@@ -14,8 +14,9 @@ import pytest
 
 from assets.core import clock
 from assets.core.days import last_complete_day
-from assets.held import held_days
-from assets.landing_io import land_ranges, whole_day_ranges
+from assets.landing.day import land_ranges
+from assets.landing.held import held_days
+from assets.landing.ranges import whole_day_ranges
 from assets.topics import OPENAQ_TOPIC
 from orchestration.held_messages import held_overdue
 from orchestration.resources.kafka import EmbeddedTopicLogResource

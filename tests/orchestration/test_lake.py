@@ -127,7 +127,11 @@ KILLED_WRITER = textwrap.dedent("""
             step()
             yield pa.record_batch([pa.array(["new"] * 500), pa.array(range(start, start + 500))], schema=schema)
 
-    LakeResource(root=root).write_partition("raw", "t", date(2026, 11, 20), schema, batches())
+    lake = LakeResource(root=root)
+    if sys.argv[3:] == ["file"]:  # one file of the day changed: the raw zone's merge of a block
+        lake.write_file("raw", "t", date(2026, 11, 20), "slice", schema, batches())
+    else:
+        lake.write_partition("raw", "t", date(2026, 11, 20), schema, batches())
 """)
 
 
@@ -158,6 +162,35 @@ def test_a_writer_killed_at_any_step_leaves_the_previous_or_the_new_day_whole(tm
     # The next writer clears what the killed ones left behind.
     lake.write_partition("raw", "t", DAY, SCHEMA, [batch("old", 0, 1)])
     assert len(versions(tmp_path / "raw" / "t")) == 1
+
+
+def test_a_writer_of_one_file_killed_at_any_step_leaves_the_day_without_it_or_with_it_whole(tmp_path):
+    lake = LakeResource(root=str(tmp_path))
+    outcomes = []
+    for kill_at in range(1, 50):
+        lake.write_partition("raw", "t", DAY, SCHEMA, [batch("old", 0, 300)])
+        done = subprocess.run(
+            [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(kill_at), "file"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode in (0, -9), done.stderr
+        day = read_day(lake)
+        assert day in ({"old": 300}, {"old": 300, "new": 1000}), f"killed at step {kill_at}: {day}"
+        # The day's other file, shared with the version before by a hard link, is intact.
+        assert pq.read_table(lake.partition_dir("raw", "t", DAY) / "part-0.parquet")["n"].to_pylist() == list(
+            range(300)
+        )
+        outcomes.append(day)
+        if done.returncode == 0:
+            break
+    else:
+        raise AssertionError("the writer never finished")
+    assert {"old": 300} in outcomes and outcomes[-1] == {"old": 300, "new": 1000}
+    assert len(outcomes) > 5  # the kill points covered the whole write
+    lake.write_file("raw", "t", DAY, "slice", SCHEMA, [batch("again", 0, 1)])
+    assert read_day(lake) == {"old": 300, "again": 1} and len(versions(tmp_path / "raw" / "t")) == 1
 
 
 CONCURRENT_WRITER = textwrap.dedent("""

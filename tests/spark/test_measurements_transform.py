@@ -10,8 +10,8 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from assets.landing.decode import LANDED
 from assets.openaq_clean import SEEDS_DIR
-from assets.raw_records import LANDED
 from spark.transforms.days import DAY as DAY_COLUMN
 from spark.transforms.measurements import (
     CLEAN_COLUMNS,

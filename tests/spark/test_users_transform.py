@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from assets.raw_records import LANDED
+from assets.landing.decode import LANDED
 from spark.transforms.users import (
     CLEAN_COLUMNS,
     QUARANTINE_COLUMNS,

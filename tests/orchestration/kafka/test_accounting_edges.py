@@ -13,7 +13,7 @@ import pytest
 from assets.accounting import FLOWS, balance_result, day_accounts, offset_ranges
 from assets.core.stream import OffsetRange, dlq_topic
 from assets.landing import land_day
-from assets.landing_config import LandingConfig
+from assets.landing.config import LandingConfig
 from assets.offsets import commit_landed
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource

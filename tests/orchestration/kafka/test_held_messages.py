@@ -12,12 +12,14 @@ import dagster as dg
 import pytest
 
 from assets.accounting import FLOWS, day_accounts
-from assets.held import held_days, released_rows
-from assets.landing_io import land_ranges, whole_day_ranges
+from assets.landing.day import land_ranges
+from assets.landing.held import held_days, released_rows
+from assets.landing.ranges import whole_day_ranges
 from assets.offsets import commit_landed
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.committer import CommitterCursor, overdue_changes
 from orchestration.held_messages import CHECK_NAME, held_message_checks, held_overdue
+from orchestration.resources import lake as lake_module
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 from tests.orchestration.kafka.conftest import measurement
@@ -82,10 +84,10 @@ def test_a_future_message_is_held_committed_past_and_moved_into_its_day(a_year_a
 
 
 class FailingDayLake(LakeResource):
-    def write_file(self, zone, table, *args, **kwargs):
+    def edit_partition(self, zone, table, day):
         if table == TABLE:
             raise OSError("disk full")
-        return super().write_file(zone, table, *args, **kwargs)
+        return super().edit_partition(zone, table, day)
 
 
 def test_a_crash_mid_move_loses_nothing_and_lands_nothing_twice(a_year_ahead, tmp_path, monkeypatch):
@@ -99,18 +101,19 @@ def test_a_crash_mid_move_loses_nothing_and_lands_nothing_twice(a_year_ahead, tm
     assert raw_offsets(tmp_path, HELD) == [(partition, 0)]
     assert (partition, 0) not in raw_offsets(tmp_path, TABLE)
 
-    # The day's write committed, then the process died before the held file was removed.
-    unlink = Path.unlink
+    # The day's write committed, then the process died before the held day was swapped in
+    # without the held file.
+    swap_in = lake_module._swap_in
 
-    def dies_on_held(path, *args, **kwargs):
-        if HELD in str(path) and path.suffix == ".parquet":
+    def dies_on_held(version, final):
+        if HELD in str(final):
             raise KeyboardInterrupt("killed")
-        return unlink(path, *args, **kwargs)
+        return swap_in(version, final)
 
-    monkeypatch.setattr(Path, "unlink", dies_on_held)
+    monkeypatch.setattr(lake_module, "_swap_in", dies_on_held)
     with pytest.raises(KeyboardInterrupt):
         land(kafka, lake, HELD_DAY, ranges=[])
-    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(lake_module, "_swap_in", swap_in)
     assert raw_offsets(tmp_path, HELD) == [(partition, 0)] and raw_offsets(tmp_path, TABLE).count((partition, 0)) == 1
     commit_landed(kafka, lake, TABLE, OPENAQ_TOPIC)
     assert lag(kafka) == 0

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
-from assets.landing_io import land_whole_day
+from assets.landing.day import land_whole_day
 from assets.openaq_clean import SEEDS_DIR
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, OffsetRange

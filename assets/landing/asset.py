@@ -1,9 +1,8 @@
 """The consumer side of the topics: land Kafka messages in the lake's raw zone, by day.
 
-A run lands either the offset ranges its sensor named (run config, assets/landing_config.py)
-or, when started without ranges (CLI, schedule, UI), every message of the day that the topic
-holds, found by timestamp (assets/landing_io.py). Landing is keyed by message identity
-(assets/landed_files.py): whatever the cuts, retries and replays, each offset is one raw row,
+A run lands either the offset ranges its sensor named (run config, config.py) or, when
+started without ranges (CLI, schedule, UI), every message of the day that the topic holds,
+found by timestamp (ranges.py). Landing is keyed by message identity (write.py): whatever the cuts, retries and replays, each offset is one raw row,
 and each message that does not decode or validate is one rejects row (with its reason) and one
 DLQ message, so landed + rejected accounts for every message. Landing only adds: a whole-day
 run that reads nothing for a day whose raw partition holds rows (retention passed, a recreated
@@ -16,13 +15,13 @@ from datetime import date
 import dagster as dg
 
 from assets.core.stream import TopicLog
-from assets.landed_files import LegacyLayout, refuse_legacy
-from assets.landing_config import LandingConfig, ranges_from_config
-from assets.landing_io import NothingToLand, land_ranges, land_whole_day, raw_rows
+from assets.landing.config import LandingConfig, ranges_from_config
+from assets.landing.day import NothingToLand, land_ranges, land_whole_day, raw_rows
+from assets.landing.decode import LANDED
+from assets.landing.legacy import LegacyLayout, refuse_legacy
 from assets.log_history import LogHistoryLost
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake
-from assets.raw_records import LANDED
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
 
 
@@ -48,7 +47,8 @@ def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, con
 def landing_asset(topic: str, table: str, group: str, description: str) -> dg.AssetsDefinition:
     """The landing asset of one topic: `raw/<table>`, one daily partition per event day.
 
-    It writes through the lake itself (blocks merged by offset, never a day replaced); readers
+    It writes through the lake itself (blocks merged by offset, each merge a new version of the
+    day, never a day replaced); readers
     downstream take it through the lake IO manager (`lake_input`) like every other table."""
 
     @dg.asset(

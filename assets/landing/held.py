@@ -2,14 +2,14 @@
 
 A message dated after the newest partition (a clock in the future, or just past midnight) is
 landed at once into `raw/<table>_held/day=<its day>/`, in the same offset blocks as the landed
-table (assets/landed_files.py), so it is keyed by identity (topic, partition, offset) like every
+table (assets/landing/write.py), so it is keyed by identity (topic, partition, offset) like every
 landed message: the consumer group commits past it and retention can no longer lose it.
 
 When its day is landed (that day's partition run, from ranges or whole-day), each held block
 of the day is merged into the day's block of the same name (rows whose offsets the day holds
-already are not added), and only after that write the held file is removed. A crash in between
-leaves the message in both places: the next landing of the day merges nothing new and removes
-it, and the commit (assets/offsets.py) finds it in either.
+already are not added), and only once that merge is swapped in is the held day swapped in
+without the block. A crash in between leaves the message in both places: the next landing of
+the day merges nothing new and removes it, and the commit (assets/offsets.py) finds it in either.
 
 What the holding area holds is watched (`held_days`, `overdue`): a message still held once its
 day has been a partition for more than HELD_MESSAGE_ALERT_DAYS (orchestration/held_messages.py)
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from assets.core.days import day_window
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import OffsetRange
-from assets.landed_files import locked, merge_new, read_block
+from assets.landing.write import merge_new, read_block
 from assets.log_history import TOPIC_ID_KEY, refuse_other_block
 from assets.ports import Lake
 
@@ -39,35 +39,35 @@ def held_table(table: str) -> str:
 def hold(lake: Lake, table: str, day: date, name: str, rows: pa.Table) -> int:
     """Hold `rows` (messages of `day`, one block `name`) until `day` is landed; returns rows
     added. Offsets the held block or the day's own block already holds are not added."""
-    held = held_table(table)
-    with locked(lake, held, day, name):
+    if not rows.num_rows:
+        return 0
+    with lake.edit_partition("raw", held_table(table), day) as edit:
         in_day = read_block(lake, table, day, name, pa.schema([rows.schema.field("kafka_offset")]))
         rows = rows.filter(pc.invert(pc.is_in(rows["kafka_offset"], in_day["kafka_offset"])))
-        return merge_new(lake, held, day, name, rows) if rows.num_rows else 0
+        return merge_new(edit, name, rows) if rows.num_rows else 0
 
 
 def release_held(lake: Lake, table: str, day: date) -> int:
     """Move the messages held for `day` into the day's raw partition; returns rows added there.
 
-    Lock order: the held block, then the day's block (landing takes the day's alone)."""
+    Lock order: the held day, then the day (landing takes the day's alone)."""
     held = held_table(table)
-    directory = lake.partition_dir("raw", held, day)
     added = 0
-    for path in sorted(parquet_files(directory)):
+    for path in sorted(parquet_files(lake.partition_dir("raw", held, day))):
         name = path.rsplit("/", 1)[-1].removesuffix(".parquet")
-        with locked(lake, held, day, name):
-            source = directory / f"{name}.parquet"
+        with lake.edit_partition("raw", held, day) as held_day:
+            source = held_day.directory / f"{name}.parquet"
             if not source.exists():  # another landing of the day moved it meanwhile
                 continue
             rows = pq.read_table(source)  # with its schema's topic id, kept in the day's block
             topic_id = (rows.schema.metadata or {}).get(TOPIC_ID_KEY)
-            with locked(lake, table, day, name):
+            with lake.edit_partition("raw", table, day) as into:
                 if rows.num_rows:
                     first = OffsetRange(rows["kafka_topic"][0].as_py(), rows["kafka_partition"][0].as_py(), 0, 0)
                     refuse_other_block(lake, table, day, name, first, topic_id and topic_id.decode())
-                    added += merge_new(lake, table, day, name, rows)
+                    added += merge_new(into, name, rows)
             # Only once the day's block holds every row: a crash before this line loses nothing.
-            source.unlink()
+            held_day.remove_file(name)
     return added
 
 
