@@ -19,6 +19,7 @@ from assets.openaq_catalogue import read_locations
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, MeasurementPageLike, OpenAQSource, UserSource
 from assets.publish_ledger import publish_new, record_digest
+from assets.streams import OPENAQ, USERS
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
 
 
@@ -68,9 +69,9 @@ def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> Reco
     )
 
 
-OPENAQ_PULL = dg.AssetKey(["api", "openaq_measurements"])
+OPENAQ_PULL = OPENAQ.pull_key
 RAW_LOCATIONS = dg.AssetKey(["raw", "openaq_locations"])
-USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
+USERS_PULL = USERS.pull_key
 
 
 def published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict, skipped: str | None = None):
