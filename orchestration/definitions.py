@@ -3,7 +3,7 @@
 import dagster as dg
 
 import assets as assets_package
-from assets import accounting, serving_accounting
+from assets import accounting, serving_accounting, stream_landings
 from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import files as ecommerce_files
 from assets.lake_warehouse import agreement_checks
@@ -17,10 +17,10 @@ from orchestration.held_messages import held_message_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
-from orchestration.streams import StreamDefinitions, stream_definitions, with_catalogue_facts
+from orchestration.streams import committed_assets, topic_sensors, with_catalogue_facts
 
 
-def all_assets() -> tuple[list, StreamDefinitions]:
+def all_assets() -> list:
     """Every asset, with the Python asset checks (the dbt tests come with their assets); what
     the landings feed follows them by declarative automation (orchestration/automation.py).
 
@@ -28,26 +28,25 @@ def all_assets() -> tuple[list, StreamDefinitions]:
     registration here: adding a clean table is one asset module and one dbt model, and adding a
     stream a descriptor (assets/streams.py) beside them."""
     assets = with_catalogue_facts(dg.load_assets_from_package_module(assets_package))
-    streams = stream_definitions(assets)
-    landings = [*streams.landings, *ecommerce_files.raw_assets]  # the file sensor's runs: what they leave out follows
+    # The file sensor's runs, too: what they leave out follows.
+    landings = [*stream_landings.landings, *ecommerce_files.raw_assets]
     checks = [
         *accounting.checks,
         *serving_accounting.checks,
         *ecommerce_accounting.checks,
         *agreement_checks(assets),
     ]
-    return [*with_automation(assets, landings), *with_catalogue_facts(streams.committed), *checks], streams
+    return [*with_automation(assets, landings), *with_catalogue_facts(committed_assets(assets)), *checks]
 
 
 def build_definitions(profile: str) -> dg.Definitions:
-    assets, streams = all_assets()
     return dg.Definitions(
-        assets=assets,
+        assets=all_assets(),
         asset_checks=[*held_back_checks, *held_message_checks],
         jobs=[daily_job],
         schedules=[daily_schedule],
         sensors=[
-            *streams.sensors,
+            *topic_sensors(),
             kafka_offset_committer,
             automation_sensor,
             landing_folder_sensor(),

@@ -1,8 +1,7 @@
-"""What the code location builds per stream (assets/streams.py), in one loop: the topic sensor
-over its landing and the commit step after everything the landing feeds; and the catalogue
-facts of its assets (owner, column schemas, the clean table's freshness policy)."""
+"""What the code location builds per stream (assets/streams.py): the topic sensor over its
+landing, the commit step after everything the landing feeds, and the catalogue facts of its
+assets (owner, column schemas, the clean table's freshness policy)."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import dagster as dg
@@ -13,13 +12,6 @@ from assets.raw_records import LANDED
 from assets.stream_landings import landing_of
 from assets.streams import STREAMS, Stream
 from orchestration.sensors import topic_sensor
-
-
-@dataclass(frozen=True)
-class StreamDefinitions:
-    landings: list[dg.AssetsDefinition]
-    committed: list[dg.AssetsDefinition]
-    sensors: list[dg.SensorDefinition]
 
 
 def committed_asset(stream: Stream, assets: list) -> dg.AssetsDefinition:
@@ -37,16 +29,13 @@ def freshness_policy(stream: Stream) -> dg.FreshnessPolicy:
     )
 
 
-def stream_definitions(assets: list) -> StreamDefinitions:
-    """Per stream of STREAMS: its landing (loaded with the `assets` package), topic sensor and
-    commit step."""
-    built = StreamDefinitions([], [], [])
-    for stream in STREAMS:
-        landing = landing_of(stream)
-        built.landings.append(landing)
-        built.committed.append(committed_asset(stream, assets))
-        built.sensors.append(topic_sensor(stream.topic, landing))
-    return built
+def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
+    return [committed_asset(stream, assets) for stream in STREAMS]
+
+
+def topic_sensors() -> list[dg.SensorDefinition]:
+    """One sensor per stream over its landing (loaded with the `assets` package)."""
+    return [topic_sensor(stream.topic, landing_of(stream)) for stream in STREAMS]
 
 
 def catalogue_facts(spec: dg.AssetSpec) -> dg.AssetSpec:
