@@ -48,7 +48,8 @@ from assets.landing.ranges import whole_day_ranges
 from assets.landing.write import in_dlq
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake
-from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+from assets.streams import STREAMS, Stream
+from assets.topics import LANDING_GROUP
 
 IDENTITY = (
     "Blocking: fails when topic messages != landed + dead-lettered + held or landed != clean + "
@@ -61,22 +62,6 @@ IDENTITY = (
 )
 # Above this share of landed rows in quarantine a day warns; overridable per deployment.
 DEFAULT_QUARANTINE_WARN_SHARE = 0.05
-
-
-@dataclass(frozen=True)
-class Flow:
-    """Where one flow's messages go, from its topic to the clean zone."""
-
-    topic: str
-    table: str  # raw/<table>, raw/<table>_rejected, clean/<table>, clean/<table>_quarantine
-    clean_asset: dg.AssetKey
-
-
-FLOWS = (
-    Flow(OPENAQ_TOPIC, "openaq_measurements", dg.AssetKey(["clean", "openaq_measurements"])),
-    Flow(USERS_TOPIC, "randomuser_users", dg.AssetKey(["clean", "randomuser_users"])),
-    Flow(ADS_TOPIC, "ads_events", dg.AssetKey(["clean", "ads_events"])),
-)
 
 
 @dataclass(frozen=True)
@@ -137,10 +122,10 @@ def recorded_of_day(rejected: Stored, within: dict[int, list[int]]) -> dict[int,
     return out
 
 
-def declared_ranges(instance: dg.DagsterInstance, flow: Flow, day: str) -> dict[int, list[tuple[int, int]]]:
+def declared_ranges(instance: dg.DagsterInstance, flow: Stream, day: str) -> dict[int, list[tuple[int, int]]]:
     """Per partition, the [start, end) ranges that landings of `day` say they read, merged."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["raw", flow.table]), asset_partitions=[day]), limit=10_000
+        dg.AssetRecordsFilter(asset_key=flow.raw_key, asset_partitions=[day]), limit=10_000
     ).records
     spans: dict[int, list[tuple[int, int]]] = {}
     for record in records:
@@ -223,10 +208,10 @@ def offset_ranges(offsets: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
 
 
-def counted_duplicates(instance: dg.DagsterInstance, flow: Flow, day: str) -> int | None:
+def counted_duplicates(instance: dg.DagsterInstance, flow: Stream, day: str) -> int | None:
     """Duplicates of the day as the clean step counted them, from its latest materialization."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=flow.clean_asset, asset_partitions=[day]), limit=1
+        dg.AssetRecordsFilter(asset_key=flow.clean_key, asset_partitions=[day]), limit=1
     ).records
     if not records:
         return None
@@ -238,7 +223,7 @@ def counted_duplicates(instance: dg.DagsterInstance, flow: Flow, day: str) -> in
 def day_accounts(
     kafka: TopicLog,
     lake: Lake,
-    flow: Flow,
+    flow: Stream,
     day: date,
     duplicates: int | None,
     declared: dict[int, list[tuple[int, int]]] | None = None,
@@ -319,9 +304,9 @@ def quarantine_warn_share() -> float:
     return float(os.getenv("QUARANTINE_WARN_SHARE", DEFAULT_QUARANTINE_WARN_SHARE))
 
 
-def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
+def accounting_checks(flow: Stream) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=flow.clean_asset,
+        asset=flow.clean_key,
         name="messages_accounted_for",
         blocking=True,
         partitions_def=daily_partitions,
@@ -339,7 +324,7 @@ def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
         return balance_result(per_day)
 
     @dg.asset_check(
-        asset=flow.clean_asset,
+        asset=flow.clean_key,
         name="quarantine_share",
         partitions_def=daily_partitions,
         description="Warns when more than QUARANTINE_WARN_SHARE (default 0.05) of a day's landed rows "
@@ -361,4 +346,4 @@ def accounting_checks(flow: Flow) -> list[dg.AssetChecksDefinition]:
     return [_balance, _quarantine]
 
 
-checks = [check for flow in FLOWS for check in accounting_checks(flow)]
+checks = [check for stream in STREAMS for check in accounting_checks(stream)]

@@ -1,8 +1,8 @@
 """Spark-cleaned ad events: typed, UTC, one row per event_id; the rest quarantined with a
 reason. Each pull day replaced in the clean zone and `clean` by the lake IO manager."""
 
-from assets.ads_events import GROUP
 from assets.clean_zone import CleanStep, clean_asset
+from assets.streams import ADS
 from spark.transforms.ecommerce.ads import (
     CLEAN_KEY,
     QUARANTINE_KEY,
@@ -11,10 +11,8 @@ from spark.transforms.ecommerce.ads import (
     quarantined_ad_events,
 )
 
-ADS = CleanStep(
-    raw=("raw", "ads_events"),
-    clean=("clean", "ads_events"),
-    quarantine=("clean", "ads_events_quarantine"),
+ADS_STEP = CleanStep.of(
+    ADS,
     flag=flag_ad_events,
     keep=clean_ad_events,
     reject=quarantined_ad_events,
@@ -23,10 +21,10 @@ ADS = CleanStep(
     quarantine_key=QUARANTINE_KEY,
 )
 
-clean_ads_events = clean_asset(
-    ADS,
-    "clean_ads_events",
-    GROUP,
+ads_clean = clean_asset(
+    ADS_STEP,
+    ADS.clean_step_name,
+    ADS.group,
     (
         "Ad events of the pull day: typed (event_ts UTC, cost and revenue in EUR), one row per "
         "event_id; late events (event_date before the pull day) kept and flagged is_late.",

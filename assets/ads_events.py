@@ -1,4 +1,4 @@
-"""The ad events stream: the day's pull published to `ads.events`, and its landing.
+"""The ad events stream's source: the day's pull published to `ads.events`.
 
 Message day: every event of a day's pull belongs to that day, whatever its own timestamp. A
 late event (its `ts` on an earlier day) is published with today's events and lands in today's
@@ -16,15 +16,15 @@ import dagster as dg
 from assets.core.days import day_window
 from assets.core.event_time import parse_utc
 from assets.core.stream import TopicLog, TopicMessage
-from assets.landing import landing_asset
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake
 from assets.producers import publish_metadata, published
 from assets.publish_ledger import publish_new
+from assets.streams import ADS
 from assets.topics import ADS_TOPIC, topic_spec
 
-ADS_PULL = dg.AssetKey(["api", "ads_events"])
-GROUP = "ecommerce"
+ADS_PULL = ADS.pull_key
+GROUP = ADS.group
 
 
 class AdEventSource(Protocol):
@@ -89,11 +89,3 @@ def ads_events_pull(
         per_day[day.isoformat()] = publish_metadata(result, {"already_published": already})
         context.log.info(f"published ad events {day}: {per_day[day.isoformat()]}")
     yield from published(ADS_PULL, ADS_TOPIC, ads.mode, per_day, skipped=skip)
-
-
-ads_events_landing = landing_asset(
-    ADS_TOPIC,
-    "ads_events",
-    GROUP,
-    "Ad event messages of the day as received from `ads.events`, with their Kafka coordinates.",
-)

@@ -19,6 +19,7 @@ from assets.core.lake_days import LakeDays
 from assets.lake_io import LAKE_IO, lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
+from assets.streams import Stream
 from spark.transforms.days import DAY, Day
 
 # The quarantine tables' day column (their `partition_column`).
@@ -45,6 +46,12 @@ class CleanStep:
     partition_column: str  # of the clean table; the quarantine's is `partition_day`
     clean_key: Sequence[str]
     quarantine_key: Sequence[str]
+
+    @classmethod
+    def of(cls, stream: Stream, **transforms) -> "CleanStep":
+        """The clean step of a stream: its three tables are the descriptor's (assets/streams.py)."""
+        keys = {"raw": stream.raw_key, "clean": stream.clean_key, "quarantine": stream.quarantine_key}
+        return cls(**{name: tuple(key.path) for name, key in keys.items()}, **transforms)
 
 
 def table_spec(key: Sequence[str], deps: list, description: str, group: str, partition_column: str) -> dg.AssetSpec:

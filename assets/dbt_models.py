@@ -21,13 +21,16 @@ from dagster_dbt.dbt_manifest import validate_manifest
 
 from assets.dbt_project import dbt_project, require_manifest
 from assets.ecommerce.clean import STATUS_SEEDS, order_status_words
+from assets.ecommerce.sources import GROUP as ECOMMERCE_GROUP
 from assets.openaq_clean import RULE_SEEDS, plausibility_rules
 from assets.partitions import daily_partitions, single_run
+from assets.streams import STREAMS
 
 # Models that replace the partition window (incremental) or cost nothing to recreate (views).
 DAILY_MATERIALIZATIONS = ("incremental", "view")
-# Flows, in the order a model's tags and then its folders are matched against them.
-FLOWS = ("openaq", "users", "ecommerce")
+# Flows, in the order a model's tags and then its folders are matched against them: each
+# stream's group (its models are tagged with it), then the e-commerce file sources'.
+FLOWS = tuple(dict.fromkeys([*(s.group for s in STREAMS), ECOMMERCE_GROUP]))
 # Models of no single flow (the date spine every fact points at).
 SHARED_GROUP = "shared"
 

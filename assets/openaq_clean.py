@@ -14,6 +14,7 @@ from assets.dbt_project import DBT_PROJECT_DIR
 from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
+from assets.streams import OPENAQ
 from spark.transforms.catalogue import clean_locations, clean_sensors, parse_locations
 from spark.transforms.days import DAY
 from spark.transforms.measurements import (
@@ -40,10 +41,8 @@ plausibility_rules = dg.AssetSpec(
 )
 plausibility_rules_files = dg.AssetsDefinition(specs=[plausibility_rules])  # external: not built here
 
-MEASUREMENTS = CleanStep(
-    raw=("raw", "openaq_measurements"),
-    clean=("clean", "openaq_measurements"),
-    quarantine=("clean", "openaq_measurements_quarantine"),
+MEASUREMENTS = CleanStep.of(
+    OPENAQ,
     flag=flag_measurements,  # bound to the rules per run (with_rules)
     keep=clean_measurements,
     reject=quarantined_measurements,
@@ -61,8 +60,8 @@ def measurements_asset(step: CleanStep = MEASUREMENTS) -> dg.AssetsDefinition:
     """The measurements' clean multi-asset (a test builds one from a changed step)."""
     return clean_asset(
         step,
-        "clean_openaq_measurements",
-        "openaq",
+        OPENAQ.clean_step_name,
+        OPENAQ.group,
         (
             "Validated OpenAQ measurements: typed, UTC, one row per sensor x period end, units as given.",
             "Landed measurement messages that failed validation, as received, with the reason.",
@@ -72,7 +71,7 @@ def measurements_asset(step: CleanStep = MEASUREMENTS) -> dg.AssetsDefinition:
     )
 
 
-clean_openaq_measurements = measurements_asset()
+measurements_clean = measurements_asset()
 
 RAW_LOCATIONS = ["raw", "openaq_locations"]
 CLEAN_LOCATIONS = ["clean", "openaq_locations"]

@@ -19,6 +19,7 @@ from assets.openaq_catalogue import read_locations
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, MeasurementPageLike, OpenAQSource, UserSource
 from assets.publish_ledger import publish_new, record_digest
+from assets.streams import OPENAQ, USERS
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC, topic_key, topic_spec
 
 
@@ -68,9 +69,9 @@ def rejected_page_record(page: MeasurementPageLike, day_start: datetime) -> Reco
     )
 
 
-OPENAQ_PULL = dg.AssetKey(["api", "openaq_measurements"])
+OPENAQ_PULL = OPENAQ.pull_key
 RAW_LOCATIONS = dg.AssetKey(["raw", "openaq_locations"])
-USERS_PULL = dg.AssetKey(["api", "randomuser_users"])
+USERS_PULL = USERS.pull_key
 
 
 def published(pull: dg.AssetKey, topic: str, source_mode: str, per_day: dict, skipped: str | None = None):
@@ -114,10 +115,10 @@ def publish_metadata(result, extra: dict) -> dict:
             OPENAQ_PULL,
             deps=[RAW_LOCATIONS],
             description="The OpenAQ v3 pull of the day's measurements for every catalogue sensor.",
-            group_name="openaq",
+            group_name=OPENAQ.group,
             kinds={"api", "python"},
         ),
-        topic_spec(OPENAQ_TOPIC, OPENAQ_PULL, "openaq", "one message per OpenAQ measurement, keyed by sensor id."),
+        topic_spec(OPENAQ.topic, OPENAQ_PULL, OPENAQ.group, "one message per OpenAQ measurement, keyed by sensor id."),
     ],
     ins={"catalogue": lake_input(RAW_LOCATIONS.path)},
     partitions_def=daily_partitions,
@@ -181,10 +182,10 @@ def user_messages(users: Iterable[dict], day_start: datetime) -> Iterator[TopicM
         dg.AssetSpec(
             USERS_PULL,
             description="The randomuser.me pull of the day's users (seeded by the day), credentials dropped.",
-            group_name="users",
+            group_name=USERS.group,
             kinds={"api", "python"},
         ),
-        topic_spec(USERS_TOPIC, USERS_PULL, "users", "one message per randomuser.me user, keyed by login.uuid."),
+        topic_spec(USERS.topic, USERS_PULL, USERS.group, "one message per randomuser.me user, keyed by login.uuid."),
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,

@@ -12,7 +12,7 @@ that data exists, and each term is counted from its own store, never derived fro
 - clean rows / clean users: rows of `clean/<table>/day=D` (Parquet footers); their keys read
   from the same files.
 - distinct ids landed: the document ids (`sensor_id:period end`, assets/core/rows.py) of the
-  rows of `raw/openaq_measurements/day=D`, read from the lake. MongoDB keeps the raw documents
+  rows of the measurements' raw day, read from the lake. MongoDB keeps the raw documents
   as landed, quarantined ones included, so it holds more documents than there are clean rows:
   the second line is the one that sees a quarantined row's document go missing.
 - MongoDB and Cassandra terms: how many of those keys the store holds, counted in the store.
@@ -31,8 +31,10 @@ from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.rows import canonical_end, to_stored
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake, MeasurementStore, UserStore, Warehouse
+from assets.streams import OPENAQ
+from assets.streams import USERS as USERS_STREAM
 
-MEASUREMENTS, USERS = "openaq_measurements", "randomuser_users"
+MEASUREMENTS, USERS = OPENAQ.table, USERS_STREAM.table
 MONGO = dg.AssetKey(["mongo", MEASUREMENTS])
 CASSANDRA = dg.AssetKey(["cassandra", "created_users"])
 FCT_MEASUREMENTS = dg.AssetKey(["marts", "fct_measurements"])

@@ -14,6 +14,7 @@ from assets.core.rows import LANDED_COLUMNS
 from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import MeasurementStore, UserStore
+from assets.streams import OPENAQ, USERS
 
 # Rows per store call: a larger batch amortises the embedded store's connection, transaction and
 # set-wise statements (5k -> 20k: 35 -> 31.5 s for 607k documents); MongoDB chunks it itself.
@@ -21,8 +22,8 @@ BATCH_ROWS = 20_000
 
 
 @dg.asset(
-    key=["mongo", "openaq_measurements"],
-    ins={"landed": lake_input(["raw", "openaq_measurements"])},
+    key=["mongo", OPENAQ.table],
+    ins={"landed": lake_input(OPENAQ.raw_key.path)},
     group_name="openaq",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -51,7 +52,7 @@ def mongo_openaq_measurements(
 
 @dg.asset(
     key=["cassandra", "created_users"],
-    ins={"clean_users": lake_input(["clean", "randomuser_users"])},
+    ins={"clean_users": lake_input(USERS.clean_key.path)},
     group_name="users",
     partitions_def=daily_partitions,
     backfill_policy=single_run,

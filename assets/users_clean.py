@@ -2,12 +2,11 @@
 replaced in the clean zone and the warehouse's `clean` schema by the lake IO manager."""
 
 from assets.clean_zone import CleanStep, clean_asset
+from assets.streams import USERS
 from spark.transforms.users import CLEAN_KEY, QUARANTINE_KEY, clean_users, flag_users, quarantined_users
 
-USERS = CleanStep(
-    raw=("raw", "randomuser_users"),
-    clean=("clean", "randomuser_users"),
-    quarantine=("clean", "randomuser_users_quarantine"),
+USERS_STEP = CleanStep.of(
+    USERS,
     flag=flag_users,
     keep=clean_users,
     reject=quarantined_users,
@@ -16,10 +15,10 @@ USERS = CleanStep(
     quarantine_key=QUARANTINE_KEY,
 )
 
-clean_randomuser_users = clean_asset(
-    USERS,
-    "clean_randomuser_users",
-    "users",
+users_clean = clean_asset(
+    USERS_STEP,
+    USERS.clean_step_name,
+    USERS.group,
     (
         "randomuser.me users of the day: typed (dob, registered as UTC timestamps; postcode as "
         "text), one row per login.uuid; no password, salt or hash.",

@@ -16,22 +16,16 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.ads_events import ads_events_landing
-from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.offsets import commit_landed
 from assets.ports import Lake
-from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
+from assets.streams import STREAMS
 from orchestration.held_back import TOPICS, held_back, held_back_evaluation, threshold_seconds
 from orchestration.held_messages import alert_days, held_overdue, overdue_evaluation
 from orchestration.resources.kafka import KafkaUnavailable, TopicLog
 
 # Run successes read per tick: thousands of runs a minute, within the tick's time limit.
 COMMIT_BATCH = 1000
-RAW_TABLES = {
-    OPENAQ_TOPIC: openaq_measurements_landing.key.path[-1],
-    USERS_TOPIC: randomuser_users_landing.key.path[-1],
-    ADS_TOPIC: ads_events_landing.key.path[-1],
-}
+RAW_TABLES = {s.topic: s.table for s in STREAMS}
 
 
 @dataclass

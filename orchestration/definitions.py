@@ -3,11 +3,10 @@
 import dagster as dg
 
 import assets as assets_package
-from assets import accounting, ads_events, landing, offsets, serving_accounting
+from assets import accounting, serving_accounting, stream_landings
 from assets.ecommerce import accounting as ecommerce_accounting
 from assets.ecommerce import files as ecommerce_files
 from assets.lake_warehouse import agreement_checks
-from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.alerts import check_failure_alerts, run_failure_alerts
 from orchestration.automation import automation_sensor, with_automation
 from orchestration.committer import kafka_offset_committer
@@ -18,7 +17,7 @@ from orchestration.held_messages import held_message_checks
 from orchestration.jobs import daily_job
 from orchestration.profiles import deployment, resources_for
 from orchestration.schedules import daily_schedule
-from orchestration.sensors import topic_sensor
+from orchestration.streams import committed_assets, topic_sensors, with_catalogue_facts
 
 
 def all_assets() -> list:
@@ -26,37 +25,18 @@ def all_assets() -> list:
     the landings feed follows them by declarative automation (orchestration/automation.py).
 
     Every module of the `assets` package is searched, so a new asset module needs no
-    registration here: adding a clean table is one asset module and one dbt model."""
-    assets = dg.load_assets_from_package_module(assets_package)
-    committed = committed_assets(assets)
-    landings = [landing.openaq_measurements_landing, landing.randomuser_users_landing, ads_events.ads_events_landing]
-    landings += ecommerce_files.raw_assets  # the file sensor's runs: what they leave out follows
+    registration here: adding a clean table is one asset module and one dbt model, and adding a
+    stream a descriptor (assets/streams.py) beside them."""
+    assets = with_catalogue_facts(dg.load_assets_from_package_module(assets_package))
+    # The file sensor's runs, too: what they leave out follows.
+    landings = [*stream_landings.landings, *ecommerce_files.raw_assets]
     checks = [
         *accounting.checks,
         *serving_accounting.checks,
         *ecommerce_accounting.checks,
         *agreement_checks(assets),
     ]
-    return [*with_automation(assets, landings), *committed, *checks]
-
-
-def committed_assets(assets: list) -> list[dg.AssetsDefinition]:
-    """Per topic, the run's last step: commit the landing group once every asset the landing
-    feeds (the ends of its downstream graph) has succeeded in the run."""
-    flows = [
-        (OPENAQ_TOPIC, landing.openaq_measurements_landing, "openaq"),
-        (USERS_TOPIC, landing.randomuser_users_landing, "users"),
-        (ADS_TOPIC, ads_events.ads_events_landing, ads_events.GROUP),
-    ]
-    return [
-        offsets.committed_asset(
-            topic,
-            asset.key.path[-1],
-            group,
-            sorted(dg.AssetSelection.assets(asset).downstream().sinks().resolve(assets)),
-        )
-        for topic, asset, group in flows
-    ]
+    return [*with_automation(assets, landings), *with_catalogue_facts(committed_assets(assets)), *checks]
 
 
 def build_definitions(profile: str) -> dg.Definitions:
@@ -66,9 +46,7 @@ def build_definitions(profile: str) -> dg.Definitions:
         jobs=[daily_job],
         schedules=[daily_schedule],
         sensors=[
-            topic_sensor(OPENAQ_TOPIC, landing.openaq_measurements_landing),
-            topic_sensor(USERS_TOPIC, landing.randomuser_users_landing),
-            topic_sensor(ADS_TOPIC, ads_events.ads_events_landing),
+            *topic_sensors(),
             kafka_offset_committer,
             automation_sensor,
             landing_folder_sensor(),

@@ -14,10 +14,10 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from assets.ads_events import ads_events_landing
 from assets.ecommerce.files import raw_file_name
 from assets.ecommerce.sources import ALL_SOURCES, LandingFolder
 from assets.ports import Lake
+from assets.streams import STREAMS
 from orchestration.resources.ecommerce.landing import file_sha256
 from orchestration.sensors import last_complete_day
 
@@ -25,12 +25,13 @@ TAG_FILE = "airstream/landing_file"
 
 
 def file_run_selection(raw_key: dg.AssetKey) -> dg.AssetSelection:
-    """The source's raw asset and everything below it, less what also needs the ad stream.
+    """The source's raw asset and everything below it, less what also needs a Kafka stream.
 
     Not the other sources', nor the landing asset (in sample mode it writes files). The campaign
     aggregate joins the ad stream: a file run cannot build it before the stream has landed (a
     fresh instance), so it follows the run by declarative automation (orchestration/automation.py)."""
-    return dg.AssetSelection.assets(raw_key).downstream() - dg.AssetSelection.assets(ads_events_landing).downstream()
+    streams = dg.AssetSelection.assets(*(s.raw_key for s in STREAMS)).downstream()
+    return dg.AssetSelection.assets(raw_key).downstream() - streams
 
 
 def downstream_of(key: dg.AssetKey, asset_graph) -> list[dg.AssetKey] | None:

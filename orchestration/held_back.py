@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 
 import dagster as dg
 
-from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
+from assets.streams import STREAMS
+from assets.topics import LANDING_GROUP, topic_key
 from orchestration.kafka_tags import TAG_RANGE, TAG_TOPIC_PARTITION
 from orchestration.resources.kafka import TopicLog
 
@@ -116,5 +117,5 @@ def held_back_check(topic: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-TOPICS = (OPENAQ_TOPIC, USERS_TOPIC, ADS_TOPIC)
+TOPICS = tuple(s.topic for s in STREAMS)
 held_back_checks = [held_back_check(topic) for topic in TOPICS]

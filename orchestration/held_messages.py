@@ -17,10 +17,10 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from assets.accounting import FLOWS
 from assets.core import clock
 from assets.landing.held import held_days, overdue
 from assets.ports import Lake
+from assets.streams import STREAMS
 from assets.topics import topic_key
 
 CHECK_NAME = "no_message_held_overdue"
@@ -75,4 +75,4 @@ def held_message_check(topic: str, table: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-held_message_checks = [held_message_check(flow.topic, flow.table) for flow in FLOWS]
+held_message_checks = [held_message_check(s.topic, s.table) for s in STREAMS]

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.dbt_project import dbt_project
+from assets.streams import OPENAQ
 from orchestration.resources.ads import AdEventsResource
 from orchestration.resources.alerts import AlertWebhook
 from orchestration.resources.cassandra import CassandraUserStore, EmbeddedUserStore
@@ -182,7 +183,7 @@ def _resources(profile: str) -> dict:
         "measurement_store": MongoMeasurementStore(
             uri=dg.EnvVar("MONGO_URI"),
             database=os.getenv("MONGO_DATABASE", "airstream"),
-            collection=os.getenv("MONGO_COLLECTION", "openaq_measurements"),
+            collection=os.getenv("MONGO_COLLECTION", OPENAQ.table),
         ),
         "user_store": cassandra_resource(),
         # sc://: a client of the Spark Connect server in front of the cluster (the compose stack's

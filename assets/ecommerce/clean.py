@@ -109,7 +109,7 @@ def step_of(clean: CleanStep, key: bytes, rules: dict | None = None) -> Step:
     return Step(
         raw=tuple(source.raw_key.path),
         clean=tuple(source.clean_key.path),
-        quarantine=("clean", source.quarantine_table),
+        quarantine=tuple(source.quarantine_key.path),
         flag=partial(clean.flag, key=key, **(rules or {})),
         keep=clean.keep,
         reject=clean.quarantine,

@@ -8,8 +8,9 @@ from typing import Protocol
 
 import dagster as dg
 
+from assets.streams import OWNER, zone_key  # noqa: F401 - the e-commerce modules read OWNER here
+
 GROUP = "ecommerce"
-OWNER = "team:data-platform"
 LANDING_FILES = dg.AssetKey(["landing", "ecommerce_files"])
 
 # source -> (file format, name suffixes it accepts)
@@ -37,11 +38,15 @@ class Source:
 
     @property
     def raw_key(self) -> dg.AssetKey:
-        return dg.AssetKey(["raw", self.raw_table])
+        return zone_key("raw", self.raw_table)
 
     @property
     def clean_key(self) -> dg.AssetKey:
-        return dg.AssetKey(["clean", self.clean_table])
+        return zone_key("clean", self.clean_table)
+
+    @property
+    def quarantine_key(self) -> dg.AssetKey:
+        return zone_key("clean", self.clean_table, "_quarantine")
 
 
 TRANSACTIONS = Source("transactions", "ecommerce_orders")

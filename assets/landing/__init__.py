@@ -11,7 +11,7 @@ before it (tests/assets/test_core_is_pure.py).
 
 import importlib
 
-__all__ = ["land_day", "landing_asset", "openaq_measurements_landing", "randomuser_users_landing"]
+__all__ = ["land_day", "landing_asset"]
 
 
 def __getattr__(name: str):

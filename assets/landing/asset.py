@@ -22,7 +22,7 @@ from assets.landing.legacy import LegacyLayout, refuse_legacy
 from assets.log_history import LogHistoryLost
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake
-from assets.topics import LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC, topic_key
+from assets.topics import LANDING_GROUP, topic_key
 
 
 def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, config: LandingConfig) -> dict:
@@ -89,17 +89,3 @@ def landing_asset(topic: str, table: str, group: str, description: str) -> dg.As
         )
 
     return _land
-
-
-openaq_measurements_landing = landing_asset(
-    OPENAQ_TOPIC,
-    "openaq_measurements",
-    "openaq",
-    "OpenAQ measurement messages of the day as received from `openaq.measurements`, with their Kafka coordinates.",
-)
-randomuser_users_landing = landing_asset(
-    USERS_TOPIC,
-    "randomuser_users",
-    "users",
-    "randomuser.me user messages of the day as received from `randomuser.users` (credentials included: they never leave this zone).",
-)

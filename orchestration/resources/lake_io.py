@@ -1,6 +1,6 @@
-"""The asset key is the address: `["clean", "openaq_measurements"]` is the lake's zone `clean`,
-table `openaq_measurements`, and (when the asset names a `partition_column` in its metadata)
-the warehouse table `clean.openaq_measurements`.
+"""The asset key is the address: `["clean", "ecommerce_orders"]` is the lake's zone `clean`,
+table `ecommerce_orders`, and (when the asset names a `partition_column` in its metadata)
+the warehouse table `clean.ecommerce_orders` (assets/streams.py `zone_key`).
 
 An asset returns its days in one of two shapes (a single-run backfill returns every day of its
 range): a Spark DataFrame holding the whole range, each row's day in the table's

@@ -21,6 +21,7 @@ import orjson
 
 from assets.core.memory import gc_paused
 from assets.core.rows import HELPER_FIELDS, landed_documents, to_stored
+from assets.streams import OPENAQ
 from orchestration.resources.pipeline import pipelined
 from orchestration.resources.sqlite_store import open_store
 
@@ -71,7 +72,7 @@ class MongoMeasurementStore(dg.ConfigurableResource):
 
     uri: str  # dg.EnvVar("MONGO_URI"): it may hold a password, so it is never logged or raised
     database: str = "airstream"
-    collection: str = "openaq_measurements"
+    collection: str = OPENAQ.table  # the raw documents keep their stream's table name
     timeout_ms: int = 10_000
     chunk_size: int = 1000
 

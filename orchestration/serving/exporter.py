@@ -20,10 +20,10 @@ import dagster as dg
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
-from assets.accounting import FLOWS
 from assets.core import clock as platform_clock
 from assets.landing.held import held_days, released_rows
-from assets.topics import ADS_TOPIC, LANDING_GROUP, OPENAQ_TOPIC, USERS_TOPIC
+from assets.streams import STREAMS
+from assets.topics import LANDING_GROUP
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource, dlq_topic
 from orchestration.resources.lake import LakeResource
 from orchestration.serving import platform_metrics as pm
@@ -31,7 +31,7 @@ from orchestration.serving.readers import reader_for
 from orchestration.serving.settings import ServingSettings, from_env
 
 log = logging.getLogger(__name__)
-TOPICS = (OPENAQ_TOPIC, USERS_TOPIC, ADS_TOPIC)
+TOPICS = tuple(s.topic for s in STREAMS)
 RECENT_RUNS = 500
 CHECK_EVENTS = 5000
 MATERIALIZATIONS_PER_ASSET = 500
@@ -141,7 +141,7 @@ class PlatformCollector:
         """The holding area of each flow, and its messages moved into the raw days of the window."""
         first_day = self.now().date() - timedelta(days=self.settings.metrics_days)
         samples = []
-        for flow in FLOWS:
+        for flow in STREAMS:
             days = self.lake.table_days("raw", flow.table)
             days = [d for d in days if d >= first_day or self.settings.metrics_days <= 0]
             released = {d: released_rows(self.lake, flow.table, d) for d in sorted(days)}

@@ -1,4 +1,4 @@
-"""The clean users contract: the columns of `clean/randomuser_users`, in order.
+"""The clean users contract: the columns of the clean users table, in order.
 
 Defined once, here, without a pyspark import: the Spark step selects these columns
 (spark/transforms/users.py) and the Cassandra sink maps every one of them to a column

@@ -8,13 +8,17 @@ from datetime import date
 import dagster as dg
 import pyarrow.dataset as pa_ds
 
-from assets.ads_events import ads_events_landing, ads_events_pull
+from assets.ads_events import ads_events_pull
 from assets.core.stream import OffsetRange
 from assets.offsets import commit_landed
+from assets.stream_landings import landing_of
+from assets.streams import ADS
 from assets.topics import ADS_TOPIC
 from orchestration.resources.ads import AdEventsResource, sample_events
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
+
+ads_events_landing = landing_of(ADS)
 
 DAY = date(2026, 11, 20)
 

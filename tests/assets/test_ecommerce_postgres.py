@@ -7,9 +7,12 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from assets.ads_events import ads_events_landing
+from assets.stream_landings import landing_of
+from assets.streams import ADS
 from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
+
+ads_events_landing = landing_of(ADS)
 
 DAY = "2026-11-20"
 TABLES = [

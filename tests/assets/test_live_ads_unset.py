@@ -146,7 +146,11 @@ def test_the_other_flows_hold_the_all_sample_day(live_ads_run):
 def test_a_skipped_day_is_pulled_whole_once_the_source_answers(tmp_path):
     """The skip records nothing in the pull's ledger: the same day pulled again with a source
     (here the sample one) publishes all of it, and the landing adds it to the empty day."""
-    from assets.ads_events import ads_events_landing, ads_events_pull
+    from assets.ads_events import ads_events_pull
+    from assets.stream_landings import landing_of
+    from assets.streams import ADS
+
+    ads_events_landing = landing_of(ADS)
     from orchestration.resources.ads import AdEventsResource, sample_events
     from orchestration.resources.kafka import EmbeddedTopicLogResource
     from orchestration.resources.lake import LakeResource

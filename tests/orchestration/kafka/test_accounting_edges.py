@@ -10,17 +10,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.accounting import FLOWS, balance_result, day_accounts, offset_ranges
+from assets.accounting import balance_result, day_accounts, offset_ranges
 from assets.core.stream import OffsetRange, dlq_topic
 from assets.landing import land_day
 from assets.landing.config import LandingConfig
 from assets.offsets import commit_landed
+from assets.streams import STREAMS
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 
 DAY = date(2026, 11, 20)
-FLOW = next(f for f in FLOWS if f.topic == OPENAQ_TOPIC)
+FLOW = next(f for f in STREAMS if f.topic == OPENAQ_TOPIC)
 MESSAGES = 60
 
 

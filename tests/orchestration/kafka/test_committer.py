@@ -9,13 +9,16 @@ import dagster as dg
 import pytest
 
 import orchestration.committer as committer
-from assets.landing import openaq_measurements_landing
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ
 from assets.topics import LANDING_GROUP
 from orchestration.committer import CommitterCursor
 from orchestration.kafka_tags import TAG_DAYS, TAG_RANGE, TAG_TOPIC_PARTITION
 from orchestration.resources.kafka import EmbeddedTopicLogResource, KafkaResource
 from orchestration.resources.lake import LakeResource
 from tests.orchestration.live_instance import free_port
+
+openaq_measurements_landing = landing_of(OPENAQ)
 
 TOPIC = "openaq.measurements"
 DAY = "2026-11-20"

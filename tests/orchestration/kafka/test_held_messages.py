@@ -11,11 +11,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.accounting import FLOWS, day_accounts
+from assets.accounting import day_accounts
 from assets.landing.day import land_ranges
 from assets.landing.held import held_days, released_rows
 from assets.landing.ranges import whole_day_ranges
 from assets.offsets import commit_landed
+from assets.streams import STREAMS
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.committer import CommitterCursor, overdue_changes
 from orchestration.held_messages import CHECK_NAME, held_message_checks, held_overdue
@@ -27,7 +28,7 @@ from tests.orchestration.kafka.test_landing_identity import raw_offsets
 
 DAY, HELD_DAY = date(2026, 11, 20), date(2027, 11, 20)
 TABLE, HELD = "openaq_measurements", "openaq_measurements_held"
-(FLOW,) = [f for f in FLOWS if f.topic == OPENAQ_TOPIC]
+(FLOW,) = [f for f in STREAMS if f.topic == OPENAQ_TOPIC]
 
 
 def land(kafka, lake, day: date, ranges=None) -> dict:

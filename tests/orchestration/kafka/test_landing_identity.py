@@ -14,9 +14,10 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from assets.core.stream import OffsetRange
-from assets.landing import openaq_measurements_landing
 from assets.landing.day import land_ranges, land_whole_day
 from assets.offsets import commit_landed, committed_asset, landed_through
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.committer import kafka_offset_committer
 from orchestration.resources.kafka import KafkaResource
@@ -24,6 +25,8 @@ from orchestration.resources.kafka.embedded import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
 from orchestration.sensors import evaluate_topic, topic_sensor
 from tests.waiting import wait_until
+
+openaq_measurements_landing = landing_of(OPENAQ)
 
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = ("2026-11-19", "2026-11-20")

@@ -13,12 +13,15 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from assets.core.stream import OffsetRange
-from assets.landing import openaq_measurements_landing
 from assets.offsets import commit_landed, committed_asset
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.kafka.embedded import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
+
+openaq_measurements_landing = landing_of(OPENAQ)
 
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = "2026-11-20"

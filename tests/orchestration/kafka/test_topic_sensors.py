@@ -12,12 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.core import clock
-from assets.landing import openaq_measurements_landing
 from assets.offsets import commit_landed
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import KafkaResource
 from orchestration.resources.lake import LakeResource
 from orchestration.sensors import TAG_TOPIC_PARTITION, evaluate_topic
+
+openaq_measurements_landing = landing_of(OPENAQ)
 
 D1 = datetime(2026, 11, 19, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)

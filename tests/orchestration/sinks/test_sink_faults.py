@@ -15,8 +15,9 @@ import pytest
 from faults import TcpProxy, commit_completed, failure_message, free_port, run_range, start_secantus, start_tansu
 
 from assets.core.rows import LANDED_COLUMNS, landed_documents
-from assets.landing import openaq_measurements_landing, randomuser_users_landing
 from assets.sinks import mongo_openaq_measurements
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ, USERS
 from assets.topics import OPENAQ_TOPIC, USERS_TOPIC
 from orchestration.automation import with_automation
 from orchestration.definitions import all_assets
@@ -27,6 +28,9 @@ from orchestration.resources.openaq import OpenAQResource
 from orchestration.resources.randomuser import RandomUserResource
 from orchestration.resources.warehouse import PostgresWarehouse
 from orchestration.sensors import evaluate_topic
+
+openaq_measurements_landing = landing_of(OPENAQ)
+randomuser_users_landing = landing_of(USERS)
 
 DAY = "2026-10-05"
 
