@@ -14,7 +14,7 @@ import orjson
 import pymongo
 import pytest
 
-from assets.core.rows import to_stored
+from assets.core.rows import period_end_of_id, to_stored
 from orchestration.resources.mongo import (
     INDEXES,
     EmbeddedMeasurementStore,
@@ -98,6 +98,21 @@ def test_helper_fields_and_the_raw_document_are_stored(make_measurement):
         "parameter_name": "no2",
     }
     assert stored["raw"] is doc
+
+
+def test_an_id_names_its_period_end_and_nothing_else_does(make_measurement):
+    for end in ("2026-11-20T01:00:00Z", "2026-11-20T01:00:00.123+00:00"):
+        stored = to_stored(make_measurement(sensor_id=7, end=end))
+        assert period_end_of_id(stored["_id"]) == stored["period_end"]
+    not_ids = [
+        "squatter",
+        "7",
+        "x:2026-11-20T01:00:00Z",
+        "7:2026-11-20T01:00:00+00:00",
+        "7:yesterday",
+        ":2026-11-20T01:00:00Z",
+    ]
+    assert [period_end_of_id(i) for i in not_ids] == [None] * len(not_ids)
 
 
 def _without_period(doc):
