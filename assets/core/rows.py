@@ -71,6 +71,13 @@ def to_stored(doc: dict) -> dict:
     }
 
 
+def period_end_of_id(doc_id: str) -> datetime | None:
+    """The period end that a document id of `to_stored` names, or None for any other string."""
+    sensor, sep, end_text = doc_id.partition(":")
+    canonical = canonical_end(end_text) if sep and sensor.lstrip("-").isdigit() else None
+    return canonical[0] if canonical is not None and canonical[1] == end_text else None
+
+
 # --- Cassandra: clean users ----------------------------------------------------------------
 # Keyspace `spark_streams`, table `created_users`, as in the original Spark streaming job: its
 # columns keep their names and meaning (id, post_code, registered_date, picture, address), the

@@ -20,7 +20,7 @@ import dagster as dg
 import orjson
 
 from assets.core.memory import gc_paused
-from assets.core.rows import HELPER_FIELDS, landed_documents, to_stored
+from assets.core.rows import HELPER_FIELDS, landed_documents, period_end_of_id, to_stored
 from assets.streams import OPENAQ
 from orchestration.resources.pipeline import pipelined
 from orchestration.resources.sqlite_store import open_store
@@ -68,7 +68,7 @@ def storable(docs: Sequence[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
 
 
 class MongoMeasurementStore(dg.ConfigurableResource):
-    """MongoDB (or a wire-compatible server): unordered bulk upserts in chunks."""
+    """MongoDB (or a wire-compatible server): set-wise upserts, one unordered bulk write a chunk."""
 
     uri: str  # dg.EnvVar("MONGO_URI"): it may hold a password, so it is never logged or raised
     database: str = "airstream"
@@ -94,51 +94,133 @@ class MongoMeasurementStore(dg.ConfigurableResource):
         finally:
             client.close()
 
-    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
-        """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
-        stored, rejected = storable(docs)
-        upserted = modified = matched = 0
-        from pymongo import ASCENDING, IndexModel, ReplaceOne
-        from pymongo.errors import BulkWriteError
+    @contextmanager
+    def _writable(self) -> Iterator:
+        from pymongo import ASCENDING, IndexModel
 
         with self._collection() as coll:
             # Idempotent: creating an index that exists with the same keys is a no-op.
             coll.create_indexes([IndexModel([(f, ASCENDING) for f in keys]) for keys in INDEXES])
-            for start in range(0, len(stored), self.chunk_size):
-                chunk = stored[start : start + self.chunk_size]
-                # Unordered: one bad document does not stop the others; a replay repairs the rest.
-                ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk]
-                try:
-                    result = coll.bulk_write(ops, ordered=False)
-                except BulkWriteError as error:
-                    # A short summary for the run's failure; the chained error lists every document.
-                    failed = error.details.get("writeErrors", [])
-                    first = (failed or error.details.get("writeConcernErrors") or [{}])[0].get("errmsg")
-                    raise MeasurementWriteError(
-                        f"{len(failed)} of {len(chunk)} upserts failed after {start} documents "
-                        f"into {self.database}.{self.collection}; first: {first}"
-                    ) from error
-                upserted += result.upserted_count
-                matched += result.matched_count
-                modified += result.modified_count
-        return UpsertResult(upserted, modified, matched, rejected)
+            yield coll
+
+    def upsert_measurements(self, docs: Sequence[dict]) -> UpsertResult:
+        """Upsert by `_id`; `upserted + matched + len(rejected) == len(docs)`. Raises on a write error."""
+        with self._writable() as coll:
+            return _upsert_set_wise(coll, docs, self.chunk_size, f"{self.database}.{self.collection}")
 
     def upsert_landed(self, batches: Iterable[LandedColumns]) -> UpsertResult:
-        """`upsert_measurements` over batches of landed rows; the next batch is parsed while
-        the server writes this one."""
-        return sum(pipelined(map(_landed_documents, batches), self.upsert_measurements), NOTHING)
+        """`upsert_measurements` over batches of landed rows, on one connection; the next batch
+        is parsed while the server writes this one."""
+        with self._writable() as coll:
+            where = f"{self.database}.{self.collection}"
+            write = functools.partial(_upsert_set_wise, coll, chunk_size=self.chunk_size, where=where)
+            return sum(pipelined(map(_landed_documents, batches), write), NOTHING)
 
     def count(self, filter: dict | None = None) -> int:
         with self._collection() as coll:
             return coll.count_documents(filter or {})
 
     def count_ids(self, ids: Sequence[str]) -> int:
-        """How many of `ids` the collection holds (the loss accounting's sink term)."""
+        """How many of `ids` the collection holds (the loss accounting's sink term). The ids of the
+        sink name their period end, so the collection's ids are read back per UTC date over the
+        `period_end` index, [earliest, latest] end of that date's ids, and matched here: one scan
+        a date, where `$in` lists cost a query per few hundred ids (and the stand-in's time grows
+        with the square of a list's length). Other strings are looked up by `$in`."""
+        wanted, windows, others = set(ids), {}, []
+        for doc_id in wanted:
+            end = period_end_of_id(doc_id)
+            if end is None:
+                others.append(doc_id)
+                continue
+            low, high = windows.get(end.date(), (end, end))
+            windows[end.date()] = (min(low, end), max(high, end))
         with self._collection() as coll:
-            return sum(
-                coll.count_documents({"_id": {"$in": list(ids[i : i + COUNT_IDS])}})
-                for i in range(0, len(ids), COUNT_IDS)
+            found = sum(
+                doc["_id"] in wanted
+                for low, high in windows.values()
+                for doc in coll.find({"period_end": {"$gte": low, "$lte": high}}, {"_id": 1}, batch_size=10_000)
             )
+            return found + len(_existing(coll, others, {"_id": 1}))
+
+
+# Ids per `$in` lookup. MongoDB takes thousands at no extra cost; the MongoDB-wire stand-in of the
+# tests (SecantusDB) spends time growing with the square of a list's length: 20k ids cost 1.1 s
+# in lists of 50, 1.6 s of 100, 11 s of 1,000 and 100 s of 10,000 (tests/benchmarks/bench_mongo_sink.py).
+LOOKUP_IDS = 100
+
+
+def _existing(coll, ids: Sequence[str], projection: dict | None = None) -> dict:
+    """{_id: stored document as raw BSON} of those of `ids` the collection holds."""
+    from bson.raw_bson import RawBSONDocument
+
+    raw = coll.with_options(codec_options=coll.codec_options.with_options(document_class=RawBSONDocument))
+    found = {}
+    for start in range(0, len(ids), LOOKUP_IDS):
+        for doc in raw.find({"_id": {"$in": list(ids[start : start + LOOKUP_IDS])}}, projection):
+            found[doc["_id"]] = doc
+    return found
+
+
+def _upsert_set_wise(coll, docs: Sequence[dict], chunk_size: int, where: str) -> UpsertResult:
+    """Per chunk: read which ids exist (their stored BSON), insert the new ones, replace the
+    existing ones whose BSON differs, and leave equal ones alone. Counted as MongoDB counts
+    ReplaceOne upserts applied one by one in order: a new id is upserted once and its later
+    copies matched; a copy is modified when its BSON differs from what the id holds before it
+    (an equal replacement modifies nothing). An id inserted by another writer meanwhile fails
+    its insert with a duplicate key and is replaced instead."""
+    import bson
+    from pymongo import InsertOne, ReplaceOne
+    from pymongo.errors import BulkWriteError
+
+    stored, rejected = storable(docs)
+    upserted = modified = matched = 0
+    state: dict[str, bytes] = {}  # id -> its BSON as of the last copy seen, this call
+    for start in range(0, len(stored), chunk_size):
+        chunk = stored[start : start + chunk_size]
+        unseen = list(dict.fromkeys(d["_id"] for d in chunk if d["_id"] not in state))
+        state |= {doc_id: raw.raw for doc_id, raw in _existing(coll, unseen).items()}
+        new, changed = {}, {}  # id -> its last copy: the one the collection must end with
+        for doc in chunk:
+            encoded = bson.encode(doc, codec_options=coll.codec_options)
+            previous = state.get(doc["_id"])
+            if previous is None:
+                upserted += 1
+                new[doc["_id"]] = doc
+            else:
+                matched += 1
+                if previous != encoded:
+                    modified += 1
+                    (new if doc["_id"] in new else changed)[doc["_id"]] = doc
+            state[doc["_id"]] = encoded
+        written = [*new.values(), *changed.values()]  # inserts first: ops[i] writes written[i]
+        ops = [InsertOne(d) for d in new.values()] + [
+            ReplaceOne({"_id": i}, d, upsert=True) for i, d in changed.items()
+        ]
+        if not ops:
+            continue  # a replay: every copy equal to what is stored
+        try:
+            try:
+                # Unordered: one bad document does not stop the others; a replay repairs the rest.
+                coll.bulk_write(ops, ordered=False)
+            except BulkWriteError as error:
+                failed = error.details.get("writeErrors", [])
+                raced = [written[e["index"]] for e in failed if e.get("code") == 11000 and e["index"] < len(new)]
+                if len(raced) < len(failed) or error.details.get("writeConcernErrors"):
+                    raise
+                again = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in raced]
+                result = coll.bulk_write(again, ordered=False)
+                # Not ours to insert after all: each raced id was there, matched and maybe modified.
+                upserted -= len(raced) - result.upserted_count
+                matched += len(raced) - result.upserted_count
+                modified += result.modified_count
+        except BulkWriteError as error:
+            # A short summary for the run's failure; the chained error lists every document.
+            failed = error.details.get("writeErrors", [])
+            first = (failed or error.details.get("writeConcernErrors") or [{}])[0].get("errmsg")
+            raise MeasurementWriteError(
+                f"{len(failed)} of {len(chunk)} upserts failed after {start} documents into {where}; first: {first}"
+            ) from error
+    return UpsertResult(upserted, modified, matched, rejected)
 
 
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}

@@ -14,7 +14,7 @@ import orjson
 import pymongo
 import pytest
 
-from assets.core.rows import to_stored
+from assets.core.rows import period_end_of_id, to_stored
 from orchestration.resources.mongo import (
     INDEXES,
     EmbeddedMeasurementStore,
@@ -100,6 +100,21 @@ def test_helper_fields_and_the_raw_document_are_stored(make_measurement):
     assert stored["raw"] is doc
 
 
+def test_an_id_names_its_period_end_and_nothing_else_does(make_measurement):
+    for end in ("2026-11-20T01:00:00Z", "2026-11-20T01:00:00.123+00:00"):
+        stored = to_stored(make_measurement(sensor_id=7, end=end))
+        assert period_end_of_id(stored["_id"]) == stored["period_end"]
+    not_ids = [
+        "squatter",
+        "7",
+        "x:2026-11-20T01:00:00Z",
+        "7:2026-11-20T01:00:00+00:00",
+        "7:yesterday",
+        ":2026-11-20T01:00:00Z",
+    ]
+    assert [period_end_of_id(i) for i in not_ids] == [None] * len(not_ids)
+
+
 def _without_period(doc):
     del doc["measurement"]["period"]
     return doc
@@ -143,6 +158,41 @@ def test_a_replay_upserts_instead_of_adding(store, make_measurement):
     assert store.upsert_measurements([corrected]) == UpsertResult(upserted=0, modified=1, matched=1)
     assert store.count() == 6
     assert store.count({"_id": "1:2026-11-20T01:00:00Z"}) == 1
+
+
+def mixed_batch(make_measurement) -> tuple[list[dict], list[dict]]:
+    """Six stored documents, then a batch of two of them unchanged, two changed (moved to
+    location 99), two new ones and one without an id."""
+    first = [
+        make_measurement(sensor_id=s, end=f"2026-11-20T0{h}:00:00Z", offset=10 * s + h)
+        for s in (1, 2)
+        for h in (1, 2, 3)
+    ]
+    changed = [make_measurement(sensor_id=2, end=f"2026-11-20T0{h}:00:00Z", location_id=99) for h in (1, 2)]
+    new = [make_measurement(sensor_id=3, end=f"2026-11-21T0{h}:00:00Z", location_id=99) for h in (1, 2)]
+    return first, [first[0], changed[0], new[0], make_measurement(end=None), first[1], new[1], changed[1]]
+
+
+def test_a_batch_of_unchanged_changed_and_new_documents(store, make_measurement):
+    first, batch = mixed_batch(make_measurement)
+    store.upsert_measurements(first)
+    result = store.upsert_measurements(batch)
+    assert (result.upserted, result.modified, result.matched, len(result.rejected)) == (2, 2, 4, 1)
+    assert store.count() == 8
+    assert store.count({"location_id": 99}) == 4  # the changed ones hold their new version
+    assert store.count({"sensor_id": 1, "location_id": 10}) == 3  # the unchanged ones as they were
+    assert store.upsert_measurements(batch) == UpsertResult(upserted=0, modified=0, matched=6, rejected=result.rejected)
+
+
+def test_count_ids_counts_the_stored_ids_of_any_day(store, make_measurement):
+    first, batch = mixed_batch(make_measurement)
+    store.upsert_measurements(first + batch)
+    stored = ["1:2026-11-20T01:00:00Z", "2:2026-11-20T03:00:00Z", "3:2026-11-21T02:00:00Z"]
+    absent = ["1:2026-11-20T04:00:00Z", "3:2026-11-22T01:00:00Z", "9:2026-11-20T01:00:00Z", "not-an-id", "1:yesterday"]
+    assert store.count_ids(stored + absent) == 3
+    assert store.count_ids(stored + stored[:1]) == 3  # an id counts once, as in a `$in`
+    assert store.count_ids(absent) == 0
+    assert store.count_ids([]) == 0
 
 
 def test_z_and_plus_zero_offsets_are_the_same_document(store, make_measurement):
@@ -281,6 +331,41 @@ def test_chunks_add_up(mongo_uri, make_measurement):
     assert store.upsert_measurements(docs) == UpsertResult(upserted=5, modified=0, matched=0)
     assert store.upsert_measurements(docs) == UpsertResult(upserted=0, modified=0, matched=5)
     with store._collection() as coll:
+        coll.database.client.drop_database(store.database)
+
+
+def test_chunks_of_a_mixed_batch_add_up(mongo_uri, make_measurement):
+    store = MongoMeasurementStore(uri=mongo_uri, database=f"airstream_test_{uuid.uuid4().hex[:8]}", chunk_size=2)
+    first, batch = mixed_batch(make_measurement)
+    store.upsert_measurements(first)
+    # A new id inserted in one chunk and changed in a later one: upserted once, then modified.
+    again = make_measurement(sensor_id=3, end="2026-11-21T01:00:00Z", location_id=98)
+    result = store.upsert_measurements([*batch, again])
+    assert (result.upserted, result.modified, result.matched, len(result.rejected)) == (2, 3, 5, 1)
+    assert store.count() == 8 and store.count({"location_id": 98}) == 1
+    with store._collection() as coll:
+        coll.database.client.drop_database(store.database)
+
+
+def test_an_id_inserted_by_another_writer_meanwhile_is_replaced(mongo_uri, make_measurement, monkeypatch):
+    store = MongoMeasurementStore(uri=mongo_uri, database=f"airstream_test_{uuid.uuid4().hex[:8]}")
+    store.upsert_measurements([make_measurement(sensor_id=1, value=1.0)])
+    # The other writer's document lands between the lookup and the write: the lookup saw none.
+    monkeypatch.setattr("orchestration.resources.mongo._existing", lambda coll, ids, projection=None: {})
+    result = store.upsert_measurements([make_measurement(sensor_id=1, value=2.0), make_measurement(sensor_id=2)])
+    assert result == UpsertResult(upserted=1, modified=1, matched=1)
+    with store._collection() as coll:
+        stored = coll.find_one({"_id": "1:2026-11-20T01:00:00Z"})
+        coll.database.client.drop_database(store.database)
+    assert stored["raw"]["measurement"]["value"] == 2.0
+
+
+def test_count_ids_finds_documents_of_other_ids_too(mongo_uri, make_measurement):
+    store = MongoMeasurementStore(uri=mongo_uri, database=f"airstream_test_{uuid.uuid4().hex[:8]}")
+    store.upsert_measurements([make_measurement(sensor_id=1)])
+    with store._collection() as coll:
+        coll.insert_one({"_id": "squatter"})
+        assert store.count_ids(["squatter", "1:2026-11-20T01:00:00Z", "other"]) == 2
         coll.database.client.drop_database(store.database)
 
 
