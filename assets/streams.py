@@ -122,8 +122,8 @@ USERS = Stream(
     topic=USERS_TOPIC,
     table="randomuser_users",
     group="users",
-    description="randomuser.me user messages of the day as received from `randomuser.users` (credentials "
-    "included: they never leave this zone).",
+    description="randomuser.me user messages of the day as received from `randomuser.users`. They carry no "
+    "credentials: the pull drops them before publishing (assets/producers.py `without_credentials`).",
     columns=CLEAN_USER_COLUMNS,
 )
 ADS = Stream(
