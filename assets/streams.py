@@ -7,7 +7,8 @@ facts (owner, column schema, freshness). A clean step takes its keys from its st
 e-commerce file sources name their tables by the same rule (`zone_key`).
 
 Adding a stream: a descriptor here, its topic's contract (assets/core/contracts/), a source
-adapter that publishes to the topic, a clean step and its dbt models (docs/streaming.md).
+adapter that publishes to the topic, its clean table's contract (spark/schemas/), a clean step
+and its dbt models (docs/streaming.md).
 """
 
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ class Stream:
     table: str  # raw/<table>, raw/<table>_rejected, clean/<table>, clean/<table>_quarantine
     group: str  # the Dagster group of every asset of the stream, and its dbt models' tag
     description: str  # what the landed table holds: the landing asset's description
-    # The clean table's contract (spark/schemas/clean_<table>.py): its columns in order, with their
-    # Spark types, as the transform selects them; the catalogue's column schema.
+    # The clean table's contract (a spark/schemas/clean_*.py module): its columns in order with
+    # their Spark types, as the transform selects them; the catalogue's column schema.
     columns: tuple[Column, ...]
     # The freshness expectation of the clean table (Dagster's freshness policy, shown in the
     # UI): built within `fresh_within_hours` before each tick of the UTC cron `fresh_by`. The
