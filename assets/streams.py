@@ -7,7 +7,8 @@ facts (owner, column schema, freshness). A clean step takes its keys from its st
 e-commerce file sources name their tables by the same rule (`zone_key`).
 
 Adding a stream: a descriptor here, its topic's contract (assets/core/contracts/), a source
-adapter that publishes to the topic, a clean step and its dbt models (docs/streaming.md).
+adapter that publishes to the topic, its clean table's contract (spark/schemas/), a clean step
+and its dbt models (docs/streaming.md).
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.topics import ADS_TOPIC, OPENAQ_TOPIC, USERS_TOPIC, topic_key
-from spark.schemas.clean_users import CLEAN_USER_COLUMNS
+from spark.schemas.clean_ads import CLEAN_ADS
+from spark.schemas.clean_measurements import CLEAN_MEASUREMENTS
+from spark.schemas.clean_users import CLEAN_USERS
+from spark.schemas.columns import Column
 
 OWNER = "team:data-platform"
 
@@ -33,7 +37,9 @@ class Stream:
     table: str  # raw/<table>, raw/<table>_rejected, clean/<table>, clean/<table>_quarantine
     group: str  # the Dagster group of every asset of the stream, and its dbt models' tag
     description: str  # what the landed table holds: the landing asset's description
-    columns: tuple[str, ...]  # the clean table's columns, in order (its column schema)
+    # The clean table's contract (a spark/schemas/clean_*.py module): its columns in order with
+    # their Spark types, as the transform selects them; the catalogue's column schema.
+    columns: tuple[Column, ...]
     # The freshness expectation of the clean table (Dagster's freshness policy, shown in the
     # UI): built within `fresh_within_hours` before each tick of the UTC cron `fresh_by`. The
     # schedule builds the day that ended at 02:00, and sensor runs follow the topic all day.
@@ -100,22 +106,7 @@ OPENAQ = Stream(
     group="openaq",
     description="OpenAQ measurement messages of the day as received from `openaq.measurements`, with their "
     "Kafka coordinates.",
-    columns=(
-        "sensor_id",
-        "location_id",
-        "parameter_id",
-        "parameter_name",
-        "units",
-        "value",
-        "period_start_utc",
-        "period_end_utc",
-        "measured_on",
-        "has_flags",
-        "coverage_percent",
-        "latitude",
-        "longitude",
-        "ingested_at",
-    ),
+    columns=CLEAN_MEASUREMENTS,
 )
 USERS = Stream(
     name="users",
@@ -124,7 +115,7 @@ USERS = Stream(
     group="users",
     description="randomuser.me user messages of the day as received from `randomuser.users`. They carry no "
     "credentials: the pull drops them before publishing (assets/producers.py `without_credentials`).",
-    columns=CLEAN_USER_COLUMNS,
+    columns=CLEAN_USERS,
 )
 ADS = Stream(
     name="ads",
@@ -132,19 +123,7 @@ ADS = Stream(
     table="ads_events",
     group="ecommerce",
     description="Ad event messages of the day as received from `ads.events`, with their Kafka coordinates.",
-    columns=(
-        "event_id",
-        "campaign_id",
-        "event_type",
-        "event_ts",
-        "event_date",
-        "cost",
-        "revenue",
-        "order_id",
-        "is_late",
-        "ingested_on",
-        "ingested_at",
-    ),
+    columns=CLEAN_ADS,
 )
 
 STREAMS = (OPENAQ, USERS, ADS)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import dagster as dg
 
 from assets import offsets
-from assets.ecommerce.files import column_schema
+from assets.column_schema import column_schema
 from assets.landing.decode import LANDED
 from assets.stream_landings import landing_of
 from assets.streams import STREAMS, Stream
@@ -46,7 +46,7 @@ def catalogue_facts(spec: dg.AssetSpec) -> dg.AssetSpec:
             continue
         schema = {
             stream.raw_key: column_schema(LANDED),
-            stream.clean_key: dg.TableSchema(columns=[dg.TableColumn(c) for c in stream.columns]),
+            stream.clean_key: column_schema(stream.columns),
         }.get(spec.key)
         metadata = {"dagster/column_schema": schema} if schema else {}
         spec = spec.merge_attributes(owners=[stream.owner], metadata=metadata)

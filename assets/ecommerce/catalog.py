@@ -13,7 +13,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets.ecommerce.files import column_schema
+from assets.column_schema import column_schema
 from assets.ecommerce.sources import ALL_SOURCES, GROUP, OWNER, Source
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Lake, Warehouse

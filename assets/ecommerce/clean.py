@@ -17,12 +17,15 @@ from pyspark.sql import DataFrame, SparkSession
 
 from assets.clean_zone import CleanStep as Step
 from assets.clean_zone import clean_outputs, table_spec
+from assets.column_schema import column_schema
 from assets.core.lake_days import LakeDays
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.ecommerce.sources import GROUP, OWNER, SOCIAL, TRANSACTIONS, WEBLOGS, Source
 from assets.lake_io import lake_input
 from assets.partitions import daily_partitions, partition_days, single_run
 from assets.ports import Spark
+from spark.schemas.clean_ecommerce import CLEAN_ORDERS, CLEAN_POSTS, CLEAN_REQUESTS, QUARANTINE
+from spark.schemas.columns import Column
 from spark.transforms.ecommerce import orders, social, weblogs
 
 # The status words' map is a dbt seed (the warehouse tests it); this step reads the same file.
@@ -57,7 +60,7 @@ class CleanStep:
     quarantine: Callable[[DataFrame, date], DataFrame]
     keys: tuple[Sequence[str], Sequence[str]]
     day_column: str
-    clean_columns: Sequence[str]
+    clean_columns: Sequence[Column]  # the clean table's contract (spark/schemas/clean_ecommerce.py)
     description: str
     # Per-run inputs read with Spark and bound into `flag` (the orders' status map).
     read_rules: Callable[[SparkSession], dict] | None = None
@@ -72,7 +75,7 @@ STEPS = (
         orders.quarantined_orders,
         (orders.CLEAN_KEY, orders.QUARANTINE_KEY),
         "ordered_on",
-        orders.CLEAN_COLUMNS,
+        CLEAN_ORDERS,
         "Order lines: one row per (order_id, order_line), UTC, latest file version wins; customer_email "
         "replaced by customer_key (HMAC-SHA256).",
         _status_map,
@@ -85,7 +88,7 @@ STEPS = (
         weblogs.quarantined_requests,
         (weblogs.CLEAN_KEY, weblogs.QUARANTINE_KEY),
         "requested_on",
-        weblogs.CLEAN_COLUMNS,
+        CLEAN_REQUESTS,
         "Web server requests from combined-format logs, UTC; client IP replaced by client_key (HMAC-SHA256).",
     ),
     CleanStep(
@@ -95,7 +98,7 @@ STEPS = (
         social.quarantined_posts,
         (social.CLEAN_KEY, social.QUARANTINE_KEY),
         "created_on",
-        social.CLEAN_COLUMNS,
+        CLEAN_POSTS,
         "Social posts: one row per post id, UTC, hashtags and mentions as space-separated lower-case text.",
     ),
 )
@@ -119,10 +122,12 @@ def step_of(clean: CleanStep, key: bytes, rules: dict | None = None) -> Step:
     )
 
 
-def _spec(key: Sequence[str], step: CleanStep, description: str, column: str, columns: Sequence[str]) -> dg.AssetSpec:
+def _spec(
+    key: Sequence[str], step: CleanStep, description: str, column: str, columns: Sequence[Column]
+) -> dg.AssetSpec:
     return table_spec(key, [step.source.raw_key, *step.rule_deps], description, GROUP, column).merge_attributes(
         owners=[OWNER],
-        metadata={"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c) for c in columns])},
+        metadata={"dagster/column_schema": column_schema(columns)},
     )
 
 
@@ -140,7 +145,7 @@ def clean_asset(step: CleanStep) -> dg.AssetsDefinition:
                 f"Records of the {source.name} files that failed validation, as received (PII pseudonymised), "
                 "with the reason.",
                 "partition_day",
-                ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"],
+                QUARANTINE,
             ),
         ],
         ins={"raw": lake_input(unbound.raw)},

@@ -12,8 +12,8 @@ import hashlib
 from datetime import UTC, date, datetime
 
 import dagster as dg
-import pyarrow as pa
 
+from assets.column_schema import column_schema
 from assets.ecommerce.records import RAW_SCHEMA, raw_batch, split_file
 from assets.ecommerce.sources import ALL_SOURCES, GROUP, LANDING_FILES, OWNER, LandedFileLike, LandingFolder, Source
 from assets.partitions import daily_partitions, partition_days, single_run
@@ -21,10 +21,6 @@ from assets.ports import Lake
 
 SHA_PREFIX = 16  # hex digits of the hash in a raw file's name; the full hash is a column
 EMPTY_FILE = "empty"  # a day without files still reads as an (empty) table
-
-
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
 
 
 def raw_file_name(landed: LandedFileLike, sha256: str) -> str:

@@ -11,28 +11,15 @@ so the counts always add up to the raw row count.
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark.schemas.clean_measurements import CLEAN_MEASUREMENTS
+from spark.schemas.columns import names
 from spark.schemas.openaq import CORRUPT_RECORD, MEASUREMENT_MESSAGE
 from spark.transforms.days import Day, with_day
 from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
 from spark.transforms.plausibility import Plausibility, plausibility_rules, with_bounds
 
-CLEAN_COLUMNS = [
-    "sensor_id",
-    "location_id",
-    "parameter_id",
-    "parameter_name",
-    "units",
-    "value",
-    "period_start_utc",
-    "period_end_utc",
-    "measured_on",
-    "has_flags",
-    "coverage_percent",
-    "latitude",
-    "longitude",
-    "ingested_at",
-]
+CLEAN_COLUMNS = list(names(CLEAN_MEASUREMENTS))
 
 # What makes two rows the same: the clean table keeps one valid row per CLEAN_KEY, the
 # quarantine one rejected row per QUARANTINE_KEY; the loss accounting counts both from the data.

@@ -6,9 +6,12 @@ import pytest
 
 from assets.streams import ADS, OPENAQ, STREAMS, USERS
 from orchestration.definitions import build_definitions
-from spark.schemas.clean_users import CLEAN_USER_COLUMNS
-from spark.transforms.ecommerce.ads import CLEAN_COLUMNS as AD_COLUMNS
-from spark.transforms.measurements import CLEAN_COLUMNS as MEASUREMENT_COLUMNS
+from spark.schemas.clean_ads import CLEAN_ADS
+from spark.schemas.clean_measurements import CLEAN_MEASUREMENTS
+from spark.schemas.clean_users import CLEAN_USERS
+from spark.schemas.columns import names
+from spark.transforms import measurements, users
+from spark.transforms.ecommerce import ads
 
 
 def test_a_descriptor_derives_every_key_of_its_stream():
@@ -25,10 +28,16 @@ def test_a_descriptor_derives_every_key_of_its_stream():
     assert [s.topic for s in STREAMS] == ["openaq.measurements", "randomuser.users", "ads.events"]
 
 
-def test_the_clean_column_schema_is_the_one_the_transform_selects():
-    assert OPENAQ.columns == tuple(MEASUREMENT_COLUMNS)
-    assert ADS.columns == tuple(AD_COLUMNS)
-    assert USERS.columns is CLEAN_USER_COLUMNS  # the users' transform selects these (spark/transforms/users.py)
+def test_the_clean_column_schema_is_the_contract_the_transform_selects():
+    # The descriptor references the contract, never a copy; tests/spark/ hold each transform's
+    # output schema (names, order, Spark types) equal to the same contract.
+    for stream, contract, transform in [
+        (OPENAQ, CLEAN_MEASUREMENTS, measurements),
+        (USERS, CLEAN_USERS, users),
+        (ADS, CLEAN_ADS, ads),
+    ]:
+        assert stream.columns is contract, stream.name
+        assert tuple(transform.CLEAN_COLUMNS) == names(contract), stream.name
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +60,9 @@ def test_raw_and_clean_tables_carry_their_column_schema_and_the_clean_its_freshn
     raw = graph.get(stream.raw_key).metadata["dagster/column_schema"]
     assert [c.name for c in raw.columns][:3] == ["kafka_topic", "kafka_partition", "kafka_offset"]
     clean = graph.get(stream.clean_key)
-    assert tuple(c.name for c in clean.metadata["dagster/column_schema"].columns) == stream.columns
+    shown = [(c.name, c.type, c.description) for c in clean.metadata["dagster/column_schema"].columns]
+    assert shown == [(c.name, c.type, c.description or None) for c in stream.columns]
+    assert len(shown) == {"openaq": 14, "users": 29, "ads": 11}[stream.name]
     policy = clean.freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
     assert (policy.deadline_cron, policy.lower_bound_delta.total_seconds()) == (stream.fresh_by, 24 * 3600)

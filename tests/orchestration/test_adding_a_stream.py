@@ -1,5 +1,5 @@
 """Adding a Kafka stream is a descriptor (with its topic's contract), a source adapter, a clean
-transform with its asset module, and its dbt model: no list of streams to extend anywhere else.
+transform (with its clean table's contract) and its asset module, and its dbt model: no list of streams to extend anywhere else.
 
 The test copies the project, adds exactly those files (and the descriptor to assets/streams.py),
 and materializes one day of the new stream from the copy with the real CLI, in one run: the
@@ -25,6 +25,7 @@ BIN = Path(sys.executable).parent
 DAY = "2026-11-20"
 
 DESCRIPTOR = """
+from spark.schemas.clean_weather import CLEAN_WEATHER
 
 WEATHER = Stream(
     name="weather",
@@ -32,7 +33,7 @@ WEATHER = Stream(
     table="weather_readings",
     group="weather",
     description="Weather readings of the day as received from `weather.readings`, with their Kafka coordinates.",
-    columns=("reading_id", "station", "celsius", "read_on"),
+    columns=CLEAN_WEATHER,
 )
 STREAMS = (*STREAMS, WEATHER)
 """
@@ -91,6 +92,19 @@ def weather_pull(context: dg.AssetExecutionContext, kafka: dg.ResourceParam[Topi
     yield from published(WEATHER.pull_key, WEATHER.topic, "fixed", per_day)
 '''
 
+CLEAN_CONTRACT = '''
+"""The clean weather readings contract."""
+
+from spark.schemas.columns import Column
+
+CLEAN_WEATHER = (
+    Column("reading_id", "string", "One row per reading id."),
+    Column("station", "string"),
+    Column("celsius", "double"),
+    Column("read_on", "date", "The pull day."),
+)
+'''
+
 TRANSFORM = '''
 """Weather readings: one per reading id; a reading without a value is quarantined."""
 
@@ -98,6 +112,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.schemas.clean_weather import CLEAN_WEATHER
+from spark.schemas.columns import names
 from spark.transforms.days import DAY, Day, with_day
 
 READING = T.StructType(
@@ -121,7 +137,7 @@ def flag_readings(raw: DataFrame, day: Day) -> DataFrame:
 
 
 def keep_readings(flagged: DataFrame) -> DataFrame:
-    return flagged.where("reason is null").dropDuplicates([DAY, *CLEAN_KEY]).select("reading_id", "station", "celsius", "read_on")
+    return flagged.where("reason is null").dropDuplicates([DAY, *CLEAN_KEY]).select(*names(CLEAN_WEATHER))
 
 
 def reject_readings(flagged: DataFrame, day: Day) -> DataFrame:
@@ -182,6 +198,7 @@ models:
 NEW_FILES = {
     "assets/core/contracts/weather.readings.v1.json": json.dumps(CONTRACT, indent=2),
     "assets/weather_pull.py": SOURCE,
+    "spark/schemas/clean_weather.py": CLEAN_CONTRACT,
     "spark/transforms/weather.py": TRANSFORM,
     "assets/weather_clean.py": ASSET_MODULE,
     "dbt/models/staging/stg_weather__readings.sql": MODEL_SQL,

@@ -8,6 +8,7 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.profiles import resources_for
+from spark.schemas.clean_ecommerce import CLEAN_ORDERS, CLEAN_POSTS, CLEAN_REQUESTS, QUARANTINE
 
 ASSETS = [
     "landing/ecommerce_files",
@@ -48,6 +49,21 @@ def test_every_ecommerce_asset_is_grouped_owned_and_described(graph):
         assert node.owners == ["team:data-platform"], path
         if path != "landing/ecommerce_files":
             assert "dagster/column_schema" in node.metadata, path
+
+
+def test_the_clean_tables_show_their_contracts_typed(graph):
+    # The contracts the transforms' output schemas are held to (tests/spark/test_ecommerce_transforms.py).
+    for path, contract in [
+        ("clean/ecommerce_orders", CLEAN_ORDERS),
+        ("clean/ecommerce_orders_quarantine", QUARANTINE),
+        ("clean/ecommerce_weblogs", CLEAN_REQUESTS),
+        ("clean/ecommerce_social_posts", CLEAN_POSTS),
+    ]:
+        shown = graph.get(key(path)).metadata["dagster/column_schema"].columns
+        assert [(c.name, c.type) for c in shown] == [(c.name, c.type) for c in contract], path
+    orders = graph.get(key("clean/ecommerce_orders")).metadata["dagster/column_schema"].columns
+    assert [(c.name, c.type) for c in orders][9] == ("unit_price", "decimal(18,2)")
+    assert orders[4].description == "HMAC-SHA256 of the customer's email (the email never passes)."
 
 
 def test_lineage_runs_from_the_landing_folder_to_the_marts(graph):

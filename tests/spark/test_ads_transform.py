@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from spark.schemas.clean_ads import CLEAN_ADS
 from spark.transforms.ecommerce.ads import (
     CLEAN_COLUMNS,
     clean_ad_events,
@@ -104,6 +105,8 @@ def test_clean_rows_are_typed_utc_and_deduplicated(spark, flagged):
     )
     actual = clean_ad_events(flagged)
     assert actual.columns == CLEAN_COLUMNS
+    # The clean table's contract, which the catalogue shows: names, order and Spark types.
+    assert actual.dtypes == [(c.name, c.type) for c in CLEAN_ADS]
     assert dict(actual.dtypes)["event_ts"] == "timestamp_ntz"
     assert (dict(actual.dtypes)["cost"], dict(actual.dtypes)["revenue"]) == ("decimal(18,6)", "decimal(18,6)")
     assertDataFrameEqual(actual, expected)

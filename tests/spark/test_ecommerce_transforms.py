@@ -12,12 +12,19 @@ from pyspark.sql import functions as F
 
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.ecommerce.records import raw_batch, split_file
+from spark.schemas.clean_ecommerce import CLEAN_ORDERS, CLEAN_POSTS, CLEAN_REQUESTS, QUARANTINE
+from spark.schemas.columns import Column
 from spark.transforms.ecommerce import orders, social, weblogs
 from spark.transforms.ecommerce.pseudonym import hmac_sha256
 
 DAY = date(2026, 11, 20)
 KEY = b"test-key-not-a-secret"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+
+def dtypes(contract: tuple[Column, ...]) -> list[tuple[str, str]]:
+    """What `DataFrame.dtypes` says of a frame that keeps the contract: names, order, Spark types."""
+    return [(c.name, c.type) for c in contract]
 
 
 def raw_frame(spark, tmp_path, file_format: str, versions: list[tuple[str, bytes, datetime]]):
@@ -99,6 +106,8 @@ def test_log_lines_are_typed_pseudonymised_and_bad_ones_quarantined(spark, tmp_p
         spark, tmp_path, "log", [("access.log", "\n".join(lines).encode(), datetime(2026, 11, 21, tzinfo=UTC))]
     )
     flagged = weblogs.flag_requests(raw, DAY, key=KEY)
+    assert weblogs.clean_requests(flagged).dtypes == dtypes(CLEAN_REQUESTS)
+    assert weblogs.quarantined_requests(flagged, DAY).dtypes == dtypes(QUARANTINE)
     clean = weblogs.clean_requests(flagged).orderBy("record_number").collect()
     assert [(r.path, r.status, r.response_bytes, str(r.requested_at)) for r in clean] == [
         ("/cart", 404, None, "2026-11-20 10:00:00")
@@ -181,6 +190,8 @@ def test_posts_keep_the_latest_version_and_tolerate_missing_and_extra_fields(spa
         ],
     )
     flagged = social.flag_posts(raw, DAY, key=KEY)
+    assert social.clean_posts(flagged).dtypes == dtypes(CLEAN_POSTS)
+    assert social.quarantined_posts(flagged, DAY).dtypes == dtypes(QUARANTINE)
     clean = social.clean_posts(flagged).orderBy("post_id").collect()
     assert [(r.post_id, r.platform, r.likes, r.hashtags, str(r.created_at)) for r in clean] == [
         ("S-1", "x", 5, "sale gift", "2026-11-20 10:00:00"),
@@ -361,6 +372,8 @@ def test_each_platforms_order_export_is_cleaned_to_the_canonical_statuses(spark,
     ]
     types = dict(orders.clean_orders(flagged).dtypes)
     assert (types["unit_price"], types["line_amount"]) == ("decimal(18,2)", "decimal(18,2)")
+    assert orders.clean_orders(flagged).dtypes == dtypes(CLEAN_ORDERS)
+    assert orders.quarantined_orders(flagged, DAY).dtypes == dtypes(QUARANTINE)
 
 
 def test_an_operator_extends_the_status_map_with_a_row(spark, tmp_path):

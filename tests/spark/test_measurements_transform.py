@@ -12,6 +12,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from assets.landing.decode import LANDED
 from assets.openaq_clean import SEEDS_DIR
+from spark.schemas.clean_measurements import CLEAN_MEASUREMENTS
 from spark.transforms.days import DAY as DAY_COLUMN
 from spark.transforms.measurements import (
     CLEAN_COLUMNS,
@@ -159,6 +160,8 @@ def test_clean_rows_are_typed_utc_and_deduplicated(spark, raw, rules):
     )
     assertDataFrameEqual(clean.select(*expected.columns), expected)
     assert clean.columns == CLEAN_COLUMNS
+    # The clean table's contract, which the catalogue shows: names, order and Spark types.
+    assert clean.dtypes == [(c.name, c.type) for c in CLEAN_MEASUREMENTS]
     assert {r.measured_on for r in clean.select("measured_on").collect()} == {DAY}
 
 

@@ -10,6 +10,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from assets.landing.decode import LANDED
+from spark.schemas.clean_users import CLEAN_USERS
 from spark.transforms.users import (
     CLEAN_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -271,6 +272,8 @@ def test_clean_users_are_typed_and_deduplicated(spark, flagged):
         " ingested_on date, ingested_at timestamp_ntz",
     )
     assert clean.columns == CLEAN_COLUMNS
+    # The clean table's contract, which the catalogue shows: names, order and Spark types.
+    assert clean.dtypes == [(c.name, c.type) for c in CLEAN_USERS]
     assertDataFrameEqual(clean, expected)  # schema included: types are part of the contract
 
 

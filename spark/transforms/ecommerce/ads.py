@@ -18,6 +18,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.schemas.clean_ads import CLEAN_ADS
+from spark.schemas.columns import names
 from spark.transforms.days import Day, with_day
 from spark.transforms.dedupe import KAFKA_ORDER, keep_one
 from spark.transforms.event_time import utc_ntz
@@ -35,19 +37,7 @@ EVENT_TYPES = ("impression", "click", "conversion")
 MICROS = T.DecimalType(18, 6)
 _EXACT = T.DecimalType(38, 18)
 
-CLEAN_COLUMNS = [
-    "event_id",
-    "campaign_id",
-    "event_type",
-    "event_ts",
-    "event_date",
-    "cost",
-    "revenue",
-    "order_id",
-    "is_late",
-    "ingested_on",
-    "ingested_at",
-]
+CLEAN_COLUMNS = list(names(CLEAN_ADS))
 QUARANTINE_COLUMNS = [
     "kafka_topic",
     "kafka_partition",

@@ -26,6 +26,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark.schemas.clean_ecommerce import CLEAN_ORDERS, QUARANTINE
+from spark.schemas.columns import names
 from spark.transforms.days import Day
 from spark.transforms.ecommerce.pseudonym import email_key
 from spark.transforms.ecommerce.versions import (
@@ -59,27 +61,8 @@ ISO_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}
 
 CLEAN_KEY = ("order_id", "order_line")
 QUARANTINE_KEY = ("source_file", "payload")
-CLEAN_COLUMNS = [
-    "order_id",
-    "order_line",
-    "ordered_at",
-    "ordered_on",
-    "customer_key",
-    "product_id",
-    "product_name",
-    "category",
-    "quantity",
-    "unit_price",
-    "currency",
-    "line_amount",
-    "status",
-    "campaign_id",
-    "source_file",
-    "file_sha256",
-    "record_number",
-    "received_at",
-]
-QUARANTINE_COLUMNS = ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"]
+CLEAN_COLUMNS = list(names(CLEAN_ORDERS))
+QUARANTINE_COLUMNS = list(names(QUARANTINE))
 
 
 @dataclass(frozen=True)

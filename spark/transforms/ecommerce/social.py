@@ -10,6 +10,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
+from spark.schemas.clean_ecommerce import CLEAN_POSTS, QUARANTINE
+from spark.schemas.columns import names
 from spark.transforms.days import Day
 from spark.transforms.ecommerce.versions import (
     blank_to_null,
@@ -39,24 +41,8 @@ ISO_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}
 
 CLEAN_KEY = ("post_id",)
 QUARANTINE_KEY = ("source_file", "payload")
-CLEAN_COLUMNS = [
-    "post_id",
-    "platform",
-    "author",
-    "created_at",
-    "created_on",
-    "text",
-    "lang",
-    "likes",
-    "shares",
-    "mentions",
-    "hashtags",
-    "source_file",
-    "file_sha256",
-    "record_number",
-    "received_at",
-]
-QUARANTINE_COLUMNS = ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"]
+CLEAN_COLUMNS = list(names(CLEAN_POSTS))
+QUARANTINE_COLUMNS = list(names(QUARANTINE))
 
 
 def _tags(column: str, prefix: str) -> F.Column:

@@ -16,6 +16,8 @@ in the clean rows and in the quarantine's copy of the line alike.
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from spark.schemas.clean_ecommerce import CLEAN_REQUESTS, QUARANTINE
+from spark.schemas.columns import names
 from spark.transforms.days import Day
 from spark.transforms.ecommerce.pseudonym import hmac_sha256
 from spark.transforms.ecommerce.versions import first_reason, latest_versions, rejected_once
@@ -33,24 +35,8 @@ TIME_FORMAT = "dd/MMM/yyyy:HH:mm:ss Z"
 # of the latest version of each file.
 CLEAN_KEY = ("source_file", "record_number")
 QUARANTINE_KEY = ("source_file", "record_number")
-CLEAN_COLUMNS = [
-    "requested_at",
-    "requested_on",
-    "client_key",
-    "method",
-    "path",
-    "protocol",
-    "status",
-    "response_bytes",
-    "referrer",
-    "user_agent",
-    "invalid_utf8",
-    "source_file",
-    "file_sha256",
-    "record_number",
-    "received_at",
-]
-QUARANTINE_COLUMNS = ["source_file", "file_sha256", "record_number", "payload", "reason", "partition_day"]
+CLEAN_COLUMNS = list(names(CLEAN_REQUESTS))
+QUARANTINE_COLUMNS = list(names(QUARANTINE))
 
 
 def _group(index: int) -> F.Column:
