@@ -283,7 +283,12 @@ def _rows(docs: Sequence[dict]) -> tuple[list[tuple], list[tuple[dict, str]]]:
 
 def _landed_documents(columns: LandedColumns) -> list[dict]:
     with gc_paused():  # 20k parsed documents at a time: see assets/core/memory.py
-        return landed_documents(columns)
+        return landed_documents({name: _values(columns[name]) for name in LANDED_COLUMNS})
+
+
+def _values(column: Sequence) -> Sequence:
+    """A landed column as Python values: the sink hands over Arrow arrays, tests hand lists."""
+    return column.to_pylist() if hasattr(column, "to_pylist") else column
 
 
 # The column-wise mapping of landed rows (DuckDB's C JSON reader instead of a parse, a dict and a
@@ -335,19 +340,23 @@ from typed
 """
 
 
-def _landed_rows(columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, str]]]:
-    """`_rows(landed_documents(columns))`, column-wise; in id order (copies of an id keep theirs)."""
-    import duckdb
+def _arrow(column: Sequence, kind):
+    import pyarrow as pa
+
+    return column.cast(kind) if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column, kind)
+
+
+def _landed_rows(con, columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, str]]]:
+    """`_rows(landed_documents(columns))`, column-wise on the DuckDB connection `con`; in id
+    order (the copies of one id keep theirs), which keeps SQLite's id B-tree writes local."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     types = (pa.string(), pa.string(), pa.int64(), pa.int64())  # as the landing writes them
     landed = pa.table(
-        {name: pa.array(columns[name], kind) for name, kind in zip(LANDED_COLUMNS, types, strict=True)}
+        {name: _arrow(columns[name], kind) for name, kind in zip(LANDED_COLUMNS, types, strict=True)}
     ).append_column("seq", pa.array(range(len(columns[LANDED_COLUMNS[0]])), pa.int64()))
-    with duckdb.connect() as con:
-        con.execute("set threads = 1")  # a sink step beside others: one core, as the Python it replaces
-        mapped = con.execute(_MAP_LANDED).to_arrow_table()
+    mapped = con.execute(_MAP_LANDED).to_arrow_table()
     stamps = pc.unique(mapped["stamp"].filter(mapped["fast"])).to_pylist()
     canonical = [canonical_end(stamp) for stamp in stamps]
     known = pa.array([c is not None for c in canonical], pa.bool_())
@@ -424,8 +433,11 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
         """`upsert_measurements` over batches of landed rows, on one connection (its page cache
         stays warm): the next batch is parsed and mapped while a writer thread stores this one,
         since SQLite releases the GIL as it works. Each batch is one transaction."""
-        encoded = (_landed_rows(columns) for columns in batches)
-        with closing(self._connect(check_same_thread=False)) as con:
+        import duckdb
+
+        with duckdb.connect() as mapper, closing(self._connect(check_same_thread=False)) as con:
+            mapper.execute("set threads = 1")  # a sink step beside others: the one core the Python it replaces used
+            encoded = (_landed_rows(mapper, columns) for columns in batches)
             return sum(pipelined(encoded, lambda rows: self._store(con, rows)), NOTHING)
 
     def _store(self, con: sqlite3.Connection, encoded: tuple[list[tuple], list[tuple[dict, str]]]) -> UpsertResult:
