@@ -452,6 +452,9 @@ def test_landed_batches_are_stored_exactly_as_document_by_document(tmp_path, mak
     again = by_column.upsert_landed(iter([columns]))
     assert (again.upserted, again.modified, again.matched, len(again.rejected)) == (0, 2, 9, 5)
     assert again == one_by_one.upsert_measurements(consumed)
+    # A file written document by document (as before this mapping) is matched, not rewritten.
+    assert one_by_one.upsert_landed(iter([columns])) == again
+    assert stored_rows(by_column) == stored_rows(one_by_one)
     assert stored_rows(by_column) == stored_rows(one_by_one)
 
 
