@@ -292,12 +292,14 @@ def _values(column: Sequence) -> Sequence:
     return column.to_pylist() if hasattr(column, "to_pylist") else column
 
 
-# The column-wise mapping of landed rows (DuckDB's C JSON reader instead of a parse, a dict and a
-# dump per document in Python: 15 s -> 2 s for a million). A row takes it only when its verdict
-# cannot differ from `to_stored`'s: a JSON object with an integer `sensor_id`, a text period end
-# that `canonical_end` accepts, integer or null ids, a text or null parameter name and no `kafka`
-# key of its own. Every other row (a reject, or an unusual but storable shape) goes through
-# `to_stored` one by one, so rejects and their reasons are exactly those of the per-document path.
+# The column-wise mapping of landed rows: DuckDB's C JSON reader instead of a parse, a dict and a
+# dump per document in Python (8-12 s -> 4 s for a million; docs/performance.md). A row takes it
+# only when its verdict cannot differ from `to_stored`'s: a JSON object with an integer
+# `sensor_id`, a text period end that `canonical_end` accepts, integer or null ids, a text or
+# null parameter name and no `kafka` key of its own. Every other row (a reject, or an unusual but
+# storable shape) goes through `to_stored` one by one, so rejects and their reasons are those of
+# the per-document path. DuckDB's reader also accepts NaN and trailing commas, which orjson
+# refuses; a landed payload cannot hold them, since the landing parsed it with orjson.
 _PATHS = (
     "$.sensor_id",
     "$.location_id",
@@ -357,7 +359,11 @@ def _landed_rows(con, columns: LandedColumns) -> tuple[list[tuple], list[tuple[d
     landed = pa.table(
         {name: _arrow(columns[name], kind) for name, kind in zip(LANDED_COLUMNS, types, strict=True)}
     ).append_column("seq", pa.array(range(len(columns[LANDED_COLUMNS[0]])), pa.int64()))
-    mapped = con.execute(_MAP_LANDED).to_arrow_table()
+    con.register("landed", landed)
+    try:
+        mapped = con.execute(_MAP_LANDED).to_arrow_table()
+    finally:
+        con.unregister("landed")
     stamps = pc.unique(mapped["stamp"].filter(mapped["fast"])).to_pylist()
     canonical = [canonical_end(stamp) for stamp in stamps]
     known = pa.array([c is not None for c in canonical], pa.bool_())
