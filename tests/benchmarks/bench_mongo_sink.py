@@ -129,7 +129,8 @@ def bench_embedded(n: int) -> dict:
     phases = {}
     with duckdb.connect() as mapper, contextlib.closing(store._connect()) as con:
         mapper.execute("set threads = 1")
-        con.execute(f"pragma wal_autocheckpoint = {mongo.WAL_CHECKPOINT_PAGES}")
+        page = con.execute("pragma page_size").fetchone()[0]
+        con.execute(f"pragma wal_autocheckpoint = {mongo.WAL_CHECKPOINT_BYTES // page}")
         for phase in ("insert", "replay"):
             seconds = {"map_per_document": 0.0, "map_column_wise": 0.0, "write": 0.0}
             result = mongo.NOTHING

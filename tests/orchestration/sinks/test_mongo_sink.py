@@ -19,6 +19,7 @@ import pytest
 from assets.core.rows import period_end_of_id, to_stored
 from orchestration.resources.mongo import (
     INDEXES,
+    PAGE_BYTES,
     EmbeddedMeasurementStore,
     MeasurementWriteError,
     MongoMeasurementStore,
@@ -478,3 +479,23 @@ def test_landed_batches_as_arrow_columns(store, make_measurement):
     assert store.count() == 3 and store.count_ids([f"{s}:2026-11-20T01:00:00Z" for s in (1, 2, 3, 4)]) == 3
     again = store.upsert_landed(iter([columns]))
     assert (again.upserted, again.modified, again.matched, len(again.rejected)) == (0, 0, 3, 1)
+
+
+def page_size(path: str) -> int:
+    with closing(sqlite3.connect(path)) as con:
+        return con.execute("pragma page_size").fetchone()[0]
+
+
+def test_a_new_file_has_large_pages_and_an_older_file_keeps_its_own(tmp_path, make_measurement, monkeypatch):
+    new = EmbeddedMeasurementStore(path=str(tmp_path / "new.sqlite"))
+    assert new.upsert_landed(iter([landed([make_measurement()])])).upserted == 1
+    assert page_size(new.path) == PAGE_BYTES == 16_384
+    # A file an earlier version created (SQLite's default pages) is read and written as it is.
+    older = EmbeddedMeasurementStore(path=str(tmp_path / "older.sqlite"))
+    with monkeypatch.context() as earlier:
+        earlier.setattr("orchestration.resources.mongo.PAGE_BYTES", None)  # as created before
+        older.upsert_measurements([make_measurement(sensor_id=1)])
+    assert page_size(older.path) == 4096
+    result = older.upsert_landed(iter([landed([make_measurement(sensor_id=1), make_measurement(sensor_id=2)])]))
+    assert (result.upserted, result.modified, result.matched) == (1, 0, 1)
+    assert page_size(older.path) == 4096 and older.count() == 2
