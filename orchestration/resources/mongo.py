@@ -4,7 +4,8 @@ A document is stored under ``_id = "<sensor_id>:<period end as canonical UTC ISO
 Kafka offset range upserts the same documents instead of adding copies. Stored shape: ``{_id,
 location_id, sensor_id, parameter_id, parameter_name, period_end (UTC datetime), raw}``, where
 ``raw`` is the document exactly as consumed (measurement, kafka coordinates, fetched_at). The
-mapping is pure and shared: `assets.core.rows.to_stored`.
+mapping is pure and shared: `assets.core.rows.to_stored`; the embedded store maps landed batches
+column-wise with the same results (`_landed_rows`), falling back to it row by row.
 """
 
 from __future__ import annotations
