@@ -38,7 +38,7 @@ def mongo_openaq_measurements(
     def landed_columns(day):
         for batch in landed.batches(day, LANDED_COLUMNS, BATCH_ROWS):
             totals["documents"] += batch.num_rows  # counted as read, not from the store's answer
-            yield {name: batch.column(name).to_pylist() for name in LANDED_COLUMNS}
+            yield {name: batch.column(name) for name in LANDED_COLUMNS}  # Arrow: the store maps by column
 
     for day in partition_days(context):
         result = measurement_store.upsert_landed(landed_columns(day))

@@ -4,7 +4,8 @@ A document is stored under ``_id = "<sensor_id>:<period end as canonical UTC ISO
 Kafka offset range upserts the same documents instead of adding copies. Stored shape: ``{_id,
 location_id, sensor_id, parameter_id, parameter_name, period_end (UTC datetime), raw}``, where
 ``raw`` is the document exactly as consumed (measurement, kafka coordinates, fetched_at). The
-mapping is pure and shared: `assets.core.rows.to_stored`.
+mapping is pure and shared: `assets.core.rows.to_stored`; the embedded store maps landed batches
+column-wise with the same results (`_landed_rows`), falling back to it row by row.
 """
 
 from __future__ import annotations
@@ -20,13 +21,20 @@ import dagster as dg
 import orjson
 
 from assets.core.memory import gc_paused
-from assets.core.rows import HELPER_FIELDS, landed_documents, period_end_of_id, to_stored
+from assets.core.rows import (
+    HELPER_FIELDS,
+    LANDED_COLUMNS,
+    canonical_end,
+    landed_documents,
+    period_end_of_id,
+    to_stored,
+)
 from assets.streams import OPENAQ
 from orchestration.resources.pipeline import pipelined
 from orchestration.resources.sqlite_store import open_store
 
 # The landed rows of one store call, by column (assets/core/rows.py LANDED_COLUMNS).
-LandedColumns = Mapping[str, Sequence]
+LandedColumns = Mapping[str, Sequence]  # Python lists or Arrow arrays
 
 # The serving queries: one location, or one pollutant, over a time range.
 INDEXES = (("location_id", "period_end"), ("parameter_id", "period_end"), ("period_end",))
@@ -239,6 +247,11 @@ COUNT_IDS = 10_000  # ids per existence count, one parameter each
 UPSERT_SET = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
 UPSERT_DIFFERS = " or ".join(f"measurements.{c} is not excluded.{c}" for c in COLUMNS[1:])
 CACHE_KIB = 128 * 1024
+# A new file's pages: 16 kB rather than 4 kB, so a day's 1M rows of about 1 kB (the raw document)
+# and their four indexes split and write fewer pages: a real M day's writes 13.5 -> 9.2 s
+# (docs/performance.md). A file created before keeps its 4 kB pages and works as it did.
+PAGE_BYTES = 16_384
+WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024
 
 
 @functools.cache
@@ -255,33 +268,143 @@ def _count_existing(ids: int) -> str:
     return f"select count(*) from measurements where _id in ({', '.join('?' * ids)})"
 
 
+def _row(doc: dict) -> tuple:
+    """The embedded store's row (columns of COLUMNS) of a stored form."""
+    return (
+        doc["_id"],
+        doc["location_id"],
+        doc["sensor_id"],
+        doc["parameter_id"],
+        doc["parameter_name"],
+        _sql_time(doc["period_end"]),
+        orjson.dumps(doc["raw"]).decode(),
+    )
+
+
 def _rows(docs: Sequence[dict]) -> tuple[list[tuple], list[tuple[dict, str]]]:
     """The embedded store's rows of `docs` (columns of COLUMNS), and the rejected ones."""
     stored, rejected = storable(docs)
-    dumps = orjson.dumps
-    rows = [
-        (
-            doc["_id"],
-            doc["location_id"],
-            doc["sensor_id"],
-            doc["parameter_id"],
-            doc["parameter_name"],
-            _sql_time(doc["period_end"]),
-            dumps(doc["raw"]).decode(),
-        )
-        for doc in stored
-    ]
-    return rows, rejected
+    return [_row(doc) for doc in stored], rejected
 
 
 def _landed_documents(columns: LandedColumns) -> list[dict]:
     with gc_paused():  # 20k parsed documents at a time: see assets/core/memory.py
-        return landed_documents(columns)
+        return landed_documents({name: _values(columns[name]) for name in LANDED_COLUMNS})
 
 
-def _landed_rows(columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, str]]]:
+def _values(column: Sequence) -> Sequence:
+    """A landed column as Python values: the sink hands over Arrow arrays, tests hand lists."""
+    return column.to_pylist() if hasattr(column, "to_pylist") else column
+
+
+# The column-wise mapping of landed rows: DuckDB's C JSON reader instead of a parse, a dict and a
+# dump per document in Python (8-12 s -> 4 s for a million; docs/performance.md). A row takes it
+# only when its verdict cannot differ from `to_stored`'s: a JSON object with an integer
+# `sensor_id`, a text period end that `canonical_end` accepts, integer or null ids, a text or
+# null parameter name and no `kafka` key of its own. Every other row (a reject, or an unusual but
+# storable shape) goes through `to_stored` one by one, so rejects and their reasons are those of
+# the per-document path. DuckDB's reader also accepts NaN and trailing commas, which orjson
+# refuses; a landed payload cannot hold them, since the landing parsed it with orjson.
+_PATHS = (
+    "$.sensor_id",
+    "$.location_id",
+    "$.measurement.parameter.id",
+    "$.measurement.parameter.name",
+    "$.measurement.period.datetimeTo.utc",
+    "$.kafka",
+)
+_INTEGER = "in ('UBIGINT', 'BIGINT')"
+_MAP_LANDED = f"""
+with parsed as (
+    select seq, kafka_topic, kafka_partition, kafka_offset, case when json_valid(payload) then payload end as p
+    from landed
+), typed as (
+    select *, json_type(p) as shape, json_type(p, {list(_PATHS)}) as t, json_extract_string(p, {list(_PATHS[:5])}) as v
+    from parsed
+)
+select
+    seq,
+    coalesce(
+        shape = 'OBJECT'
+        and t[1] {_INTEGER} and try_cast(v[1] as bigint) is not null
+        and (t[2] is null or t[2] = 'NULL' or (t[2] {_INTEGER} and try_cast(v[2] as bigint) is not null))
+        and (t[3] is null or t[3] = 'NULL' or (t[3] {_INTEGER} and try_cast(v[3] as bigint) is not null))
+        and (t[4] is null or t[4] in ('NULL', 'VARCHAR'))
+        and t[5] = 'VARCHAR'
+        and t[6] is null,
+        false
+    ) as fast,
+    try_cast(v[1] as bigint) as sensor_id,
+    try_cast(v[2] as bigint) as location_id,
+    try_cast(v[3] as bigint) as parameter_id,
+    v[4] as parameter_name,
+    v[5] as stamp,
+    -- The document as consumed, as `orjson.dumps` writes it: minified, its Kafka coordinates last.
+    left(json(p)::varchar, -1)
+        || ',"kafka":'
+        || json_object('topic', kafka_topic, 'partition', kafka_partition, 'offset', kafka_offset)::varchar
+        || '}}' as raw
+from typed
+"""
+
+
+def _arrow(column: Sequence, kind):
+    import pyarrow as pa
+
+    return column.cast(kind) if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(column, kind)
+
+
+def _landed_rows(con, columns: LandedColumns) -> tuple[list[tuple], list[tuple[dict, str]]]:
+    """`_rows(landed_documents(columns))`, column-wise on the DuckDB connection `con`; in id
+    order (the copies of one id keep theirs), which keeps SQLite's id B-tree writes local."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    types = (pa.string(), pa.string(), pa.int64(), pa.int64())  # as the landing writes them
+    landed = pa.table(
+        {name: _arrow(columns[name], kind) for name, kind in zip(LANDED_COLUMNS, types, strict=True)}
+    ).append_column("seq", pa.array(range(len(columns[LANDED_COLUMNS[0]])), pa.int64()))
+    con.register("landed", landed)
+    try:
+        mapped = con.execute(_MAP_LANDED).to_arrow_table()
+    finally:
+        con.unregister("landed")
+    stamps = pc.unique(mapped["stamp"].filter(mapped["fast"])).to_pylist()
+    canonical = [canonical_end(stamp) for stamp in stamps]
+    known = pa.array([c is not None for c in canonical], pa.bool_())
+    found = pc.index_in(mapped["stamp"], pa.array(stamps, pa.string()))
+    fast = pc.and_(mapped["fast"], pc.fill_null(pc.take(known, found), False))
+    ends = pa.array([c and c[1] for c in canonical], pa.string())
+    times = pa.array([c and _sql_time(c[0]) for c in canonical], pa.string())
+    rows_table = pa.table(
+        {
+            "_id": pc.binary_join_element_wise(pc.cast(mapped["sensor_id"], pa.string()), pc.take(ends, found), ":"),
+            "location_id": mapped["location_id"],
+            "sensor_id": mapped["sensor_id"],
+            "parameter_id": mapped["parameter_id"],
+            "parameter_name": mapped["parameter_name"],
+            "period_end": pc.take(times, found),
+            "raw": mapped["raw"],
+            "seq": mapped["seq"],
+        }
+    ).filter(fast)
+    slow = mapped["seq"].filter(pc.invert(fast)).to_pylist()
+    if not slow:
+        rows_table = rows_table.sort_by([("_id", "ascending"), ("seq", "ascending")])
+        return list(zip(*(rows_table[c].to_pylist() for c in COLUMNS), strict=True)), []
+    # The few others, one by one, merged in by their place in the batch.
+    others = landed.take(slow)
     with gc_paused():
-        return _rows(landed_documents(columns))
+        docs = landed_documents({name: others[name].to_pylist() for name in LANDED_COLUMNS})
+    merged, rejected = [], []
+    for seq, doc in zip(slow, docs, strict=True):
+        try:
+            merged.append((*_row(to_stored(doc)), seq))
+        except ValueError as reason:
+            rejected.append((doc, str(reason)))
+    merged += zip(*(rows_table[c].to_pylist() for c in (*COLUMNS, "seq")), strict=True)
+    merged.sort(key=lambda row: (row[0], row[-1]))
+    return [row[:-1] for row in merged], rejected
 
 
 @functools.lru_cache(maxsize=16_384)  # a day's documents share a few hundred period ends
@@ -308,7 +431,13 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
             "create table if not exists measurements (_id text primary key, location_id integer,"
             " sensor_id integer, parameter_id integer, parameter_name text, period_end text, raw text)"
         )
-        con = open_store(self.path, schema + indexes, timeout_seconds=30.0, check_same_thread=check_same_thread)
+        con = open_store(
+            self.path,
+            schema + indexes,
+            timeout_seconds=30.0,
+            check_same_thread=check_same_thread,
+            page_size=PAGE_BYTES,
+        )
         # A day's batches insert into four B-trees (the id and three indexes): SQLite's default
         # 2 MB page cache rereads their pages from the OS at every batch. Taken only as used.
         con.execute(f"pragma cache_size = -{CACHE_KIB}")
@@ -322,8 +451,16 @@ class EmbeddedMeasurementStore(dg.ConfigurableResource):
         """`upsert_measurements` over batches of landed rows, on one connection (its page cache
         stays warm): the next batch is parsed and mapped while a writer thread stores this one,
         since SQLite releases the GIL as it works. Each batch is one transaction."""
-        encoded = (_landed_rows(columns) for columns in batches)
-        with closing(self._connect(check_same_thread=False)) as con:
+        import duckdb
+
+        with duckdb.connect() as mapper, closing(self._connect(check_same_thread=False)) as con:
+            # A checkpoint every 40 MB of WAL rather than every 4 MB (SQLite's default): a day's
+            # hot index pages are copied into the file once per ten batches, not after each
+            # (6.5 instead of 7.3 s for a million rows; tests/benchmarks/bench_mongo_sink.py).
+            page = con.execute("pragma page_size").fetchone()[0]
+            con.execute(f"pragma wal_autocheckpoint = {WAL_CHECKPOINT_BYTES // page}")
+            mapper.execute("set threads = 1")  # a sink step beside others: the one core the Python it replaces used
+            encoded = (_landed_rows(mapper, columns) for columns in batches)
             return sum(pipelined(encoded, lambda rows: self._store(con, rows)), NOTHING)
 
     def _store(self, con: sqlite3.Connection, encoded: tuple[list[tuple], list[tuple[dict, str]]]) -> UpsertResult:

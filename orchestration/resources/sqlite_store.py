@@ -26,11 +26,13 @@ def open_store(
     isolation_level: str | None = "",
     layout: int = 1,
     check_same_thread: bool = True,
+    page_size: int | None = None,
 ) -> sqlite3.Connection:
     """A connection to the SQLite file `path`, created with `schema` (idempotent DDL) if new.
 
     `layout` is the version of `schema`, kept in `user_version`: a file of another layout is
-    refused rather than half-read (local data: the message says which file to delete)."""
+    refused rather than half-read (local data: the message says which file to delete).
+    `page_size` applies to a new file only (an existing one keeps its pages)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
         path, timeout=timeout_seconds, isolation_level=isolation_level, check_same_thread=check_same_thread
@@ -45,6 +47,8 @@ def open_store(
                     " local data only, delete it (and its -wal, -shm files) to start afresh"
                 )
             if found == 0:
+                if page_size is not None:  # before WAL: a WAL file's page size is fixed
+                    conn.execute(f"pragma page_size = {int(page_size)}")
                 # WAL is persistent: readers never wait for the writer, in every process.
                 conn.execute("pragma journal_mode=wal")
                 conn.executescript(f"begin immediate; {schema}; pragma user_version = {layout}; commit;")

@@ -1,6 +1,8 @@
-"""Benchmark: the MongoDB sink against a MongoDB-wire server started here, fresh.
+"""Benchmark: the MongoDB sink against a MongoDB-wire server started here, fresh, or the local
+profile's embedded store.
 
     .venv/bin/python tests/benchmarks/bench_mongo_sink.py [N] [--server secantus|URI]
+    PYTHONPATH=$PWD .venv/bin/python tests/benchmarks/bench_mongo_sink.py 1000000 --server embedded
 
 Upserts N documents shaped like one landed day (sensors x 5-minute period ends, as
 `to_stored` stores them) through `MongoMeasurementStore.upsert_measurements` twice: first into
@@ -8,11 +10,20 @@ an empty collection (all new), then the same documents again (all matched, the r
 `count_ids` of every id, and a third call with a tenth of the documents changed and a tenth new.
 Prints one JSON document: seconds and documents/s of each phase, and the server's own CPU
 seconds. Not a test: figures, no assertions (the counts are printed beside them).
+
+`--server embedded`: N documents as landed batches (Arrow columns of BATCH_ROWS rows, payloads
+as the producer writes them) into a fresh `EmbeddedMeasurementStore` file, twice (insert, then
+the replay). Per phase: the seconds of the document-by-document mapping (`landed_documents` ->
+`to_stored` -> row, the path before column-wise mapping, timed only), of the column-wise mapping
+and of the SQLite writes, one batch after the other; then `upsert_landed` itself (mapping and
+writes overlapped, as the sink asset runs it) into a second fresh file.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,9 +32,14 @@ import time
 import uuid
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pymongo
 
-from orchestration.resources.mongo import MongoMeasurementStore
+from assets.core.rows import landed_documents
+from assets.sinks import BATCH_ROWS
+from orchestration.resources import mongo
+from orchestration.resources.mongo import EmbeddedMeasurementStore, MongoMeasurementStore
 
 
 def measurement(sensor_id: int, end: str, value: float, offset: int) -> dict:
@@ -87,12 +103,80 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def landed_batches(docs: list[dict]) -> list[dict[str, pa.Array]]:
+    """The documents as the sink asset hands them to a store: the lake's columns, by batch."""
+    batches = []
+    for start in range(0, len(docs), BATCH_ROWS):
+        chunk = docs[start : start + BATCH_ROWS]
+        batches.append(
+            {
+                # As the producer serialises a message (assets/producers.py).
+                "payload": pa.array(
+                    [json.dumps({k: v for k, v in d.items() if k != "kafka"}, ensure_ascii=False) for d in chunk]
+                ),
+                "kafka_topic": pa.array([d["kafka"]["topic"] for d in chunk]),
+                "kafka_partition": pa.array([d["kafka"]["partition"] for d in chunk], pa.int32()),
+                "kafka_offset": pa.array([d["kafka"]["offset"] for d in chunk], pa.int64()),
+            }
+        )
+    return batches
+
+
+def bench_embedded(n: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="airstream-bench-embedded-"))
+    batches = landed_batches(day(n))
+    store = EmbeddedMeasurementStore(path=str(work / "mongo.sqlite"))
+    phases = {}
+    with duckdb.connect() as mapper, contextlib.closing(store._connect()) as con:
+        mapper.execute("set threads = 1")
+        page = con.execute("pragma page_size").fetchone()[0]
+        con.execute(f"pragma wal_autocheckpoint = {mongo.WAL_CHECKPOINT_BYTES // page}")
+        for phase in ("insert", "replay"):
+            seconds = {"map_per_document": 0.0, "map_column_wise": 0.0, "write": 0.0}
+            result = mongo.NOTHING
+            for batch in batches:
+                start = time.perf_counter()
+                mongo._rows(landed_documents({name: column.to_pylist() for name, column in batch.items()}))
+                mapped = time.perf_counter()
+                rows = mongo._landed_rows(mapper, batch)
+                written = time.perf_counter()
+                result += store._store(con, rows)
+                end = time.perf_counter()
+                seconds["map_per_document"] += mapped - start
+                seconds["map_column_wise"] += written - mapped
+                seconds["write"] += end - written
+            phases[phase] = {k: round(v, 2) for k, v in seconds.items()} | {
+                "result": {k: v for k, v in vars(result).items() if k != "rejected"}
+            }
+    fresh = EmbeddedMeasurementStore(path=str(work / "pipelined.sqlite"))
+    for phase in ("insert", "replay"):
+        start = time.perf_counter()
+        result = fresh.upsert_landed(iter(batches))
+        phases[f"upsert_landed_{phase}"] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "result": {k: v for k, v in vars(result).items() if k != "rejected"},
+        }
+    shutil.rmtree(work)
+    return {
+        "server": "embedded",
+        "documents": n,
+        "batch_rows": BATCH_ROWS,
+        "load_average": os.getloadavg(),
+        "phases": phases,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", type=int, nargs="?", default=20_000)
-    parser.add_argument("--server", default="secantus", help="'secantus' (started here) or a mongodb:// URI")
+    parser.add_argument(
+        "--server", default="secantus", help="'secantus' (started here), 'embedded' or a mongodb:// URI"
+    )
     parser.add_argument("--chunk-size", type=int, default=MongoMeasurementStore.model_fields["chunk_size"].default)
     args = parser.parse_args()
+    if args.server == "embedded":
+        print(json.dumps(bench_embedded(args.n), indent=2))
+        return
 
     proc = None
     if args.server == "secantus":

@@ -3,6 +3,7 @@
 The behavioural tests run against a real MongoDB-wire server (SecantusDB) and the embedded store.
 """
 
+import json
 import logging
 import socket
 import sqlite3
@@ -11,12 +12,14 @@ from contextlib import closing
 from datetime import UTC, datetime
 
 import orjson
+import pyarrow as pa
 import pymongo
 import pytest
 
 from assets.core.rows import period_end_of_id, to_stored
 from orchestration.resources.mongo import (
     INDEXES,
+    PAGE_BYTES,
     EmbeddedMeasurementStore,
     MeasurementWriteError,
     MongoMeasurementStore,
@@ -379,3 +382,120 @@ def test_an_unreachable_server_fails_without_showing_the_password(make_measureme
         store.upsert_measurements([make_measurement()])
     assert "s3cr3t-pw" not in str(raised.value)
     assert "s3cr3t-pw" not in caplog.text
+
+
+def stored_rows(store: EmbeddedMeasurementStore) -> list[tuple]:
+    with closing(sqlite3.connect(store.path)) as con:
+        return con.execute("select * from measurements order by _id").fetchall()
+
+
+def test_landed_batches_are_stored_exactly_as_document_by_document(tmp_path, make_measurement):
+    """The embedded store maps landed rows column-wise: same ids, columns, raw text, counts and
+    rejects (with their reasons) as the per-document mapping, whatever a payload's shape."""
+    docs = [
+        make_measurement(sensor_id=s, end=f"2026-11-20T0{h}:00:00Z", offset=10 * s + h) for s in (1, 2) for h in (1, 2)
+    ]
+    unusual = [
+        make_measurement(sensor_id=3, location_id=30.0),  # not an integer: stored one by one
+        make_measurement(sensor_id=4, parameter=(2, 25)),
+        make_measurement(sensor_id=5, end="2026-11-20T02:00:00+01:00", value=0.1),  # another offset, one id
+        make_measurement(sensor_id=2, end="2026-11-20T01:00:00Z", value=99.0, offset=77),  # a changed copy
+        make_measurement(sensor_id=1, end="2026-11-20T02:00:00Z", offset=12),  # an equal copy
+    ]
+    rejects = [
+        make_measurement(sensor_id=6, end=None),
+        make_measurement(sensor_id=7, end="yesterday"),
+        _without_period(make_measurement(sensor_id=8)),
+        {**make_measurement(), "sensor_id": "9"},
+        {**make_measurement(), "sensor_id": True},
+    ]
+    batch = [*docs, rejects[0], *unusual, *rejects[1:]]
+    columns = landed(batch)
+    # As the producer writes them (json.dumps: spaces, non-ASCII kept), and one with a `kafka`
+    # key of its own, which the consumed document's Kafka coordinates replace.
+    columns["payload"] = [json.dumps(orjson.loads(p), ensure_ascii=False) for p in columns["payload"]]
+    columns["payload"][1] = json.dumps({**orjson.loads(columns["payload"][1]), "kafka": "ours"})
+    consumed = [orjson.loads(p) for p in columns["payload"]]
+    for doc, topic, partition, offset in zip(
+        consumed, *(columns[n] for n in ("kafka_topic", "kafka_partition", "kafka_offset")), strict=True
+    ):
+        if isinstance(doc, dict):
+            doc["kafka"] = {"topic": topic, "partition": partition, "offset": offset}
+
+    one_by_one = EmbeddedMeasurementStore(path=str(tmp_path / "one_by_one.sqlite"))
+    by_column = EmbeddedMeasurementStore(path=str(tmp_path / "by_column.sqlite"))
+    expected = one_by_one.upsert_measurements(consumed)
+    result = by_column.upsert_landed(iter([columns]))
+    assert (
+        (result.upserted, result.modified, result.matched)
+        == (expected.upserted, expected.modified, expected.matched)
+        == (7, 1, 2)
+    )
+    assert result.rejected == expected.rejected and len(result.rejected) == 5
+    assert [reason.split(":")[0] for _, reason in result.rejected] == [
+        "period end (datetimeTo.utc) missing or not ISO 8601",
+        "period end (datetimeTo.utc) missing or not ISO 8601",
+        "period end (datetimeTo.utc) missing or not ISO 8601",
+        "sensor_id missing or not an integer",
+        "sensor_id missing or not an integer",
+    ]
+    assert stored_rows(by_column) == stored_rows(one_by_one)
+    assert len(stored_rows(by_column)) == 7
+    raw = dict((row[0], row[-1]) for row in stored_rows(by_column))
+    assert raw["2:2026-11-20T01:00:00Z"] == orjson.dumps(consumed[8]).decode()  # the changed copy won
+    assert orjson.loads(raw["1:2026-11-20T02:00:00Z"])["kafka"] == {
+        "topic": "openaq.measurements",
+        "partition": 0,
+        "offset": 12,
+    }
+    # A replay upserts nothing; the id with two different copies in the batch is modified twice,
+    # as one by one (the first copy rewrites the second's version, the second rewrites it back).
+    again = by_column.upsert_landed(iter([columns]))
+    assert (again.upserted, again.modified, again.matched, len(again.rejected)) == (0, 2, 9, 5)
+    assert again == one_by_one.upsert_measurements(consumed)
+    # A file written document by document (as before this mapping) is matched, not rewritten.
+    assert one_by_one.upsert_landed(iter([columns])) == again
+    assert stored_rows(by_column) == stored_rows(one_by_one)
+    assert stored_rows(by_column) == stored_rows(one_by_one)
+
+
+def test_a_malformed_payload_fails_its_batch_as_before(tmp_path, make_measurement):
+    store = EmbeddedMeasurementStore(path=str(tmp_path / "m.sqlite"))
+    good, bad = landed([make_measurement(sensor_id=1)]), landed([make_measurement(sensor_id=2)])
+    bad["payload"][0] = bad["payload"][0][:-1]
+    with pytest.raises(orjson.JSONDecodeError):
+        store.upsert_landed(iter([good, bad]))
+    assert store.count() == 1
+
+
+def test_landed_batches_as_arrow_columns(store, make_measurement):
+    """The sink asset hands over the lake's Arrow columns as they are."""
+    docs = [make_measurement(sensor_id=s, offset=s) for s in (1, 2, 3)] + [make_measurement(sensor_id=4, end=None)]
+    batch = pa.RecordBatch.from_pydict(landed(docs))
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    result = store.upsert_landed(iter([columns]))
+    assert (result.upserted, result.modified, result.matched, len(result.rejected)) == (3, 0, 0, 1)
+    assert result.rejected[0][0] == docs[3]
+    assert store.count() == 3 and store.count_ids([f"{s}:2026-11-20T01:00:00Z" for s in (1, 2, 3, 4)]) == 3
+    again = store.upsert_landed(iter([columns]))
+    assert (again.upserted, again.modified, again.matched, len(again.rejected)) == (0, 0, 3, 1)
+
+
+def page_size(path: str) -> int:
+    with closing(sqlite3.connect(path)) as con:
+        return con.execute("pragma page_size").fetchone()[0]
+
+
+def test_a_new_file_has_large_pages_and_an_older_file_keeps_its_own(tmp_path, make_measurement, monkeypatch):
+    new = EmbeddedMeasurementStore(path=str(tmp_path / "new.sqlite"))
+    assert new.upsert_landed(iter([landed([make_measurement()])])).upserted == 1
+    assert page_size(new.path) == PAGE_BYTES == 16_384
+    # A file an earlier version created (SQLite's default pages) is read and written as it is.
+    older = EmbeddedMeasurementStore(path=str(tmp_path / "older.sqlite"))
+    with monkeypatch.context() as earlier:
+        earlier.setattr("orchestration.resources.mongo.PAGE_BYTES", None)  # as created before
+        older.upsert_measurements([make_measurement(sensor_id=1)])
+    assert page_size(older.path) == 4096
+    result = older.upsert_landed(iter([landed([make_measurement(sensor_id=1), make_measurement(sensor_id=2)])]))
+    assert (result.upserted, result.modified, result.matched) == (1, 0, 1)
+    assert page_size(older.path) == 4096 and older.count() == 2
