@@ -7,19 +7,13 @@ lake and the warehouse, dbt reads it, and the lineage runs raw -> clean -> stagi
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.waiting import WAIT_SECONDS
+from tests.orchestration.project_copy import BIN, copy_project, materialize, run, tracked_files
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 DAY = "2026-11-20"
 
 TRANSFORM = '''
@@ -125,50 +119,15 @@ print(json.dumps({
 """
 
 
-def tracked_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    return [f for f in listed.decode().split("\0") if f]
-
-
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
-    if not (ROOT / ".git").exists():
-        pytest.fail("the test copies the project's tracked files: run it from a git clone")
-    copy = tmp_path_factory.mktemp("project")
-    for name in tracked_files():
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, copy / name)
-    for name, text in NEW_FILES.items():
-        (copy / name).write_text(text.lstrip())
-    return copy
-
-
-def run(args: list[str], project: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        # First on the path, before the installed project: every import comes from the copy.
-        "PYTHONPATH": str(project),
-        "DATA_DIR": str(project / "data"),
-        "DAGSTER_HOME": str(project / "home"),
-        "DAGSTER_DEPLOYMENT": "local",
-        "SOURCES_MODE": "sample",
-    }
-    env.pop("DAGSTER_MODULE_NAME", None)
-    done = subprocess.run(args, cwd=cwd or project, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
-    assert done.returncode == 0, f"{args[:3]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    return done
+    return copy_project(tmp_path_factory.mktemp("project"), NEW_FILES)
 
 
 @pytest.fixture(scope="module")
 def materialized(project_copy: Path) -> Path:
-    (project_copy / "home").mkdir()
-    shutil.copy(project_copy / "orchestration/instance/local.yaml", project_copy / "home/dagster.yaml")
-    run([str(BIN / "dbt"), "parse", "--quiet", "--target", "local"], project_copy, cwd=project_copy / "dbt")
-    selection = "raw/openaq_locations,clean/openaq_location_names,clean/openaq_location_names_quarantine"
-    selection += ",staging/stg_openaq__location_names"
-    cli = [str(BIN / "dagster"), "asset", "materialize", "-m", "orchestration.definitions", "--select", selection]
-    run([*cli, "--partition", DAY], project_copy)
-    return project_copy
+    selection = ["raw/openaq_locations", "clean/openaq_location_names", "clean/openaq_location_names_quarantine"]
+    return materialize(project_copy, [*selection, "staging/stg_openaq__location_names"], DAY)
 
 
 def test_the_copy_differs_from_the_project_by_the_new_files_alone(project_copy: Path):
