@@ -40,7 +40,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.core.days import record_day
+from assets.core.days import day_window, record_day
 from assets.core.lake_days import parquet_files, parquet_rows
 from assets.core.stream import TopicLog
 from assets.landing.held import held_table
@@ -106,10 +106,11 @@ def stored_pairs(pairs: set[tuple[int, int]]) -> Stored:
     return Stored(len(pairs), len(pairs), {p: pa.array(sorted(o), pa.int64()) for p, o in offsets.items()})
 
 
-def dead_lettered_of_day(kafka: TopicLog, topic: str, within: dict[int, list[int]]) -> Stored:
-    """The day's declared messages that the DLQ topic holds, read from the DLQ topic."""
+def dead_lettered_of_day(dlq: set[tuple[int, int]], within: dict[int, list[int]]) -> Stored:
+    """The day's declared messages that the DLQ topic holds (`dlq`: the topic's (partition,
+    offset) pairs, read from the DLQ topic once for the run's days)."""
     day = {(p, o) for p, offsets in within.items() for o in offsets}
-    return stored_pairs(in_dlq(kafka, topic) & day)
+    return stored_pairs(dlq & day)
 
 
 def recorded_of_day(rejected: Stored, within: dict[int, list[int]]) -> dict[int, list[int]]:
@@ -164,20 +165,33 @@ def landing_bound(
 
 
 def topic_messages(
-    kafka: TopicLog, topic: str, day: date, landed: Callable[[int, int], bool]
-) -> tuple[dict[int, list[int]], int]:
-    """(per partition, the offsets of `day`'s messages declared landed; how many of the day's
-    messages are beyond what is declared)."""
-    within: dict[int, list[int]] = {}
-    beyond = 0
-    for r in whole_day_ranges(kafka, topic, day):
+    kafka: TopicLog, topic: str, bounds: dict[date, Callable[[int, int], bool]]
+) -> dict[date, tuple[dict[int, list[int]], int]]:
+    """Per day of `bounds`: (per partition, the offsets of the day's messages declared landed;
+    how many of the day's messages are beyond what is declared).
+
+    A day's messages are those the landing's rule reads for it (assets/landing/ranges.py): from
+    the first message stamped at or after the day's start to the end of each partition, whose
+    record day is the day. Every day of a run is counted from one read of the topic, from its
+    earliest day's first offset on: one read per day would read a backfill's topic once per day
+    (30 days: 30 reads of up to the whole range), while each day keeps exactly its own offsets."""
+    out: dict[date, tuple[dict[int, list[int]], int]] = {day: ({}, 0) for day in bounds}
+    if not bounds:
+        return out
+    firsts = {day: kafka.offsets_for_time(topic, int(day_window(day)[0].timestamp() * 1000)) for day in bounds}
+    beyond = dict.fromkeys(bounds, 0)
+    for r in whole_day_ranges(kafka, topic, min(bounds)):
         for record in kafka.read_range(r):
-            if record_day(record) == day:
-                if landed(record.partition, record.offset):
-                    within.setdefault(record.partition, []).append(record.offset)
-                else:
-                    beyond += 1
-    return within, beyond
+            day = record_day(record)
+            landed = bounds.get(day)
+            first = firsts[day].get(record.partition) if landed is not None else None
+            if first is None or record.offset < first:
+                continue
+            if landed(record.partition, record.offset):
+                out[day][0].setdefault(record.partition, []).append(record.offset)
+            else:
+                beyond[day] += 1
+    return {day: (within, beyond[day]) for day, (within, _) in out.items()}
 
 
 def lost_messages(within: dict[int, list[int]], *held: Stored) -> tuple[dict[str, str], int]:
@@ -229,19 +243,47 @@ def day_accounts(
     declared: dict[int, list[tuple[int, int]]] | None = None,
 ) -> dict:
     """Every term of the day's identity, counted, and whether both boundaries balance."""
-    raw = stored_messages(lake.partition_dir("raw", flow.table, day))
-    rejected = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
-    # Messages of the day landed before it was a partition and not moved into it yet.
-    waiting = stored_messages(lake.partition_dir("raw", held_table(flow.table), day))
-    bound = landing_bound(
-        kafka.committed(LANDING_GROUP, flow.topic),
-        declared or {},
-        raw.frontier(),
-        rejected.frontier(),
-        waiting.frontier(),
-    )
-    within, not_yet_landed = topic_messages(kafka, flow.topic, day, bound)
-    dlq = dead_lettered_of_day(kafka, flow.topic, within)
+    return days_accounts(kafka, lake, flow, {day: (duplicates, declared)})[day]
+
+
+def days_accounts(
+    kafka: TopicLog,
+    lake: Lake,
+    flow: Stream,
+    days: dict[date, tuple[int | None, dict[int, list[tuple[int, int]]] | None]],
+) -> dict[date, dict]:
+    """`day_accounts` of each day (its clean step's duplicates, the ranges its landings declared),
+    with the topic and the DLQ topic each read once for all of them."""
+    committed = kafka.committed(LANDING_GROUP, flow.topic)
+    stores, bounds = {}, {}
+    for day, (_, declared) in days.items():
+        raw = stored_messages(lake.partition_dir("raw", flow.table, day))
+        rejected = stored_messages(lake.partition_dir("raw", f"{flow.table}_rejected", day))
+        # Messages of the day landed before it was a partition and not moved into it yet.
+        waiting = stored_messages(lake.partition_dir("raw", held_table(flow.table), day))
+        stores[day] = (raw, rejected, waiting)
+        bounds[day] = landing_bound(committed, declared or {}, raw.frontier(), rejected.frontier(), waiting.frontier())
+    read = topic_messages(kafka, flow.topic, bounds)
+    dlq_pairs = in_dlq(kafka, flow.topic) if days else set()
+    return {
+        day: _accounts(lake, flow, day, duplicates, *stores[day], *read[day], dlq_pairs)
+        for day, (duplicates, _) in days.items()
+    }
+
+
+def _accounts(
+    lake: Lake,
+    flow: Stream,
+    day: date,
+    duplicates: int | None,
+    raw: Stored,
+    rejected: Stored,
+    waiting: Stored,
+    within: dict[int, list[int]],
+    not_yet_landed: int,
+    dlq_pairs: set[tuple[int, int]],
+) -> dict:
+    dlq = dead_lettered_of_day(dlq_pairs, within)
     landed, dead_lettered, held = raw.rows, dlq.distinct, waiting.distinct
     in_topic = sum(len(offsets) for offsets in within.values())
     lost, lost_count = lost_messages(within, raw, dlq, waiting)
@@ -315,12 +357,17 @@ def accounting_checks(flow: Stream) -> list[dg.AssetChecksDefinition]:
     def _balance(
         context: dg.AssetCheckExecutionContext, kafka: dg.ResourceParam[TopicLog], lake: dg.ResourceParam[Lake]
     ) -> dg.AssetCheckResult:
+        days = {
+            day: (
+                counted_duplicates(context.instance, flow, day.isoformat()),
+                declared_ranges(context.instance, flow, day.isoformat()),
+            )
+            for day in partition_days(context)
+        }
         per_day = {}
-        for day in partition_days(context):
-            duplicates = counted_duplicates(context.instance, flow, day.isoformat())
-            declared = declared_ranges(context.instance, flow, day.isoformat())
-            per_day[day.isoformat()] = day_accounts(kafka, lake, flow, day, duplicates, declared)
-            context.log.info(f"accounting {flow.topic} {day}: {per_day[day.isoformat()]}")
+        for day, accounts in days_accounts(kafka, lake, flow, days).items():
+            per_day[day.isoformat()] = accounts
+            context.log.info(f"accounting {flow.topic} {day}: {accounts}")
         return balance_result(per_day)
 
     @dg.asset_check(

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.accounting import balance_result, day_accounts, offset_ranges
+from assets.accounting import balance_result, day_accounts, days_accounts, offset_ranges
 from assets.core.stream import OffsetRange, dlq_topic
 from assets.landing import land_day
 from assets.landing.config import LandingConfig
@@ -166,3 +166,51 @@ def test_a_dlq_entry_lost_fails_the_check_on_dead_lettered(with_rejects):
 
 def test_offset_ranges_are_runs():
     assert offset_ranges([3, 4, 5, 9, 11, 12]) == "3-5, 9, 11-12"
+
+
+class CountingLog:
+    """The topic log, counting the records read from each topic (the DLQ included)."""
+
+    def __init__(self, log):
+        self.log, self.records_read = log, {}
+
+    def read_range(self, r: OffsetRange):
+        records = self.log.read_range(r)
+        self.records_read[r.topic] = self.records_read.get(r.topic, 0) + len(records)
+        return records
+
+    def __getattr__(self, name):
+        return getattr(self.log, name)
+
+
+def test_a_backfill_counts_every_day_from_one_read_of_the_topic(tmp_path, make_measurement):
+    """Three days in one check give each day exactly its accounts when counted alone, from one
+    read of the topic: not one read per day from the day's start to the log's end."""
+    kafka, lake = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite")), LakeResource(root=str(tmp_path))
+    days = [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
+    per_day = {days[0]: 20, days[1]: 30, days[2]: 40}
+    landed = {}
+    for day, n in per_day.items():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        kafka.produce(
+            OPENAQ_TOPIC, [make_measurement(sensor_id=i, at=start + timedelta(minutes=i)) for i in range(n)], "openaq"
+        )
+    for day in days:
+        landed[day] = land_day(kafka, lake, FLOW.table, OPENAQ_TOPIC, day, LandingConfig())
+        directory = lake.partition_dir("clean", FLOW.table, day)
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"n": list(range(per_day[day]))}), directory / "part-0.parquet")
+    # A last message of the middle day that the landing never saw: not declared, so not yet landed.
+    start = datetime(days[1].year, days[1].month, days[1].day, tzinfo=UTC)
+    kafka.produce(OPENAQ_TOPIC, [make_measurement(sensor_id=99, at=start + timedelta(hours=23))], "openaq")
+
+    alone = {day: day_accounts(kafka, lake, FLOW, day, 0, declared(landed[day])) for day in days}
+    counting = CountingLog(kafka)
+    together = days_accounts(counting, lake, FLOW, {day: (0, declared(landed[day])) for day in days})
+
+    assert together == alone
+    assert [together[d]["topic_messages"] for d in days] == [20, 30, 40]
+    assert [together[d]["not_yet_landed"] for d in days] == [0, 1, 0]
+    assert all(together[d]["balanced"] for d in days)
+    # One pass over the topic from the first day's first offset: every one of the 91 messages once.
+    assert counting.records_read[OPENAQ_TOPIC] == sum(per_day.values()) + 1
