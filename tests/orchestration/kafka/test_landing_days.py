@@ -7,12 +7,15 @@ its raw rows, rejects and DLQ entries, the messages held for a later day, and it
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from assets.core.codec import prepare
 from assets.landing.day import NothingToLand, land_whole_day, land_whole_days
+from assets.stream_landings import landing_of
+from assets.streams import OPENAQ
 from assets.topics import LANDING_GROUP, OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
@@ -198,3 +201,29 @@ def test_days_after_the_newest_partition_are_landed_day_by_day(two_logs, tmp_pat
         (0, 6),
         (1, 3),
     ]
+
+
+def test_a_range_run_of_the_landing_asset_reports_each_day_as_landed_alone(two_logs, tmp_path):
+    """The asset of a single-run backfill: its `per_day` metadata (what the loss accounting reads)
+    is each day's own landing's."""
+    alone, together = Reads(two_logs[0]), Reads(two_logs[1])
+    each = {
+        day.isoformat(): land_whole_day(
+            alone.log, LakeResource(root=str(tmp_path / "a")), TABLE, OPENAQ_TOPIC, day, LANDING_GROUP
+        )
+        for day in RUN
+    }
+    result = dg.materialize(
+        [landing_of(OPENAQ)],
+        resources={"kafka": together.log, "lake": LakeResource(root=str(tmp_path / "t"))},
+        tags={
+            "dagster/asset_partition_range_start": D1.isoformat(),
+            "dagster/asset_partition_range_end": D3.isoformat(),
+        },
+    )
+    events = result.get_asset_materialization_events()
+    assert sorted(e.partition for e in events) == [d.isoformat() for d in RUN]
+    metadata = events[0].materialization.metadata
+    assert metadata["per_day"].value == each
+    assert metadata["dagster/row_count"].value == 8 and metadata["mode"].value == "whole day"
+    assert together.records == 12 + 5
