@@ -1,6 +1,7 @@
-"""Landing one day's messages in the raw zone: the package's steps, in order. The ranges to read
-(ranges.py), each block's records decoded (decode.py), its rows and rejects written (write.py),
-its messages of later days held (held.py). No Dagster here: the asset is asset.py.
+"""Landing one day's messages in the raw zone (or several whole days' from one read of the
+topic): the package's steps, in order. The ranges to read (ranges.py), each block's records
+decoded (decode.py), its rows and rejects written (write.py), its messages of later days held
+(held.py). No Dagster here: the asset is asset.py.
 """
 
 from collections import Counter
