@@ -186,6 +186,8 @@ def land_block_days(
 ) -> None:
     """`land_block` for each day of `firsts` (the block's first offset its own read sees),
     from one read of `r` (within one block); adds to each day's `counts`."""
+    if not firsts:
+        return
     decoded = decode_days(kafka, r, firsts, last_day)
     name = block_name(r.topic, r.partition, r.start // BLOCK)
     for day, own in decoded.days.items():
