@@ -16,7 +16,7 @@ import dagster as dg
 
 from assets.core.stream import TopicLog
 from assets.landing.config import LandingConfig, ranges_from_config
-from assets.landing.day import NothingToLand, land_ranges, land_whole_day, raw_rows
+from assets.landing.day import NothingToLand, land_ranges, land_whole_days, raw_rows
 from assets.landing.decode import LANDED
 from assets.landing.legacy import LegacyLayout, refuse_legacy
 from assets.log_history import LogHistoryLost
@@ -26,22 +26,32 @@ from assets.topics import LANDING_GROUP, topic_key
 
 
 def land_day(kafka: TopicLog, lake: Lake, table: str, topic: str, day: date, config: LandingConfig) -> dict:
+    return land_days(kafka, lake, table, topic, [day], config)[day]
+
+
+def land_days(
+    kafka: TopicLog, lake: Lake, table: str, topic: str, days: list[date], config: LandingConfig
+) -> dict[date, dict]:
+    """The run's days landed, each its counts; whole days from one read of the topic."""
     try:
-        refuse_legacy(lake, table, day)
-        refuse_legacy(lake, f"{table}_rejected", day)
+        for day in days:
+            refuse_legacy(lake, table, day)
+            refuse_legacy(lake, f"{table}_rejected", day)
     except LegacyLayout as error:
         raise dg.Failure(str(error)) from error
     try:
         if config.ranges:
-            counts = land_ranges(kafka, lake, table, day, ranges_from_config(topic, config), group=LANDING_GROUP)
+            ranges = ranges_from_config(topic, config)
+            per_day = {day: land_ranges(kafka, lake, table, day, ranges, group=LANDING_GROUP) for day in days}
         else:
-            counts = land_whole_day(kafka, lake, table, topic, day, group=LANDING_GROUP)
+            per_day = land_whole_days(kafka, lake, table, topic, days, group=LANDING_GROUP)
     except (NothingToLand, LogHistoryLost) as error:
         raise dg.Failure(str(error)) from error
-    if not lake.read_days("raw", table, [day]).files(day):
-        # A day without a valid message still reads as an empty table downstream.
-        lake.write_file("raw", table, day, f"{topic}-empty", LANDED, [])
-    return counts
+    for day in days:
+        if not lake.read_days("raw", table, [day]).files(day):
+            # A day without a valid message still reads as an empty table downstream.
+            lake.write_file("raw", table, day, f"{topic}-empty", LANDED, [])
+    return per_day
 
 
 def landing_asset(topic: str, table: str, group: str, description: str) -> dg.AssetsDefinition:
@@ -67,9 +77,9 @@ def landing_asset(topic: str, table: str, group: str, description: str) -> dg.As
         lake: dg.ResourceParam[Lake],
     ) -> dg.MaterializeResult:
         per_day = {}
-        for day in partition_days(context):
-            per_day[day.isoformat()] = land_day(kafka, lake, table, topic, day, config)
-            context.log.info(f"landed {topic} {day}: {per_day[day.isoformat()]}")
+        for day, counts in land_days(kafka, lake, table, topic, partition_days(context), config).items():
+            per_day[day.isoformat()] = counts
+            context.log.info(f"landed {topic} {day}: {counts}")
         totals = Counter()
         for counts in per_day.values():
             totals.update({k: v for k, v in counts.items() if isinstance(v, int)})

@@ -34,15 +34,39 @@ def whole_day_ranges(kafka: TopicLog, topic: str, day: date, chunk: int = CHUNK)
     """Every offset that may hold a message of `day`: from the first message stamped at or
     after the day's start to the end of each partition (event times are not ordered within a
     partition, so a later offset can still belong to the day)."""
-    start, _ = day_window(day)
+    return whole_days_ranges(kafka, topic, [day], chunk)[day]
+
+
+def whole_days_ranges(
+    kafka: TopicLog, topic: str, days: Iterable[date], chunk: int = CHUNK
+) -> dict[date, list[OffsetRange]]:
+    """`whole_day_ranges` of each of `days`, against one reading of the partitions' ends: the
+    days' ranges all end where the topic did, so one read of their union serves them all."""
     ends = kafka.end_offsets(topic)
-    if not ends:  # no such topic (any more)
-        return []
-    firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000))
+    found = {}
+    for day in days:
+        start, _ = day_window(day)
+        firsts = kafka.offsets_for_time(topic, int(start.timestamp() * 1000)) if ends else {}
+        found[day] = chunked(topic, {p: firsts.get(p, end) for p, end in ends.items()}, ends, chunk)
+    return found
+
+
+def union_ranges(topic: str, ranges: Iterable[OffsetRange], chunk: int = CHUNK) -> list[OffsetRange]:
+    """The offsets of `topic`'s `ranges`, from each partition's lowest start to its highest end,
+    chunked: one read for the whole-day ranges of several days (each runs to the partition's end)."""
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    for r in ranges:
+        starts[r.partition] = min(starts.get(r.partition, r.start), r.start)
+        ends[r.partition] = max(ends.get(r.partition, r.end), r.end)
+    return chunked(topic, starts, ends, chunk)
+
+
+def chunked(topic: str, starts: dict[int, int], ends: dict[int, int], chunk: int) -> list[OffsetRange]:
     return [
         OffsetRange(topic, p, lower, min(lower + chunk, ends[p]))
         for p in sorted(ends)
-        for lower in range(firsts.get(p, ends[p]), ends[p], chunk)
+        for lower in range(starts.get(p, ends[p]), ends[p], chunk)
     ]
 
 
