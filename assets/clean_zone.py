@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
+from pathlib import Path
 
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
@@ -72,9 +73,17 @@ def output_name(key: Sequence[str]) -> str:
 
 def read_range(session: SparkSession, raw: LakeDays, days: Sequence[date]) -> DataFrame:
     """The raw days as one frame, each row stamped with its day (spark/transforms/days.py).
-    By name: a column a later day added is null on the days before it."""
-    frames = [session.read.parquet(raw.path(day)).withColumn(DAY, F.lit(day)) for day in days]
-    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+    One read of every day's directory: a union of one read per day made Spark list, infer and
+    plan each day apart, in every job of the step (30 days: 30 scans, measured 2.5-4.5 s against
+    0.3-0.6 s for a count). A row's day is its file's directory, mapped back to the day `raw`
+    gave that directory for. mergeSchema, as the union was by name: a column a later day added
+    is null on the days before it."""
+    directories = {raw.path(day): day for day in days}
+    day_of = F.create_map(*[c for path, day in directories.items() for c in (F.lit(Path(path).name), F.lit(day))])
+    directory = F.regexp_extract(F.col("_metadata.file_path"), r"([^/]+)/[^/]+$", 1)
+    frame = session.read.option("mergeSchema", "true").parquet(*directories)
+    return frame.withColumn(DAY, F.element_at(day_of, directory))
 
 
 def day_counts(flagged: DataFrame, clean: DataFrame, quarantined: DataFrame, step: CleanStep) -> dict[date, dict]:

@@ -20,7 +20,7 @@ import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
-from assets.clean_zone import clean_asset
+from assets.clean_zone import clean_asset, read_range
 from orchestration.resources.lake import LakeResource, retired_versions
 from orchestration.resources.warehouse import DuckDBWarehouse
 from spark.transforms.days import DAY as DAY_COLUMN
@@ -255,3 +255,43 @@ def test_a_range_is_cleaned_with_as_many_spark_queries_as_one_day(spark, tmp_pat
     clean_range(tmp_path, tags=eight_days)
     # The flag, one query of every figure, one write per table: the same for 8 days as for 1.
     assert one_day > 0 and len(sent) == one_day
+
+
+def test_a_range_is_read_in_one_read_each_row_stamped_with_its_own_day(spark, tmp_path):
+    """The range's raw days read at once: each row carries the day of the directory its file is
+    in (versions included: the lake hands readers a day's pinned version), and a column that a
+    later day added is null on the days before it, as a read of each day by name gave."""
+    lake = LakeResource(root=str(tmp_path))
+    first, second, third = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
+    lake.write_file(
+        "raw",
+        "events",
+        first,
+        "a",
+        pa.schema([("id", pa.int64())]),
+        [pa.record_batch([pa.array([1, 2])], names=["id"])],
+    )
+    with_note = pa.schema([("id", pa.int64()), ("note", pa.string())])
+    lake.write_file(
+        "raw", "events", second, "a", with_note, [pa.record_batch([pa.array([3]), pa.array(["x"])], schema=with_note)]
+    )
+    lake.write_file(
+        "raw",
+        "events",
+        third,
+        "a",
+        with_note,
+        [pa.record_batch([pa.array([4, 5, 6]), pa.array(["y", None, "z"])], schema=with_note)],
+    )
+    raw = lake.read_days("raw", "events", [first, second, third])
+
+    rows = read_range(spark, raw, [first, second, third]).select(DAY_COLUMN, "id", "note").orderBy("id").collect()
+
+    assert [tuple(r) for r in rows] == [
+        (first, 1, None),
+        (first, 2, None),
+        (second, 3, "x"),
+        (third, 4, "y"),
+        (third, 5, None),
+        (third, 6, "z"),
+    ]
