@@ -289,19 +289,23 @@ session.stop()
 """
 
 
+# A free port is free when picked, not when the daemon binds it: another process (a second test
+# run on the machine) can take it in between. Spark would then quietly bind the next port and
+# the test would poll someone else's UI, so the daemons may not move (`spark.port.maxRetries`
+# 0): a taken port makes one exit on a bind error, and the cluster starts again on new ports.
+NO_PORT_RETRIES = "-Dspark.port.maxRetries=0"
+BIND_FAILED = ("java.net.BindException", "Address already in use")
+CLUSTER_STARTS = 3
+
+
+class PortTaken(Exception):
+    """A daemon exited because a port picked for it was taken before it bound it."""
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """The compose commands of spark-master and spark-worker (hosts and ports moved to loopback),
     run here until their healthchecks pass: (master URL, master UI port, environment, work dir)."""
-    tmp_path = tmp_path_factory.mktemp("cluster")
-    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
-    url = f"spark://127.0.0.1:{port}"
-    master = _spark_command("spark-master", {"--host": "127.0.0.1", "--port": str(port), "--webui-port": str(ui)})
-    worker = _spark_command(
-        "spark-worker",
-        {"--cores": "1", "--memory": "2g", "--work-dir": str(tmp_path / "work"), "--webui-port": str(worker_ui)},
-        {"spark://spark-master:7077": url},
-    )
     env = {
         # A classic driver, as in prod: no Connect mode inherited from this process's sessions.
         **{k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")},
@@ -310,25 +314,54 @@ def cluster(tmp_path_factory):
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
-    procs = []
-    try:
-        for argv, log in ((master, "master.log"), (worker, "worker.log")):
-            procs.append(_spawn(argv, env, tmp_path / log))
-        logs = lambda: "\n".join((tmp_path / n).read_text()[-2000:] for n in ("master.log", "worker.log"))  # noqa: E731
+    for start in range(1, CLUSTER_STARTS + 1):
+        tmp_path = tmp_path_factory.mktemp("cluster")
+        procs = []
+        try:
+            url, ui = _start_cluster(tmp_path, env, procs)
+        except PortTaken:
+            for proc in reversed(procs):
+                _stop(proc)
+            if start == CLUSTER_STARTS:
+                raise
+            continue
+        try:
+            yield url, ui, env, tmp_path
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
+        return
 
-        def healthy_cluster() -> bool:
-            assert all(proc.poll() is None for proc in procs), f"a Spark process exited\n{logs()}"
-            return (
-                _alive_workers(ui) >= 1
-                and _healthy("spark-master", {":8080": f":{ui}"})
-                and _healthy("spark-worker", {":8081": f":{worker_ui}"})
-            )
 
-        wait_until("healthy Spark cluster", healthy_cluster, logs, interval=0.5)
-        yield url, ui, env, tmp_path
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+def _start_cluster(tmp_path: Path, env: dict, procs: list) -> tuple[str, int]:
+    """Master and worker on new loopback ports, until both are healthy: (master URL, UI port).
+    Raises PortTaken when a daemon exited on a bind error; any other exit fails the test."""
+    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    master = _spark_command("spark-master", {"--host": "127.0.0.1", "--port": str(port), "--webui-port": str(ui)})
+    worker = _spark_command(
+        "spark-worker",
+        {"--cores": "1", "--memory": "2g", "--work-dir": str(tmp_path / "work"), "--webui-port": str(worker_ui)},
+        {"spark://spark-master:7077": url},
+    )
+    daemon_env = {**env, "SPARK_DAEMON_JAVA_OPTS": f"{env.get('SPARK_DAEMON_JAVA_OPTS', '')} {NO_PORT_RETRIES}".strip()}
+    for argv, log in ((master, "master.log"), (worker, "worker.log")):
+        procs.append(_spawn(argv, daemon_env, tmp_path / log))
+    logs = lambda: "\n".join((tmp_path / n).read_text()[-2000:] for n in ("master.log", "worker.log"))  # noqa: E731
+
+    def healthy_cluster() -> bool:
+        if any(proc.poll() is not None for proc in procs):
+            if any(marker in logs() for marker in BIND_FAILED):
+                raise PortTaken(logs())
+            pytest.fail(f"a Spark process exited\n{logs()}")
+        return (
+            _alive_workers(ui) >= 1
+            and _healthy("spark-master", {":8080": f":{ui}"})
+            and _healthy("spark-worker", {":8081": f":{worker_ui}"})
+        )
+
+    wait_until("healthy Spark cluster", healthy_cluster, logs, interval=0.5)
+    return url, ui
 
 
 def _spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
