@@ -293,7 +293,10 @@ session.stop()
 # run on the machine) can take it in between. Spark would then quietly bind the next port and
 # the test would poll someone else's UI, so the daemons may not move (`spark.port.maxRetries`
 # 0): a taken port makes one exit on a bind error, and the cluster starts again on new ports.
-NO_PORT_RETRIES = "-Dspark.port.maxRetries=0"
+# The master's REST submission port is fixed (6066), and a second run's master holds it: without
+# retries it is bound on a port of its own choosing (0), or the master half-starts and never
+# answers its worker.
+NO_PORT_RETRIES = "-Dspark.port.maxRetries=0 -Dspark.master.rest.port=0"
 BIND_FAILED = ("java.net.BindException", "Address already in use")
 CLUSTER_STARTS = 3
 
