@@ -49,10 +49,10 @@ run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on t
 	echo "Marts: schema 'marts' in $${DATA_DIR:-$(CURDIR)/data}/warehouse.duckdb"
 
 test: setup  ## the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-under-load: setup  ## the whole test suite while a second process keeps one core busy (a busy CI machine)
-	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest
+	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest -n 2 --dist loadgroup
 
 bench: setup  ## one whole day at SIZE=S|M|L (default S), DAYS=N days in one run, WARM=1 the day as the schedule launches it under make dev; JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES, BENCH_USERS)
 	SIZE=$(or $(SIZE),S) DAYS=$(or $(DAYS),1) WARM=$(WARM) $(BIN)/python tests/benchmarks/bench_openaq_day.py

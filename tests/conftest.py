@@ -198,3 +198,38 @@ def _wait_for_ping(uri, process, log_path):
             return False
 
     wait_until("SecantusDB answering ping", answers, log_tails(log_path))
+
+
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). A test module is
+# one unit of work, so its module fixtures (most of them a whole-graph run or a server) are
+# built once, on one worker; the serving modules share the session's pipeline run
+# (tests/serving/conftest.py) and go to one worker together.
+SHARED_RUNS = {"pipeline_day": "serving-pipeline-day"}
+
+# Units are handed out in collection order: the modules that take a minute or more go first, so
+# that the last unit a worker takes is a short one and both workers finish together. A scheduling
+# hint only: a module missing here runs all the same, in its usual place.
+LONG_MODULES = (
+    "tests/assets/test_prod_warehouse.py",
+    "tests/orchestration/test_file_sensor_dev.py",
+    "tests/stack/test_compose.py",
+    "tests/assets/test_daily_graph.py",
+    "tests/orchestration/test_spark_connect.py",
+    "tests/serving/",
+    "tests/orchestration/resources/test_spark_classes.py",
+    "tests/stack/test_prod_instance.py",
+    "tests/orchestration/sinks/test_sink_faults.py",
+    "tests/orchestration/kafka/test_landing_identity.py",
+    "tests/dbt/",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i for i, prefix in enumerate(LONG_MODULES) if path.startswith(prefix)), len(LONG_MODULES))
+
+    for item in items:
+        shared = next((group for fixture, group in SHARED_RUNS.items() if fixture in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(shared or item.nodeid.split("::")[0]))
+    items.sort(key=rank)  # stable: the order within a module stays
