@@ -224,6 +224,8 @@ LONG_MODULES = (
 )
 
 
+# First: xdist's worker reads the groups in its own collection hook.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         path = item.nodeid.split("::")[0]
