@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from assets.core.lake_days import parquet_files, parquet_rows
+from assets.core.lake_days import parquet_rows
 from assets.core.rows import canonical_end, to_stored
 from assets.partitions import daily_partitions, partition_days
 from assets.ports import Lake, MeasurementStore, UserStore, Warehouse
@@ -46,12 +46,7 @@ def read_batches(lake: Lake, zone: str, table: str, day: date, columns: list[str
     """Columns of a lake day, a batch of rows at a time as Python lists (none when the day has
     no file). A batch, not the day: at L a day's raw payloads as Python strings, with the ids
     built from them, took the run's process past 19 GB."""
-    files = parquet_files(lake.partition_dir(zone, table, day))
-    if not files:
-        return
-    import pyarrow.dataset as pa_ds  # here, not at load: it imports pandas (~2 s)
-
-    for batch in pa_ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=BATCH_ROWS):
+    for batch in lake.read_days(zone, table, [day]).batches(day, columns, batch_size=BATCH_ROWS):
         yield {c: batch.column(c).to_pylist() for c in columns}
 
 
