@@ -38,8 +38,12 @@ def spark_connect_server(tmp_path_factory):
     from orchestration import spark_server
 
     os.environ["SPARK_REMOTE"] = f"sc://127.0.0.1:{_free_port()}"
-    os.environ["SPARK_CONNECT_HOME"] = str(tmp_path_factory.mktemp("spark-connect"))
-    settings = spark_server.ServerSettings(remote=os.environ["SPARK_REMOTE"])
+    home = tmp_path_factory.mktemp("spark-connect")
+    os.environ["SPARK_CONNECT_HOME"] = str(home)
+    # Every class the JVM loads, and from where: the class archive's test reads it
+    # (tests/orchestration/resources/test_spark_classes.py), so it needs no JVM of its own.
+    logging = {"spark.driver.extraJavaOptions": f"-Xlog:class+load=info:file={home / 'class-load.log'}"}
+    settings = spark_server.ServerSettings(remote=os.environ["SPARK_REMOTE"], home=home, conf=logging)
     spark_server.start(settings)
     yield settings
     spark_server.stop(settings)

@@ -8,6 +8,7 @@ that run the same outside a container are run: the Spark master and worker comma
 cluster, running an executor on the project's interpreter) and the image's `dbt parse` step.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -323,16 +325,14 @@ def cluster(tmp_path_factory):
         try:
             url, ui = _start_cluster(tmp_path, env, procs)
         except PortTaken:
-            for proc in reversed(procs):
-                _stop(proc)
+            _stop(*procs)
             if start == CLUSTER_STARTS:
                 raise
             continue
         try:
             yield url, ui, env, tmp_path
         finally:
-            for proc in reversed(procs):
-                _stop(proc)
+            _stop(*procs)
         return
 
 
@@ -372,15 +372,21 @@ def _spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        proc.wait()
+def _stop(*procs: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM to every process group at once, SIGKILL to what still runs after `grace` seconds.
+    All at once: one by one, a busy machine paid the grace of each in turn (30 s of a CI
+    run's teardown for master and worker)."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_spark_master_and_worker_commands_run_a_cluster(cluster):

@@ -1,10 +1,9 @@
 """The Spark class archive: `make setup` writes it, and the Spark Connect server's JVM maps
 Spark's classes from it instead of loading them from the jars."""
 
-from orchestration import spark_server
+from pathlib import Path
+
 from orchestration.spark_server import DEFAULT_ARCHIVE, ServerSettings
-from tests.orchestration.live_instance import free_port
-from tests.waiting import WAIT_SECONDS
 
 
 def test_the_archive_joins_the_driver_options_only_when_it_exists(tmp_path):
@@ -18,25 +17,14 @@ def test_the_archive_joins_the_driver_options_only_when_it_exists(tmp_path):
     assert "spark.driver.extraJavaOptions" not in ServerSettings(remote="sc://h:1", class_archive=None).java_conf()
 
 
-def test_the_server_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(tmp_path):
-    from pyspark.sql.connect.session import SparkSession
-
+def test_the_server_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(spark, spark_connect_server):
+    """The suite's own server, started as `make run` and `make dev` start one, with the JVM's
+    class loading logged (tests/conftest.py)."""
     assert DEFAULT_ARCHIVE.exists(), f"no {DEFAULT_ARCHIVE}: `make setup` writes it"
-    loaded = tmp_path / "class-load.log"
-    settings = ServerSettings(
-        remote=f"sc://127.0.0.1:{free_port()}",
-        home=tmp_path,
-        conf={"spark.driver.extraJavaOptions": f"-Xlog:class+load=info:file={loaded}"},
-    )
-    try:
-        spark_server.ensure(settings, WAIT_SECONDS)
-        # A session of its own (not the process's default one, which is the suite's server).
-        session = SparkSession.builder.remote(settings.remote).create()
-        assert session.range(100).selectExpr("sum(id)").first()[0] == 4950
-        session.stop()
-    finally:
-        spark_server.stop(settings)
-    lines = loaded.read_text().splitlines()
+    assert spark_connect_server.class_archive == DEFAULT_ARCHIVE
+    assert spark.range(100).selectExpr("sum(id)").first()[0] == 4950
+    logged = spark_connect_server.conf["spark.driver.extraJavaOptions"].split("file=", 1)[1]
+    lines = Path(logged).read_text().splitlines()
     # Lambdas are spun up at run time and never archived; every other class counts.
     spark_classes = [line for line in lines if " org.apache.spark." in line and "$$Lambda" not in line]
     from_archive = [line for line in spark_classes if "source: shared objects file (top)" in line]
