@@ -4,7 +4,8 @@ import os
 import signal
 import socket
 import subprocess
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -38,6 +39,18 @@ def process(argv: list[str], env: dict, log: Path, stop_signal: int = signal.SIG
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def stop_together(stops: list[tuple[subprocess.Popen, int]], grace: float = 20) -> None:
+    """Each process its stop signal at once, then one grace for all of them (`process` kills
+    what is left): one after the other, a busy machine paid each one's shutdown in turn."""
+    for proc, stop_signal in stops:
+        if proc.poll() is None:
+            proc.send_signal(stop_signal)
+    deadline = time.monotonic() + grace
+    for proc, _ in stops:
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def wait_for(what: str, probe, logs: list[Path]):

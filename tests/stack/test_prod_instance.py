@@ -23,7 +23,7 @@ import psycopg2
 import pytest
 import yaml
 
-from tests.orchestration.live_instance import process
+from tests.orchestration.live_instance import process, stop_together
 from tests.stack import daemon_location
 from tests.waiting import WAIT_SECONDS, wait_until
 
@@ -312,6 +312,7 @@ def stack(instance, instance_env, tmp_path_factory):
         ):
             stack.procs.update({"dagster-daemon": daemon_proc, "dagster-webserver": web_proc})
             yield stack
+            stop_together([(daemon_proc, signal.SIGINT), (web_proc, signal.SIGINT), (code_proc, signal.SIGTERM)])
 
 
 def test_daemon_and_webserver_pass_their_compose_healthchecks(stack):
