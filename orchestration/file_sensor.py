@@ -10,6 +10,7 @@ folder) wait in the folder and are requested once the day has ended.
 """
 
 import json
+import os
 from datetime import date, datetime
 
 import dagster as dg
@@ -98,11 +99,18 @@ def evaluate_landing(
 RAW_ASSETS = dg.AssetSelection.assets(*(source.raw_key for source in ALL_SOURCES))
 
 
-def landing_folder_sensor(max_runs: int = 20, max_hash_bytes: int = 2 << 30) -> dg.SensorDefinition:
+def landing_folder_sensor(
+    max_runs: int = 20, max_hash_bytes: int = 2 << 30, interval_seconds: int | None = None
+) -> dg.SensorDefinition:
+    """`interval_seconds`: how often the folder is listed; unset, `LANDING_SENSOR_INTERVAL_SECONDS`,
+    else 30 (read as the code location loads)."""
+    if interval_seconds is None:
+        interval_seconds = int(os.getenv("LANDING_SENSOR_INTERVAL_SECONDS") or 30)
+
     @dg.sensor(
         name="ecommerce_landing_sensor",
         asset_selection=RAW_ASSETS.downstream(),
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Requests a run for the day of every new or changed file in the landing folder "
         f"(at most {max_runs} runs a tick).",

@@ -4,6 +4,7 @@ MongoDB-wire server (both started here). A service that is not there FAILS its t
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,13 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 # machine's clock says. Tests about "now" pass their own instant or set their own clock.
 TEST_NOW = "2026-11-22T06:00:00Z"
 os.environ["PLATFORM_NOW"] = TEST_NOW
+# Ctrl-C's signal, as a terminal delivers it. A shell starts its background jobs (a CI runner's
+# too) with SIGINT ignored; every process inherits that, and a Python started so installs no
+# handler for it. `dagster dev`, the daemon and the webserver, which the tests stop with SIGINT,
+# then never hear it and are killed only after their grace (20 s each). With a handler here,
+# every process the tests start gets SIGINT's default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -53,6 +53,8 @@ def test_a_file_dropped_under_dagster_dev_is_picked_up_and_its_run_succeeds(tmp_
         "SOURCES_MODE": "sample",
         "PATH": f"{sys.prefix}/bin{os.pathsep}{os.environ.get('PATH', '')}",
         "DO_NOT_TRACK": "1",
+        # The folder listed every 5 s, not 30: the test waits for a tick twice.
+        "LANDING_SENSOR_INTERVAL_SECONDS": "5",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
