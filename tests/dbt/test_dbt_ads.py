@@ -20,6 +20,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
@@ -141,8 +142,7 @@ def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT) -> list[dict]
     cmd = [str(exe) if exe.exists() else "dbt", "build", "--target", warehouse.target, *select]
     cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--target-path", str(target), "--log-path", str(warehouse.data_dir / "dbt_logs")]
-    cmd += ["--vars", json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()})]
-    env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1", **partition_window(day)}
     env.setdefault("WAREHOUSE_READER_ROLE", "ads_test_reader")
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
     proc = subprocess.run(cmd, cwd=warehouse.data_dir, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)

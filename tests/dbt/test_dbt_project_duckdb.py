@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
@@ -205,8 +206,6 @@ def _dbt_build(data_dir: Path, day: dt.date) -> DbtRun:
         str(target_path),
         "--log-path",
         str(data_dir / "dbt_logs"),
-        "--vars",
-        json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
         # The air-quality models only; the users and e-commerce models have their own test files.
         "--exclude",
         "stg_randomuser__users+",
@@ -215,6 +214,7 @@ def _dbt_build(data_dir: Path, day: dt.date) -> DbtRun:
         "path:seeds/ecommerce",
     ]
     env = {**os.environ, "DATA_DIR": str(data_dir), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env |= partition_window(day)
     started = dt.datetime.now()
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
     proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)

@@ -23,6 +23,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
@@ -410,10 +411,9 @@ def _dbt_build(warehouse: Warehouse, day: dt.date) -> DbtRun:
         str(target_path),
         "--log-path",
         str(data_dir / "dbt_logs"),
-        "--vars",
-        json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()}),
     ]
     env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env |= partition_window(day)
     started = dt.datetime.now()
     # cwd outside the repository: a `dbt/` folder on sys.path must not shadow dbt-core.
     proc = subprocess.run(cmd, cwd=data_dir, env=env, capture_output=True, text=True, timeout=WAIT_SECONDS)
