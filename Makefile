@@ -48,11 +48,15 @@ run: setup  ## materialize one UTC day (DATE=YYYY-MM-DD, default yesterday) on t
 	echo "Day $(DATE) materialized in $$(( $$(date +%s) - start )) s."; \
 	echo "Marts: schema 'marts' in $${DATA_DIR:-$(CURDIR)/data}/warehouse.duckdb"
 
+# Two workers, one per core; each test module stays on one worker with its module fixtures
+# (tests/conftest.py gives every module its xdist group).
+PYTEST_WORKERS := -n 2 --dist loadgroup
+
 test: setup  ## the whole test suite
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest $(PYTEST_WORKERS)
 
 test-under-load: setup  ## the whole test suite while a second process keeps one core busy (a busy CI machine)
-	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/python -c 'while True: pass' & hog=$$!; trap "kill $$hog" EXIT; $(BIN)/pytest $(PYTEST_WORKERS)
 
 bench: setup  ## one whole day at SIZE=S|M|L (default S), DAYS=N days in one run, WARM=1 the day as the schedule launches it under make dev; JSON (BENCH_LOCATIONS, BENCH_INTERVAL_MINUTES, BENCH_USERS)
 	SIZE=$(or $(SIZE),S) DAYS=$(or $(DAYS),1) WARM=$(WARM) $(BIN)/python tests/benchmarks/bench_openaq_day.py
