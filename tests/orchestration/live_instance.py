@@ -41,16 +41,24 @@ def process(argv: list[str], env: dict, log: Path, stop_signal: int = signal.SIG
         proc.wait()
 
 
-def stop_together(stops: list[tuple[subprocess.Popen, int]], grace: float = 20) -> None:
-    """Each process its stop signal at once, then one grace for all of them (`process` kills
-    what is left): one after the other, a busy machine paid each one's shutdown in turn."""
+def stop_together(stops: list[tuple[subprocess.Popen, int]], grace: float = 20, *, groups: bool = False) -> None:
+    """Each process its stop signal at once (to its whole process group with `groups`), one
+    grace for all of them, then SIGKILL to the group of any still running: one after the other,
+    a busy machine paid each one's shutdown in turn."""
     for proc, stop_signal in stops:
-        if proc.poll() is None:
-            proc.send_signal(stop_signal)
+        with suppress(ProcessLookupError):
+            if groups:
+                os.killpg(proc.pid, stop_signal)
+            else:
+                proc.send_signal(stop_signal)
     deadline = time.monotonic() + grace
     for proc, _ in stops:
-        with suppress(subprocess.TimeoutExpired):
+        try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def wait_for(what: str, probe, logs: list[Path]):

@@ -8,7 +8,6 @@ that run the same outside a container are run: the Spark master and worker comma
 cluster, running an executor on the project's interpreter) and the image's `dbt parse` step.
 """
 
-import contextlib
 import json
 import os
 import re
@@ -17,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.orchestration.live_instance import stop_together
 from tests.waiting import WAIT_SECONDS, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -372,21 +371,10 @@ def _spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(*procs: subprocess.Popen, grace: float = 15) -> None:
-    """SIGTERM to every process group at once, SIGKILL to what still runs after `grace` seconds.
-    All at once: one by one, a busy machine paid the grace of each in turn (30 s of a CI
-    run's teardown for master and worker)."""
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def _stop(*procs: subprocess.Popen) -> None:
+    """SIGTERM to every daemon's process group at once, SIGKILL after 15 s: one by one, a busy
+    machine paid the grace of each in turn (30 s of a CI run's teardown)."""
+    stop_together([(proc, signal.SIGTERM) for proc in procs], grace=15, groups=True)
 
 
 def test_spark_master_and_worker_commands_run_a_cluster(cluster):

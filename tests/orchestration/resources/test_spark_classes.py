@@ -30,7 +30,8 @@ def test_the_server_jvm_maps_spark_classes_from_the_archive_make_setup_wrote(spa
     assert spark.range(100).selectExpr("sum(id)").first()[0] == 4950
     logged = spark_connect_server.conf["spark.driver.extraJavaOptions"].split("file=", 1)[1]
     lines = Path(logged).read_text().splitlines()
-    serving = next(i for i, line in enumerate(lines) if SERVICE in line)
+    serving = next((i for i, line in enumerate(lines) if SERVICE in line), None)
+    assert serving is not None, f"the server's class-load log never shows its gRPC service: {logged}"
     # Lambdas are spun up at run time and never archived; every other class counts.
     spark_classes = [line for line in lines[:serving] if " org.apache.spark." in line and "$$Lambda" not in line]
     from_archive = [line for line in spark_classes if "source: shared objects file (top)" in line]
