@@ -90,6 +90,12 @@ class SparkResource(LazyPySparkResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.prestart:
+            # Imported here, not first in the thread: at import it builds its logger through
+            # PySparkLogger.getLogger, which sets the process's logger class and puts it back
+            # unlocked. A logger Dagster creates meanwhile is then a PySparkLogger, and the step
+            # fails (CI: "PySparkLogger.__init__() got an unexpected keyword argument 'level'").
+            import pyspark.sql.connect.logging  # noqa: F401
+
             threading.Thread(target=self._prestart, name="spark-prestart", daemon=True).start()
 
     def _prestart(self) -> None:
