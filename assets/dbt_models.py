@@ -83,6 +83,11 @@ def partition_window_env(window: dg.TimeWindow) -> dict[str, str]:
 # they run in the fact's build, against dimensions rebuilt earlier in the run (or before it).
 # A sensor-run subset runs only the tests it can check; the rest wait for a run that can.
 INDIRECT_SELECTION = ["--indirect-selection", "buildable"]
+# Unit tests prove a model's SQL on fixed inputs, so a day's data cannot change their verdict:
+# as dbt advises, they run in development and CI (tests/dbt/unit_tests.py, on every engine,
+# against parents a whole-graph run built), not in each day's build (24 of them, about 2.4 s of
+# a sample day's 13 s of dbt).
+WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 def _rebuilt_whole(props: Mapping[str, Any]) -> bool:
@@ -106,7 +111,7 @@ def _one_definition() -> dg.AssetsDefinition:
         # A run of unpartitioned models only (a dimension after a landing) has no window: no
         # daily model is selected then.
         window = partition_window_env(context.partition_time_window) if _has_window(context) else None
-        yield from build(context, dbt, ["build", *INDIRECT_SELECTION], extra_env=window)
+        yield from build(context, dbt, ["build", *INDIRECT_SELECTION, *WITHOUT_UNIT_TESTS], extra_env=window)
 
     translator = FlowTranslator()
     rebuilt_whole = {

@@ -5,6 +5,7 @@ import re
 import sqlite3
 from contextlib import closing
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -26,6 +27,8 @@ from orchestration.definitions import all_assets
 from orchestration.profiles import resources_for
 from orchestration.resources.openaq import OpenAQResource
 from orchestration.resources.randomuser import RandomUserResource
+from tests.dbt.test_dbt_ads import DuckDB
+from tests.dbt.unit_tests import project_unit_tests, run_unit_tests
 
 DAY = "2026-11-20"
 TABLES = [
@@ -196,6 +199,16 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(local_run):
     # the warning on it is the one warning a sample day may give.
     warned = {e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}
     assert warned <= {n for n in warned if "campaign" in n and n.startswith("relationships")}, warned
+
+
+def test_every_dbt_unit_test_passes_on_the_days_duckdb(local_run):
+    # Left out of the orchestrated build (assets/dbt_models.py), run here on the parents it built.
+    resources = local_run[0]
+    warehouse = DuckDB(Path(resources["warehouse"].path).parent)
+    assert Path(warehouse.path) == Path(resources["warehouse"].path)
+    statuses = run_unit_tests(warehouse, date.fromisoformat(DAY))
+    assert len(project_unit_tests()) == 24
+    assert statuses == dict.fromkeys(project_unit_tests(), "pass")
 
 
 def test_after_the_day_the_consumer_group_has_no_lag(local_run):

@@ -1,5 +1,6 @@
 """The e-commerce flow on the prod profile's warehouse: clean tables loaded into PostgreSQL,
-the marts built and tested (dbt tests and unit tests) by dbt-postgres, a re-run adding nothing."""
+the marts built and tested by dbt-postgres (data tests; the unit tests of every mart run in
+test_prod_warehouse.py), a re-run adding nothing."""
 
 import os
 

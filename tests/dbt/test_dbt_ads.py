@@ -136,10 +136,10 @@ class Postgres(DuckDB):
         return out
 
 
-def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT) -> list[dict]:
+def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT, command: str = "build") -> list[dict]:
     exe = Path(sys.executable).with_name("dbt")
     target = warehouse.data_dir / f"dbt_target_{warehouse.target}"
-    cmd = [str(exe) if exe.exists() else "dbt", "build", "--target", warehouse.target, *select]
+    cmd = [str(exe) if exe.exists() else "dbt", command, "--target", warehouse.target, *select]
     cmd += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--target-path", str(target), "--log-path", str(warehouse.data_dir / "dbt_logs")]
     env = {**os.environ, **warehouse.env(), "DO_NOT_TRACK": "1", **partition_window(day)}
