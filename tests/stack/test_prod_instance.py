@@ -331,6 +331,10 @@ def test_daemon_launches_a_sensor_run_through_the_code_server(stack):
 
 
 def test_daemon_retries_a_failed_run(stack):
+    # Seen once (2026-12-08, CI under load): the first run FAILED with dagster/will_retry=true, the
+    # daemon's RUN_FAILURE cursor passed its failure event, and no retry came. Dagster stores the
+    # event before it sets the run's status; a consumer tick between the two sees a run not yet
+    # failed, skips it and never looks again (dagster-io/dagster#33741). Not ours to fix here.
     (failed,) = stack.wait_for_runs(
         "failed first attempt", {"dagster/sensor_name": "flaky_sensor"}, dg.DagsterRunStatus.FAILURE
     )
