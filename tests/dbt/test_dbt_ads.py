@@ -20,6 +20,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from tests.dbt.rows import insert_duckdb, insert_postgres
 from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
@@ -99,13 +100,14 @@ class DuckDB:
     def env(self) -> dict:
         return {"DATA_DIR": str(self.data_dir)}
 
-    def run(self, sql: str, rows=None) -> list[tuple]:
+    def run(self, sql: str) -> list[tuple]:
         with duckdb.connect(self.path) as con:
-            if rows is not None:
-                con.executemany(sql, rows)
-                return []
             result = con.execute(sql)
             return result.fetchall() if result.description else []
+
+    def insert(self, table: str, rows: list[tuple], columns: tuple[str, ...] = ()) -> None:
+        with duckdb.connect(self.path) as con:
+            insert_duckdb(con, table, rows, columns)
 
 
 class Postgres(DuckDB):
@@ -124,16 +126,17 @@ class Postgres(DuckDB):
             "WAREHOUSE_DB": p["dbname"],
         }
 
-    def run(self, sql: str, rows=None) -> list[tuple]:
-        sql = sql.replace("?", "%s")
+    def run(self, sql: str) -> list[tuple]:
         with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
-            if rows is not None:
-                cur.executemany(sql, rows)
-            else:
-                cur.execute(sql)
+            cur.execute(sql)
             out = cur.fetchall() if cur.description else []
         conn.close()
         return out
+
+    def insert(self, table: str, rows: list[tuple], columns: tuple[str, ...] = ()) -> None:
+        with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
+            insert_postgres(cur, table, rows, columns)
+        conn.close()
 
 
 def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT, command: str = "build") -> list[dict]:
@@ -153,14 +156,12 @@ def dbt_build(warehouse, day: dt.date, select: list[str] = SELECT, command: str 
 def build_days(warehouse) -> dict:
     warehouse.run(f"create schema clean; create table clean.ads_events ({EVENT_COLUMNS})")
     warehouse.run(f"create schema marts; create table marts.fct_orders ({ORDER_COLUMNS})")
-    warehouse.run(
-        "insert into marts.fct_orders (order_id, order_line, line_amount, campaign_id) values (?, ?, ?, ?)", ORDERS
-    )
+    warehouse.insert("marts.fct_orders", ORDERS, ("order_id", "order_line", "line_amount", "campaign_id"))
     steps = {}
     for name, day in (("d1", D1), ("d2", D2), ("d2_again", D2)):
         # The Spark step's idempotent replace of the pull day.
         warehouse.run(f"delete from clean.ads_events where ingested_on = '{day}'")
-        warehouse.run(f"insert into clean.ads_events values ({', '.join('?' * 11)})", PULLS[day])
+        warehouse.insert("clean.ads_events", PULLS[day])
         steps[name] = (dbt_build(warehouse, day), warehouse.run(AGG))
     return steps
 

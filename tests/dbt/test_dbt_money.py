@@ -94,7 +94,7 @@ def load_day(warehouse, reverse: bool) -> None:
         column = "ordered_on" if table == "ecommerce_orders" else "ingested_on"
         warehouse.run(f"delete from clean.{table} where {column} = '{DAY}'")
         rows = rows[::-1] if reverse else rows
-        warehouse.run(f"insert into clean.{table} values ({', '.join('?' * len(rows[0]))})", rows)
+        warehouse.insert(f"clean.{table}", rows)
 
 
 def build(warehouse) -> dict:

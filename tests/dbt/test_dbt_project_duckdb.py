@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.dbt.rows import insert_duckdb
 from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
@@ -174,9 +175,9 @@ def _create_sources(db_path: Path) -> None:
                 sensor_id bigint, location_id bigint, sensor_name varchar, parameter_id bigint,
                 parameter_name varchar, units varchar, parameter_display_name varchar,
                 snapshot_on date)""")
-        con.executemany(f"insert into clean.openaq_measurements values ({', '.join('?' * 14)})", measurements)
-        con.executemany(f"insert into clean.openaq_locations values ({', '.join('?' * 15)})", locations)
-        con.executemany(f"insert into clean.openaq_sensors values ({', '.join('?' * 8)})", sensors)
+        insert_duckdb(con, "clean.openaq_measurements", measurements)
+        insert_duckdb(con, "clean.openaq_locations", locations)
+        insert_duckdb(con, "clean.openaq_sensors", sensors)
     finally:
         con.close()
 

@@ -23,6 +23,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from tests.dbt.rows import insert_duckdb, insert_postgres
 from tests.dbt.window import partition_window
 from tests.waiting import WAIT_SECONDS
 
@@ -336,7 +337,7 @@ class DuckDBWarehouse(Warehouse):
     def replace_day(self, day: dt.date, rows: list[tuple]) -> None:
         with duckdb.connect(self.path) as con:
             con.execute("delete from clean.randomuser_users where ingested_on = ?", [day])
-            con.executemany(f"insert into clean.randomuser_users values ({', '.join('?' * len(USER_COLUMNS))})", rows)
+            insert_duckdb(con, "clean.randomuser_users", rows)
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(self.path, read_only=True) as con:
@@ -368,9 +369,7 @@ class PostgresWarehouse(Warehouse):
     def replace_day(self, day: dt.date, rows: list[tuple]) -> None:
         with psycopg2.connect(**self.params) as conn, conn.cursor() as cur:
             cur.execute("delete from clean.randomuser_users where ingested_on = %s", [day])
-            cur.executemany(
-                f"insert into clean.randomuser_users values ({', '.join(['%s'] * len(USER_COLUMNS))})", rows
-            )
+            insert_postgres(cur, "clean.randomuser_users", rows)
         conn.close()
 
     def query(self, sql: str) -> list[tuple]:
