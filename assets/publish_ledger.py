@@ -16,6 +16,12 @@ the record re-publishes those messages on its next run: duplicates in the topic,
 step folds (one row per natural key), never a message lost. Recording is an append of fixed-size
 digests under an flock; a torn last digest is ignored on read (its message is re-published), and
 recording a digest twice changes nothing.
+
+The digest is BLAKE2b over orjson's canonical bytes of the content (keys sorted): 4 µs a message,
+where the first form, over the standard library's `json.dumps` (`<topic id>.digests`), took 15 µs,
+about a tenth of a million-message pull. Ledgers of that form are still read: a message found in
+one only by its old digest is skipped as before and its new digest recorded, so a day pulled
+before the change publishes nothing again on a re-run and its next re-run takes the fast path.
 """
 
 import fcntl
@@ -24,18 +30,33 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import date
 
+import orjson
+
 from assets.core.stream import ProduceResult, Record, TopicLog, TopicMessage
 from assets.ports import Lake
 
 SIZE = 16  # bytes of a digest: 128-bit BLAKE2b, collisions out of reach for any day's volume
 VOLATILE = ("fetched_at",)  # stamped by the pull at each fetch: not part of the content
+# Sorted keys: the same content in another key order is the same message. A value orjson cannot
+# write (an integer beyond 64 bits) raises here, as it would when the message is framed.
+CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _content(message: TopicMessage):
+    value = message.value
+    if isinstance(value, dict) and any(k in value for k in VOLATILE):
+        value = {k: v for k, v in value.items() if k not in VOLATILE}
+    return value
 
 
 def digest(message: TopicMessage) -> bytes:
-    value = message.value
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k not in VOLATILE}
-    content = json.dumps([message.key, value, message.event_time.isoformat()], sort_keys=True, default=str)
+    content = orjson.dumps((message.key, _content(message), message.event_time), option=CANONICAL)
+    return hashlib.blake2b(content, digest_size=SIZE).digest()
+
+
+def legacy_digest(message: TopicMessage) -> bytes:
+    """The digest ledgers held before `digest`'s orjson form (`<topic id>.digests` files)."""
+    content = json.dumps([message.key, _content(message), message.event_time.isoformat()], sort_keys=True, default=str)
     return hashlib.blake2b(content.encode("utf-8"), digest_size=SIZE).digest()
 
 
@@ -49,14 +70,16 @@ class PublishLedger:
     """The digests published to `topic` by the pull of `day`, in one history of the topic."""
 
     def __init__(self, lake: Lake, topic: str, day: date, topic_id: str | None):
-        self.path = lake.partition_dir("ledger", topic, day) / f"{topic_id or 'no-topic-id'}.digests"
+        directory, name = lake.partition_dir("ledger", topic, day), topic_id or "no-topic-id"
+        self.path = directory / f"{name}.v2.digests"
+        self.legacy_path = directory / f"{name}.digests"  # `legacy_digest`s, never appended to now
+
+    def has_legacy(self) -> bool:
+        return self.legacy_path.exists()
 
     def published(self) -> set[bytes]:
-        if not self.path.exists():
-            return set()
-        data = self.path.read_bytes()
-        whole = len(data) - len(data) % SIZE  # a torn last digest (a crash mid-append) is not one
-        return {data[i : i + SIZE] for i in range(0, whole, SIZE)}
+        """Every digest of both files (a malformed page's `record_digest` is the same in both)."""
+        return _read(self.legacy_path) | _read(self.path)
 
     def record(self, digests: Iterable[bytes]) -> None:
         data = b"".join(digests)
@@ -72,6 +95,14 @@ class PublishLedger:
             handle.flush()
 
 
+def _read(path) -> set[bytes]:
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    whole = len(data) - len(data) % SIZE  # a torn last digest (a crash mid-append) is not one
+    return {data[i : i + SIZE] for i in range(0, whole, SIZE)}
+
+
 def publish_new(
     kafka: TopicLog, lake: Lake, topic: str, day: date, messages: Iterable[TopicMessage], source: str
 ) -> tuple[ProduceResult, int, "PublishLedger"]:
@@ -79,8 +110,8 @@ def publish_new(
     returns the produce result, how many were already published, and the ledger."""
     kafka.ensure_topic(topic)
     ledger = PublishLedger(lake, topic, day, kafka.topic_id(topic))
-    seen = ledger.published()
-    fresh: list[bytes] = []
+    seen, legacy = ledger.published(), ledger.has_legacy()
+    fresh: list[bytes] = []  # published now, or found by its legacy digest only
     skipped = 0
 
     def new() -> Iterator[TopicMessage]:
@@ -91,6 +122,9 @@ def publish_new(
                 skipped += 1
                 continue
             fresh.append(d)
+            if legacy and legacy_digest(message) in seen:
+                skipped += 1
+                continue
             yield message
 
     result = kafka.produce(topic, new(), source)

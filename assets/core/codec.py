@@ -1,10 +1,10 @@
 """Messages to and from the wire: `prepare` validates and frames a message for publishing,
 `decode` parses and validates a consumed one; both against the topic's contract."""
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -15,9 +15,9 @@ from assets.core.stream import Record, TopicMessage, dlq_topic
 REGISTRY_MAGIC, REGISTRY_PREFIX = 0, 5
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One message ready to write: to `topic`, or to its DLQ when `reason` is set."""
+class Prepared(NamedTuple):
+    """One message ready to write: to `topic`, or to its DLQ when `reason` is set. A tuple, not
+    a frozen dataclass: every message of a pull is one, and its init was a sixth of `prepare`."""
 
     topic: str
     key: str
@@ -34,15 +34,23 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=8192)
+def _time_fields(moment: datetime, offset: timedelta | None) -> tuple[int, str, str]:
+    """A message's timestamp and its two time headers. A day's messages share a few hundred event
+    times, so each is computed once. `offset` is part of the key because equal instants are
+    equal datetimes: 01:00+01:00 must not take the fields of 00:00Z, it must be refused."""
+    return to_ms(moment), moment.date().isoformat(), moment.isoformat()
+
+
 def prepare(topic: str, message: TopicMessage, source: str) -> Prepared:
     """Validate against the topic's contract and build the payload, headers and timestamp."""
     contract = contract_for(topic)
-    timestamp_ms = to_ms(message.event_time)
+    timestamp_ms, day, moment = _time_fields(message.event_time, message.event_time.utcoffset())
     headers = {
         "source": source,
         "schema_version": str(contract.version),
-        "partition_day": message.event_time.date().isoformat(),
-        "event_time": message.event_time.isoformat(),
+        "partition_day": day,
+        "event_time": moment,
     }
     reason = contract.error(message.value)
     if reason is not None:

@@ -7,11 +7,17 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.core.stream import OffsetRange
+from assets import publish_ledger
+from assets.core.stream import OffsetRange, TopicMessage
 from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
 from assets.partitions import daily_partitions
-from assets.producers import measurement_event_time, openaq_measurements_pull
-from assets.publish_ledger import PublishLedger
+from assets.producers import (
+    measurement_event_time,
+    measurement_messages,
+    openaq_measurements_pull,
+    rejected_page_record,
+)
+from assets.publish_ledger import PublishLedger, digest, legacy_digest, record_digest
 from assets.topics import OPENAQ_TOPIC
 from orchestration.resources.kafka import EmbeddedTopicLogResource
 from orchestration.resources.lake import LakeResource
@@ -190,3 +196,58 @@ def test_a_pull_killed_before_its_ledger_record_publishes_again_and_loses_nothin
         sizes.append((kafka.topic_size(OPENAQ_TOPIC), kafka.topic_size(OPENAQ_TOPIC + ".dlq")))
     # The messages again (3 + 3); the malformed page once: the crash came before its publish.
     assert sizes == [(6, 1), (6, 1)]
+
+
+def test_a_day_pulled_under_the_first_digest_form_publishes_nothing_again(tmp_path, monkeypatch):
+    """A ledger written before the orjson digest (`<topic id>.digests`, `legacy_digest`) still
+    counts: its messages are not published again and their new digests are recorded, so the
+    next re-run finds them without the old digest. A changed message is published all the same."""
+    lake = LakeResource(root=str(tmp_path))
+    day = DAY_START.date()
+    lake.write_partition(
+        "raw", "openaq_locations", day, RAW_LOCATIONS, [location_batch(FakeOpenAQ().fetch_locations(), DAY_START)]
+    )
+    kafka = EmbeddedTopicLogResource(path=str(tmp_path / "topics.sqlite"))
+    kafka.ensure_topic(OPENAQ_TOPIC)
+    ledger = PublishLedger(lake, OPENAQ_TOPIC, day, kafka.topic_id(OPENAQ_TOPIC))
+    rejected: list = []
+    pages = FakeOpenAQ().fetch_measurement_pages(None, DAY_START, None)
+    messages = list(measurement_messages(pages, DAY_START, rejected))
+    old = [legacy_digest(m) for m in messages] + [record_digest(rejected_page_record(p, DAY_START)) for p in rejected]
+    ledger.legacy_path.parent.mkdir(parents=True)
+    ledger.legacy_path.write_bytes(b"".join(old))
+    legacy_calls = []
+    monkeypatch.setattr(publish_ledger, "legacy_digest", lambda m: legacy_calls.append(m) or legacy_digest(m))
+
+    def pull(source) -> dict:
+        legacy_calls.clear()
+        result = dg.materialize(
+            [openaq_measurements_pull, dg.AssetSpec(["raw", "openaq_locations"], partitions_def=daily_partitions)],
+            partition_key="2026-11-20",
+            resources={"openaq": source, "lake_io_manager": lake_io(lake, tmp_path), "kafka": kafka, "lake": lake},
+        )
+        assert result.success
+        (figures,) = (
+            result.asset_materializations_for_node("openaq_measurements_pull")[0].metadata["per_day"].value.values()
+        )
+        keys = ("messages_written", "dead_lettered", "rejected_pages", "already_published")
+        return {k: figures[k] for k in keys} | {"legacy_digests": len(legacy_calls)}
+
+    assert (len(messages), len(rejected)) == (3, 1)
+    nothing_new = {"messages_written": 0, "dead_lettered": 0, "rejected_pages": 0, "already_published": 4}
+    assert pull(FakeOpenAQ()) == nothing_new | {"legacy_digests": 3}
+    assert ledger.path.read_bytes() == b"".join(digest(m) for m in messages)
+    assert digest(messages[0]) != legacy_digest(messages[0])
+    assert pull(FakeOpenAQ()) == nothing_new | {"legacy_digests": 0}
+    changed = {"messages_written": 1, "dead_lettered": 0, "rejected_pages": 0, "already_published": 3}
+    assert pull(ChangingOpenAQ()) == changed | {"legacy_digests": 1}
+    assert kafka.topic_size(OPENAQ_TOPIC) == 1 and kafka.topic_size(OPENAQ_TOPIC + ".dlq") == 0
+
+
+def test_a_message_s_digest_is_its_content_in_any_key_order_without_its_fetch_time():
+    value = {"sensor_id": 70, "fetched_at": "2026-11-20T01:00:00+00:00", "measurement": hour(3)}
+    shuffled = {"measurement": dict(reversed(hour(3).items())), "sensor_id": 70, "fetched_at": "later"}
+    at = datetime(2026, 11, 20, 3, tzinfo=UTC)
+    assert digest(TopicMessage("70", value, at)) == digest(TopicMessage("70", shuffled, at))
+    assert digest(TopicMessage("70", value, at)) != digest(TopicMessage("70", {**value, "sensor_id": 71}, at))
+    assert digest(TopicMessage("70", value, at)) != digest(TopicMessage("71", value, at))
