@@ -3,11 +3,13 @@ with its reason instead of being dropped."""
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import dagster as dg
+import pytest
 
 from assets import publish_ledger
+from assets.core.codec import prepare
 from assets.core.stream import OffsetRange, TopicMessage
 from assets.openaq_catalogue import RAW_LOCATIONS, location_batch
 from assets.partitions import daily_partitions
@@ -251,3 +253,16 @@ def test_a_message_s_digest_is_its_content_in_any_key_order_without_its_fetch_ti
     assert digest(TopicMessage("70", value, at)) == digest(TopicMessage("70", shuffled, at))
     assert digest(TopicMessage("70", value, at)) != digest(TopicMessage("70", {**value, "sensor_id": 71}, at))
     assert digest(TopicMessage("70", value, at)) != digest(TopicMessage("71", value, at))
+
+
+def test_a_message_s_event_time_must_be_utc_even_after_the_same_instant_in_utc():
+    """`prepare` computes a time's fields once; the same instant in another offset is still refused."""
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    in_paris = datetime(2026, 11, 20, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert in_paris == at
+    prepared = prepare(OPENAQ_TOPIC, TopicMessage("70", {"sensor_id": 70}, at), "openaq")
+    assert prepared.timestamp_ms == 1_795_132_800_000
+    assert (prepared.headers["partition_day"], prepared.headers["event_time"]) == ("2026-11-20", at.isoformat())
+    for refused in (in_paris, at.replace(tzinfo=None)):
+        with pytest.raises(ValueError, match="event_time must be tz-aware UTC"):
+            prepare(OPENAQ_TOPIC, TopicMessage("70", {"sensor_id": 70}, refused), "openaq")
